@@ -1,0 +1,42 @@
+# One task runner. `make demo` and `make test` work on a fresh machine with Python 3.10+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: install demo test test-real test-slow test-core-only lint typecheck bench docs-check clean
+
+$(STAMP): pyproject.toml adapters/langchain/pyproject.toml adapters/instructor/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,local,server]' -e 'adapters/langchain[dev]' -e 'adapters/instructor[dev]'
+	touch $@
+
+install: $(STAMP)
+
+## the main job: a 10-arm bandit played by a simulated agent with the knowing-doing gap, unguarded vs guarded
+demo: install
+	$(BIN)/guardrail demo
+
+## the default suite (fast; no real model or server)
+test: install
+	$(PYTEST)
+
+## tests that start a real model (Gemma 3 270M via llama.cpp) or server (llama_cpp.server, redis-server)
+test-real: install
+	$(PYTEST) -m real
+
+## long correctness runs (concurrency at scale)
+test-slow: install
+	$(PYTEST) -m slow
+
+lint: install
+	$(BIN)/ruff check guardrail adapters tests scripts
+	$(BIN)/ruff format --check guardrail adapters
+
+typecheck: install
+	$(BIN)/mypy --strict guardrail adapters/langchain/guardrail_langchain adapters/instructor/guardrail_instructor tests/typing
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

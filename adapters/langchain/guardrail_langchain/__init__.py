@@ -1,0 +1,1 @@
+"""guardrail adapter (content arrives with the adapters issue)."""

@@ -1,0 +1,163 @@
+"""ActionSpace: the finite set of legal actions, and how free text maps onto it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from guardrail.exceptions import ConfigurationError
+
+__all__ = ["ActionSpace", "Mention", "normalise_key"]
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+# Characters a model wraps an action in: markdown emphasis, quotes, brackets, trailing punctuation.
+_WRAPPERS = "*_`'\"“”‘’«»()[]{}<>.,;:!?~ \t\r\n"
+# Labels a model puts in front of the action itself ("Action: red", "ACTION=red", "final answer - red").
+_LABEL = re.compile(
+    r"^\s*(?:\*\*|__)?\s*(?:final\s+)?(?:action|answer|choice|decision|tool|button|arm|move)"
+    r"(?:\s*\(.*?\))?\s*(?:\*\*|__)?\s*[:=\-]\s*",
+    re.IGNORECASE,
+)
+
+
+def normalise_key(text: str) -> str:
+    """The comparison key of an action name: NFKC, case-folded, separators folded to one ``_``."""
+    return _SEPARATORS.sub("_", unicodedata.normalize("NFKC", text).strip().casefold()).strip("_")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One place an action is named in a text: ``text[start:end]`` names ``action``."""
+
+    action: str
+    start: int
+    end: int
+
+
+class ActionSpace:
+    """The legal actions of an agent, with the spellings that resolve to each.
+
+    >>> space = ActionSpace(["red", "green", "blue"])
+    >>> space.resolve("Action: **Red**.")
+    'red'
+    >>> ActionSpace(["arm_1", "arm_10"], aliases={"1": "arm_1", "10": "arm_10"}).resolve("10")
+    'arm_10'
+
+    Matching ignores case, surrounding whitespace, quotes, brackets, markdown and punctuation, and treats
+    spaces, ``_`` and ``-`` inside a name alike ("arm 1" is "arm_1"). Aliases apply only where declared.
+    """
+
+    __slots__ = ("__dict__", "_aliases", "_by_key", "_names")
+
+    def __init__(self, actions: Iterable[str], *, aliases: Mapping[str, str] | None = None) -> None:
+        if isinstance(actions, str):
+            raise ConfigurationError("ActionSpace takes a sequence of action names, not one string")
+        names = tuple(actions)
+        if not names:
+            raise ConfigurationError("ActionSpace needs at least one action; got an empty sequence")
+        by_key: dict[str, str] = {}
+        for name in names:
+            if not isinstance(name, str):
+                raise ConfigurationError(f"action names must be strings; got {name!r}")
+            key = normalise_key(name)
+            if not key:
+                raise ConfigurationError(f"action name {name!r} is empty once whitespace is removed")
+            if key in by_key:
+                raise ConfigurationError(
+                    f"duplicate action: {name!r} and {by_key[key]!r} are the same action once case and "
+                    "separators are ignored"
+                )
+            by_key[key] = name
+        alias_map: dict[str, str] = {}
+        for alias, target in (aliases or {}).items():
+            if target not in names:
+                raise ConfigurationError(f"alias {alias!r} points to {target!r}, which is not an action")
+            key = normalise_key(alias)
+            if not key:
+                raise ConfigurationError(f"alias {alias!r} is empty")
+            if key in by_key and by_key[key] != target:
+                raise ConfigurationError(f"alias {alias!r} collides with action {by_key[key]!r}")
+            alias_map[alias] = target
+            by_key[key] = target
+        self._names = names
+        self._aliases = alias_map
+        self._by_key = by_key
+
+    @classmethod
+    def of(cls, actions: ActionSpace | Iterable[str]) -> ActionSpace:
+        """Accept either an ActionSpace or a plain sequence of names."""
+        return actions if isinstance(actions, ActionSpace) else cls(actions)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The canonical action names, in the order given."""
+        return self._names
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        """Declared aliases, alias -> action."""
+        return dict(self._aliases)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._index
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActionSpace):
+            return NotImplemented
+        return self._names == other._names and self._aliases == other._aliases
+
+    def __hash__(self) -> int:
+        return hash((self._names, tuple(sorted(self._aliases.items()))))
+
+    def __repr__(self) -> str:
+        return f"ActionSpace({list(self._names)!r})"
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self._names)}
+
+    def index(self, name: str) -> int:
+        """Position of a canonical action name (0-based); raises KeyError for anything else."""
+        return self._index[name]
+
+    def resolve(self, text: object) -> str | None:
+        """The action that ``text`` names, or None. Never returns a name outside the space."""
+        if not isinstance(text, str) or len(text) > 1000:
+            return None
+        candidate = text.strip()
+        for _ in range(3):  # "**Action:** `red`." needs label and wrapper stripping in turn
+            candidate = _LABEL.sub("", candidate).strip(_WRAPPERS)
+            found = self._by_key.get(normalise_key(candidate))
+            if found is not None:
+                return found
+        return None
+
+    @cached_property
+    def _mention_pattern(self) -> re.Pattern[str]:
+        # Longest names first so "search docs" wins over "search" at the same position; the lookarounds stop
+        # "arm_1" matching inside "arm_10" or "red" inside "reddish".
+        keys = sorted({normalise_key(n) for n in self._names}, key=len, reverse=True)
+        parts = ["[\\s_\\-]+".join(re.escape(piece) for piece in key.split("_")) for key in keys]
+        return re.compile(r"(?<![\w\-])(" + "|".join(parts) + r")(?![\w]|-\w)", re.IGNORECASE)
+
+    def find_mentions(self, text: str) -> list[Mention]:
+        """Every place ``text`` names an action (by its name, not its aliases), in order."""
+        mentions: list[Mention] = []
+        for match in self._mention_pattern.finditer(text):
+            action = self._by_key.get(normalise_key(match.group(1)))
+            if action is not None:
+                mentions.append(Mention(action, match.start(1), match.end(1)))
+        return mentions
+
+    def mentioned(self, text: str) -> Sequence[str]:
+        """The distinct actions ``text`` names, in order of first mention."""
+        return tuple(dict.fromkeys(m.action for m in self.find_mentions(text)))

@@ -1,0 +1,29 @@
+"""Detectors: each looks at one step and returns findings."""
+
+from guardrail.detectors.base import (
+    FREQUENCY_BIAS,
+    GREEDINESS,
+    INVALID_ACTION,
+    KNOWING_DOING_GAP,
+    Detector,
+    DetectorLike,
+    Finding,
+)
+from guardrail.detectors.frequency import FrequencyBias
+from guardrail.detectors.greediness import Greediness
+from guardrail.detectors.invalid import InvalidAction
+from guardrail.detectors.knowing_doing import KnowingDoingGap
+
+__all__ = [
+    "FREQUENCY_BIAS",
+    "GREEDINESS",
+    "INVALID_ACTION",
+    "KNOWING_DOING_GAP",
+    "Detector",
+    "DetectorLike",
+    "Finding",
+    "FrequencyBias",
+    "Greediness",
+    "InvalidAction",
+    "KnowingDoingGap",
+]

@@ -1,0 +1,88 @@
+"""Greediness: exploiting before exploring (PAPER.md: up to 55% of actions never tried)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from guardrail.detectors.base import GREEDINESS, Finding
+from guardrail.exceptions import ConfigurationError
+from guardrail.state import StepState
+
+__all__ = ["Greediness"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Greediness:
+    """Fires when the agent exploits too early. Needs rewards; without them it stays silent.
+
+    Three tests, reported in ``data["reason"]``:
+      * ``untried_remaining``: it takes the best-mean tried action while actions remain untried after step
+        ``explore_by`` (default 0: untried actions should come first, as in try-all);
+      * ``coverage_below_target``: it exploits at step t >= ``coverage_by`` while coverage < ``coverage_target``;
+      * ``ucb_gap``: the chosen action's UCB1 index (constant ``c``) is more than ``ucb_margin`` below the best.
+    """
+
+    explore_by: int = 0
+    coverage_target: float | None = None
+    coverage_by: int = 0
+    ucb_margin: float | None = 1.0
+    c: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.explore_by < 0 or self.coverage_by < 0:
+            raise ConfigurationError("explore_by and coverage_by must be >= 0")
+        if self.coverage_target is not None and not 0.0 < self.coverage_target <= 1.0:
+            raise ConfigurationError(f"coverage_target must be in (0, 1], got {self.coverage_target}")
+        if self.ucb_margin is not None and (self.ucb_margin < 0 or math.isnan(self.ucb_margin)):
+            raise ConfigurationError(f"ucb_margin must be >= 0, got {self.ucb_margin}")
+
+    def detect(self, state: StepState) -> Sequence[Finding]:
+        """One finding when the step exploits too early."""
+        history = state.history
+        chosen = state.index(state.decision.action)
+        if chosen is None or not history.has_rewards:
+            return ()
+        untried = history.untried()
+        exploiting = chosen in history.greedy_actions()
+        name = state.name(chosen)
+        data: dict[str, object] = {"coverage": history.coverage, "untried": len(untried)}
+        if exploiting and untried and history.t >= self.explore_by:
+            return (self._finding(name, "untried_remaining", len(untried) / history.k, data, state, untried),)
+        if (
+            exploiting
+            and self.coverage_target is not None
+            and history.t >= self.coverage_by
+            and history.coverage < self.coverage_target
+        ):
+            shortfall = (self.coverage_target - history.coverage) / self.coverage_target
+            return (self._finding(name, "coverage_below_target", shortfall, data, state, untried),)
+        if self.ucb_margin is not None and not untried:
+            index = history.ucb(self.c)
+            gap = float(np.max(index) - index[chosen])
+            if gap > self.ucb_margin:
+                data["ucb_gap"] = gap
+                best = [int(a) for a in np.flatnonzero(index == np.max(index))]
+                return (self._finding(name, "ucb_gap", min(1.0, gap / (gap + 1.0)), data, state, best),)
+        return ()
+
+    @staticmethod
+    def _finding(
+        name: str, reason: str, score: float, data: dict[str, object], state: StepState, others: list[int]
+    ) -> Finding:
+        data = {**data, "reason": reason}
+        details = {
+            "untried_remaining": f"exploits {name!r} while {len(others)} action(s) remain untried",
+            "coverage_below_target": f"exploits {name!r} at coverage {state.history.coverage:.0%}",
+            "ucb_gap": f"{name!r} is {data.get('ucb_gap', 0):.3f} below the best UCB index",
+        }
+        return Finding(
+            kind=GREEDINESS,
+            score=max(0.0, min(1.0, score)),
+            detail=details[reason],
+            actions=(name, *(state.name(a) for a in others[:5])),
+            data=data,
+        )

@@ -1,0 +1,103 @@
+"""The errors guardrail raises.
+
+Misuse (a wrong argument, found when you build something) is kept apart from failures at run time::
+
+    GuardrailError                      root: ``except GuardrailError`` catches everything below
+    ├── ConfigurationError              bad arguments, raised at construction (also a ValueError)
+    │   └── MissingDependencyError      an optional extra is not installed (also an ImportError)
+    ├── InvalidInputError               a call got input of the wrong kind, e.g. parse(42, ...) (also a TypeError)
+    └── GuardrailRuntimeError           something failed while guarding a step
+        ├── NoLegalActionError          no legal action after every attempt and fallback="raise"
+        ├── AgentTimeoutError           the agent did not answer within the configured timeout
+        ├── HistoryStoreError           the history backend (e.g. Redis) failed
+        └── TelemetryError              a sink failed and the user asked for raise_error=True
+
+Bad *agent output* is never an exception: it becomes a finding (see ``guardrail.detectors``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from guardrail.detectors.base import Finding
+
+__all__ = [
+    "AgentTimeoutError",
+    "ConfigurationError",
+    "GuardrailError",
+    "GuardrailRuntimeError",
+    "HistoryStoreError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "NoLegalActionError",
+    "TelemetryError",
+]
+
+
+class GuardrailError(Exception):
+    """Root of every error guardrail raises."""
+
+
+class ConfigurationError(GuardrailError, ValueError):
+    """An argument is invalid; raised when the object is built, not at step 500."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """An optional integration was used without its extra installed."""
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional package {package!r}; install it with `pip install 'guardrail-core[{extra}]'`"
+        )
+
+
+class InvalidInputError(GuardrailError, TypeError):
+    """A function was called with input of the wrong kind."""
+
+
+class GuardrailRuntimeError(GuardrailError):
+    """A failure while guarding a step (as opposed to misuse)."""
+
+
+class NoLegalActionError(GuardrailRuntimeError):
+    """The agent produced no legal action after every attempt, and the fallback is ``"raise"``.
+
+    The step's telemetry event is written before this is raised.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        episode: str,
+        step: int,
+        attempts: int,
+        last_output: Any,
+        findings: Sequence[Finding] = (),
+    ) -> None:
+        super().__init__(message)
+        self.episode = episode
+        self.step = step
+        self.attempts = attempts
+        self.last_output = last_output
+        self.findings = tuple(findings)
+
+
+class AgentTimeoutError(GuardrailRuntimeError, TimeoutError):
+    """The agent call exceeded ``Guard(agent_timeout=...)``."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"the agent did not answer within {timeout:g} s")
+        self.timeout = timeout
+
+
+class HistoryStoreError(GuardrailRuntimeError):
+    """The history backend failed (and no local fallback was configured)."""
+
+
+class TelemetryError(GuardrailRuntimeError):
+    """A telemetry sink failed and it was configured with ``raise_error=True``."""

@@ -1,0 +1,892 @@
+"""Guard: the step loop. Parse, detect, correct, record; sync and async share one state machine."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, cast, overload
+from zlib import crc32
+
+import numpy as np
+import tenacity
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from guardrail.actions import ActionSpace
+from guardrail.decision import Decision, Reply, Usage
+from guardrail.detectors.base import DetectorLike, Finding, run_detector
+from guardrail.detectors.invalid import InvalidAction
+from guardrail.detectors.knowing_doing import KnowingDoingGap
+from guardrail.exceptions import AgentTimeoutError, ConfigurationError, InvalidInputError, NoLegalActionError
+from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore, check_reward
+from guardrail.parsing import Format, parse
+from guardrail.policies.base import (
+    Correction,
+    Override,
+    Policy,
+    PolicyLike,
+    PromptNote,
+    ReAskRequest,
+    SampleRequest,
+    Shadow,
+    answers_of,
+    policy_name,
+)
+from guardrail.policies.consistency import majority_vote
+from guardrail.policies.reask import ReAsk
+from guardrail.rationale import RationaleReader
+from guardrail.state import BudgetView, StepState
+from guardrail.telemetry.events import (
+    CorrectionKind,
+    CorrectionRecord,
+    FindingRecord,
+    Redaction,
+    RewardEvent,
+    StepEvent,
+)
+from guardrail.telemetry.sinks import Sink, Telemetry, as_sinks
+
+__all__ = [
+    "AsyncGuardedAgent",
+    "Budget",
+    "Fallback",
+    "Guard",
+    "GuardedAgent",
+    "Prompter",
+    "StepResult",
+    "TextPrompter",
+]
+
+
+Fallback = Literal["raise", "random"] | str
+"""What a step with no legal action does: ``"raise"`` NoLegalActionError, ``"random"`` (the paper's rule: a
+seeded random legal action), or the name of a fixed default action."""
+
+SyncAgent = Callable[[Any], Any]
+AsyncAgent = Callable[[Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """Bounds on what policies may cost. None means unbounded.
+
+    Args:
+        max_interventions_per_episode: applied corrections (re-asks, overrides, votes) per episode.
+        max_extra_calls_per_step: agent calls beyond the first, per step.
+        max_extra_calls_per_episode: agent calls beyond the first of each step, summed over the episode.
+        min_steps_between_explorations: steps that must pass after a forced exploration before the next.
+    """
+
+    max_interventions_per_episode: int | None = None
+    max_extra_calls_per_step: int | None = None
+    max_extra_calls_per_episode: int | None = None
+    min_steps_between_explorations: int = 0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_interventions_per_episode",
+            "max_extra_calls_per_step",
+            "max_extra_calls_per_episode",
+        ):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigurationError(f"Budget({name}) must be >= 0 or None, got {value}")
+        if self.min_steps_between_explorations < 0:
+            raise ConfigurationError("Budget(min_steps_between_explorations) must be >= 0")
+
+
+class Prompter(Protocol):
+    """How a prompt is rebuilt for a re-ask and annotated with a note. Adapters supply their own."""
+
+    def reask(self, observation: Any, last_output: Any, feedback: str) -> Any:
+        """The re-ask prompt: the original observation, the latest failed answer and its feedback, only."""
+        ...
+
+    def annotate(self, observation: Any, note: str) -> Any:
+        """The observation with a note (e.g. a context summary) added."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TextPrompter:
+    """Prompts as plain text."""
+
+    def reask(self, observation: Any, last_output: Any, feedback: str) -> str:
+        """Observation, then the previous answer, then the feedback."""
+        return (
+            f"{observation}\n\nYour previous answer was:\n{_as_text(last_output)}\n\n"
+            f"Feedback: {feedback}\nAnswer again."
+        )
+
+    def annotate(self, observation: Any, note: str) -> str:
+        """Observation, then the note."""
+        return f"{observation}\n\n{note}"
+
+
+def _as_text(output: Any) -> str:
+    if isinstance(output, str):
+        return output
+    dump = getattr(output, "model_dump_json", None)
+    return str(dump()) if callable(dump) else str(output)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    """The outcome of one guarded step.
+
+    ``action`` is what to execute: a legal action (possibly corrected or the fallback). ``decision`` is the
+    agent's last parsed answer; ``first_decision`` its first.
+    """
+
+    action: str | None
+    decision: Decision
+    first_decision: Decision
+    episode: str
+    step: int
+    findings: tuple[Finding, ...]
+    corrections: tuple[CorrectionRecord, ...]
+    agent_calls: int
+    event: StepEvent
+
+    @property
+    def intervened(self) -> bool:
+        """Whether the guard changed anything (a re-ask, an override, a vote, a fallback)."""
+        return any(c.applied for c in self.corrections)
+
+    @property
+    def rationale(self) -> str:
+        """The rationale of the agent's last answer."""
+        return self.decision.rationale
+
+    @property
+    def rationale_action(self) -> str | None:
+        """The action the last answer's rationale recommends."""
+        return self.decision.rationale_action
+
+    @property
+    def arguments(self) -> dict[str, Any] | None:
+        """Tool-call arguments of the last answer, when the final action is the one it named."""
+        return self.decision.arguments if self.action == self.decision.action else None
+
+
+@dataclass(slots=True)
+class _Call:
+    prompt: Any
+    wait: float = 0.0
+
+
+@dataclass(slots=True)
+class _StepRun:
+    """The state machine of one step. Drivers ask ``next_call()``, call the agent, and feed ``receive()``."""
+
+    guard: Guard
+    observation: Any
+    episode: str
+    agent_name: str | None
+    view: HistoryView
+    started: float
+    started_mono: float
+    prompt: Any = None
+    queue: list[_Call] = field(default_factory=list)
+    attempt: int = 0
+    calls: int = 0
+    usage: Usage | None = None
+    agent_seconds: float = 0.0
+    decision: Decision | None = None
+    first_decision: Decision | None = None
+    last_raw: Any = None
+    findings: list[Finding] = field(default_factory=list)
+    finding_records: list[FindingRecord] = field(default_factory=list)
+    corrections: list[CorrectionRecord] = field(default_factory=list)
+    samples: list[Decision] = field(default_factory=list)
+    samples_wanted: int = 0
+    errors: list[str] = field(default_factory=list)
+    final_action: str | None = None
+    explored: bool = False
+    done: bool = False
+
+    def __post_init__(self) -> None:
+        prompt = self.observation
+        for policy in self.guard.policies:
+            noting: object = policy
+            if isinstance(noting, PromptNote):
+                note = noting.note(self.view, self.guard.actions)
+                if note:
+                    prompt = self.guard.prompter.annotate(prompt, note)
+        self.prompt = prompt
+        self.queue.append(_Call(prompt))
+
+    # -- the driver's side -------------------------------------------------------------------------------
+    def next_call(self) -> _Call | None:
+        return None if self.done or not self.queue else self.queue.pop(0)
+
+    def record_error(self, error: BaseException, seconds: float) -> None:
+        """A failed agent call still counts as a call."""
+        self.calls += 1
+        self.agent_seconds += seconds
+        self.errors.append(f"{type(error).__name__}: {error}"[:500])
+
+    def receive(self, raw: Any, seconds: float) -> None:
+        self.calls += 1
+        self.agent_seconds += seconds
+        if isinstance(raw, Reply):
+            if raw.usage is not None:
+                self.usage = raw.usage if self.usage is None else self.usage + raw.usage
+            raw = raw.output
+        self.last_raw = raw
+        decision = self.guard._parse(raw)
+        if self.samples_wanted:
+            self.samples.append(decision)
+            if len(self.samples) < self.samples_wanted:
+                return
+            self._finish_vote()
+            return
+        self.attempt += 1
+        self.decision = decision
+        if self.first_decision is None:
+            self.first_decision = decision
+        self._decide(decision, raw)
+
+    # -- deciding ----------------------------------------------------------------------------------------
+    def _state(self, decision: Decision, findings: Sequence[Finding]) -> StepState:
+        guard = self.guard
+        budget = guard.budget
+        extra_used = self.calls - 1
+        steps_since = None if self.view.last_exploration_step is None else self.view.t - self.view.last_exploration_step
+        interventions_now = sum(1 for c in self.corrections if c.applied)
+        return StepState(
+            actions=guard.actions,
+            decision=decision,
+            history=self.view,
+            findings=tuple(findings),
+            episode=self.episode,
+            step=self.view.t,
+            attempt=self.attempt,
+            max_attempts=guard._max_attempts,
+            budget=BudgetView(
+                interventions_left=None
+                if budget.max_interventions_per_episode is None
+                else budget.max_interventions_per_episode - self.view.interventions - interventions_now,
+                extra_calls_left_step=None
+                if budget.max_extra_calls_per_step is None
+                else budget.max_extra_calls_per_step - extra_used,
+                extra_calls_left_episode=None
+                if budget.max_extra_calls_per_episode is None
+                else budget.max_extra_calls_per_episode - self.view.extra_agent_calls - extra_used,
+                steps_since_exploration=steps_since,
+            ),
+            seed=(*self.guard._seed_key, crc32(self.episode.encode()), self.view.t, self.attempt),
+            observation=self.observation,
+            started_at=self.started_mono,
+        )
+
+    def _decide(self, decision: Decision, raw: Any) -> None:
+        state = self._state(decision, ())
+        findings: list[Finding] = []
+        for detector in self.guard.detectors:
+            findings.extend(run_detector(detector, state))
+        self.findings.extend(findings)
+        records = [
+            FindingRecord(
+                kind=f.kind,
+                score=f.score,
+                detail=f.detail,
+                actions=f.actions,
+                data=f.data,
+                attempt=self.attempt,
+            )
+            for f in findings
+        ]
+        self.finding_records.extend(records)
+        state = replace(state, findings=tuple(findings))
+        kinds = {f.kind for f in findings}
+        for policy in self.guard.policies:
+            answers = answers_of(policy)
+            if answers is not None and not (answers & kinds):
+                continue
+            correction = _ask(policy, state)
+            if correction is None:
+                continue
+            if self._apply(policy, correction, state, decision, raw, records):
+                return
+        self._settle(decision.action)
+
+    def _blocked(
+        self, policy: PolicyLike, kind: CorrectionKind, state: StepState, records: list[FindingRecord]
+    ) -> None:
+        answers = answers_of(policy)
+        for i, record in enumerate(self.finding_records):
+            if record in records and (answers is None or record.kind in answers):
+                self.finding_records[i] = record.model_copy(update={"budget_exhausted": True})
+        self.corrections.append(
+            CorrectionRecord(
+                policy=policy_name(policy),
+                kind=kind,
+                from_action=state.decision.action,
+                attempts=self.attempt,
+                reason="budget exhausted",
+                applied=False,
+            )
+        )
+
+    def _apply(
+        self,
+        policy: PolicyLike,
+        correction: Correction,
+        state: StepState,
+        decision: Decision,
+        raw: Any,
+        records: list[FindingRecord],
+    ) -> bool:
+        """Apply one correction; True when it ends this attempt's policy chain."""
+        name = policy_name(policy)
+        if isinstance(correction, Shadow):
+            inner = correction.correction
+            self.corrections.append(
+                CorrectionRecord(
+                    policy=correction.policy,
+                    kind=_kind_of(inner),
+                    from_action=decision.action,
+                    to_action=inner.action if isinstance(inner, Override) else None,
+                    attempts=self.attempt,
+                    reason=inner.reason if isinstance(inner, Override) else "shadow",
+                    applied=False,
+                )
+            )
+            return False
+        if not state.budget.can_intervene:
+            self._blocked(policy, _kind_of(correction), state, records)
+            return False
+        if isinstance(correction, Override):
+            if correction.action not in self.guard.actions:
+                raise ConfigurationError(f"policy {name} overrode to {correction.action!r}, not a legal action")
+            kind = _kind_of(correction)
+            if correction.explore:
+                gap = state.budget.steps_since_exploration
+                if gap is not None and gap < self.guard.budget.min_steps_between_explorations:
+                    self._blocked(policy, kind, state, records)
+                    return False
+                self.explored = True
+            self.corrections.append(
+                CorrectionRecord(
+                    policy=name,
+                    kind=kind,
+                    from_action=decision.action,
+                    to_action=correction.action,
+                    attempts=self.attempt,
+                    reason=correction.reason,
+                )
+            )
+            self._settle(correction.action)
+            return True
+        if isinstance(correction, ReAskRequest):
+            if not state.budget.can_call(1):
+                self._blocked(policy, "reask", state, records)
+                return False
+            wait = policy.wait_seconds(state) if isinstance(policy, ReAsk) else 0.0
+            self.queue.append(_Call(self.guard.prompter.reask(self.prompt, raw, correction.feedback), wait))
+            self.corrections.append(
+                CorrectionRecord(
+                    policy=name,
+                    kind="reask",
+                    from_action=decision.action,
+                    attempts=self.attempt,
+                    reason=correction.feedback,
+                )
+            )
+            return True
+        # SampleRequest: as many extra samples as the budget allows
+        left = [x for x in (state.budget.extra_calls_left_step, state.budget.extra_calls_left_episode) if x is not None]
+        n = min([correction.n, *left])
+        if n < 1:
+            self._blocked(policy, "vote", state, records)
+            return False
+        self.samples = [decision]
+        self.samples_wanted = n + 1
+        self.queue.extend(_Call(self.prompt) for _ in range(n))
+        self.corrections.append(
+            CorrectionRecord(
+                policy=name,
+                kind="vote",
+                from_action=decision.action,
+                attempts=self.attempt,
+                reason=correction.policy_reason,
+            )
+        )
+        return True
+
+    def _finish_vote(self) -> None:
+        first = self.samples[0]
+        voted = majority_vote(self.samples, prefer=first.rationale_action)
+        last = self.corrections[-1]
+        tally = ", ".join(f"{d.action}" for d in self.samples)
+        self.corrections[-1] = last.model_copy(
+            update={
+                "to_action": voted,
+                "attempts": last.attempts + len(self.samples) - 1,
+                "reason": f"{last.reason}: {tally}",
+            }
+        )
+        self.samples_wanted = 0
+        self._settle(voted)
+
+    def _settle(self, action: str | None) -> None:
+        if action is None:
+            action = self._fallback()
+        self.final_action = action
+        # A re-ask's "to" is where the step ended up.
+        self.corrections = [
+            c.model_copy(update={"to_action": action}) if c.kind == "reask" and c.applied else c
+            for c in self.corrections
+        ]
+        self.done = True
+
+    def _fallback(self) -> str | None:
+        fallback = self.guard.fallback
+        if fallback == "raise":
+            return None
+        if fallback == "random":
+            rng = np.random.default_rng((*self.guard._seed_key, crc32(self.episode.encode()), self.view.t, 1 << 20))
+            action = self.guard.actions.names[int(rng.integers(len(self.guard.actions)))]
+            reason = "no legal action: seeded random legal action"
+        else:
+            action, reason = fallback, "no legal action: configured default"
+        self.corrections.append(CorrectionRecord(policy="fallback", kind="fallback", to_action=action, reason=reason))
+        return action
+
+    # -- ending ------------------------------------------------------------------------------------------
+    def event(self, step: int, status: str, error: BaseException | None = None) -> StepEvent:
+        guard = self.guard
+        redact = guard.redaction
+        first = self.first_decision
+        last = self.decision
+        wall = guard.clock() - self.started
+        counts: dict[str, int] | None = None
+        coverage: float | None = None
+        if self.final_action is not None:
+            index = guard.actions.index(self.final_action)
+            counts_list = list(self.view.counts)
+            counts_list[index] += 1
+            counts = {name: n for name, n in zip(guard.actions.names, counts_list, strict=True) if n}
+            coverage = sum(1 for n in counts_list if n) / len(counts_list)
+        return StepEvent(
+            run_id=guard.run_id,
+            episode=self.episode,
+            step=step,
+            status=status,  # type: ignore[arg-type]  # one of the StepStatus literals
+            agent=self.agent_name,
+            format=last.format if last else None,
+            raw=redact(_as_text(self.last_raw)) if self.calls else None,
+            rationale=redact(last.rationale) if last else None,
+            raw_action=(last.raw_action[:200] if last and last.raw_action else None),
+            parsed_action=first.action if first else None,
+            rationale_action=first.rationale_action if first else None,
+            rationale_confidence=first.rationale_confidence if first else 0.0,
+            final_rationale_action=last.rationale_action if last else None,
+            findings=tuple(self.finding_records),
+            corrections=tuple(self.corrections),
+            final_action=self.final_action,
+            agent_calls=self.calls,
+            input_tokens=self.usage.input_tokens if self.usage else None,
+            output_tokens=self.usage.output_tokens if self.usage else None,
+            agent_latency_s=self.agent_seconds,
+            guard_latency_s=max(0.0, wall - self.agent_seconds),
+            coverage=coverage,
+            counts=counts,
+            error=f"{type(error).__name__}: {error}"[:500] if error is not None else None,
+            agent_errors=tuple(self.errors),
+        )
+
+    def fail(self, error: BaseException) -> None:
+        """The agent raised: record what happened, then the caller re-raises unchanged."""
+        self.guard._emit(self.event(self.view.t, "agent_error", error))
+
+    def finish(self) -> StepResult:
+        guard = self.guard
+        assert self.decision is not None
+        assert self.first_decision is not None
+        if self.final_action is None:
+            event = self.event(self.view.t, "no_legal_action")
+            guard._emit(event)
+            raise NoLegalActionError(
+                f"no legal action after {self.attempt} attempt(s) in episode {self.episode!r}; "
+                f"last output: {_as_text(self.last_raw)[:200]!r}",
+                episode=self.episode,
+                step=self.view.t,
+                attempts=self.calls,
+                last_output=self.last_raw,
+                findings=self.findings,
+            )
+        step = guard.history.record_step(
+            self.episode,
+            len(guard.actions),
+            guard.actions.index(self.final_action),
+            interventions=sum(1 for c in self.corrections if c.applied),
+            extra_agent_calls=self.calls - 1,
+            explored=self.explored,
+        )
+        event = self.event(step, "ok")
+        guard._emit(event)
+        return StepResult(
+            action=self.final_action,
+            decision=self.decision,
+            first_decision=self.first_decision,
+            episode=self.episode,
+            step=step,
+            findings=tuple(self.findings),
+            corrections=tuple(self.corrections),
+            agent_calls=self.calls,
+            event=event,
+        )
+
+
+def _kind_of(correction: Override | ReAskRequest | SampleRequest) -> CorrectionKind:
+    if isinstance(correction, ReAskRequest):
+        return "reask"
+    if isinstance(correction, SampleRequest):
+        return "vote"
+    return "explore" if correction.explore else "override"
+
+
+def _ask(policy: PolicyLike, state: StepState) -> Correction | None:
+    return policy.correct(state) if isinstance(policy, Policy) else policy(state)
+
+
+class Guard:
+    """Guards an agent's steps: parses its output, detects gaps and biases, corrects them by policy, logs.
+
+    >>> from guardrail.testing import ScriptedAgent
+    >>> guard = Guard(actions=["red", "blue"], policies=[OverrideToRationale()])  # doctest: +SKIP
+
+    Args:
+        actions: the legal actions (an :class:`ActionSpace` or a list of names).
+        policies: corrections to apply, tried in order; the first that corrects a step wins.
+        detectors: what to look for (default: :class:`KnowingDoingGap` and :class:`InvalidAction`).
+        telemetry: a JSONL path, a sink, several sinks, or None.
+        fallback: for a step with no legal action after all policies: ``"raise"`` (default), ``"random"`` (a
+            seeded random legal action, the paper's rule) or a fixed action name.
+        seed: seeds every random choice (policies, fallback); with the same seed a run reproduces.
+        budget: bounds on interventions and extra agent calls.
+        history: where per-episode history lives (default: in memory).
+        reader: how to read a rationale's recommended action (default: the lexical reader).
+        format: the agent's output format, or ``"auto"``.
+        parser: replaces :func:`guardrail.parse` entirely (adapters use this for framework objects).
+        prompter: builds re-ask and annotated prompts (default: plain text).
+        redaction: how much raw text and rationale telemetry keeps (default: truncated to 500 characters).
+        run_id: identifies this run in telemetry (default: random).
+        raise_on_sink_error: raise :class:`TelemetryError` when a sink fails instead of warning.
+        agent_timeout: seconds an agent call may take before :class:`AgentTimeoutError` (a sync agent then runs
+            in a worker thread; the late call is abandoned, not killed).
+        agent_retry: retry an agent call that raises: the total attempts (int) or a tenacity stop strategy.
+        agent_retry_wait: a tenacity wait strategy between those retries (default: none).
+        clock, sleep: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        actions: ActionSpace | Iterable[str],
+        *,
+        policies: Sequence[PolicyLike] = (),
+        detectors: Sequence[DetectorLike] | None = None,
+        telemetry: str | os.PathLike[str] | Sink | Iterable[Sink] | None = None,
+        fallback: Fallback = "raise",
+        seed: int | None = None,
+        budget: Budget | None = None,
+        history: HistoryStore | None = None,
+        reader: RationaleReader | None = None,
+        format: Format = "auto",
+        parser: Callable[[Any, ActionSpace], Decision] | None = None,
+        prompter: Prompter | None = None,
+        redaction: Redaction | None = None,
+        run_id: str | None = None,
+        raise_on_sink_error: bool = False,
+        agent_timeout: float | None = None,
+        agent_retry: int | stop_base | None = None,
+        agent_retry_wait: wait_base | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.actions = ActionSpace.of(actions)
+        if not isinstance(cast(object, policies), (list, tuple)):
+            raise ConfigurationError("policies must be a list of policies")
+        for policy in policies:
+            if not (isinstance(policy, Policy) or callable(policy)):
+                raise ConfigurationError(f"{policy!r} is not a policy (needs correct(state) or to be callable)")
+        self.policies: tuple[PolicyLike, ...] = tuple(policies)
+        self.detectors: tuple[DetectorLike, ...] = (
+            (KnowingDoingGap(), InvalidAction()) if detectors is None else tuple(detectors)
+        )
+        if fallback not in ("raise", "random") and fallback not in self.actions:
+            raise ConfigurationError(
+                f"fallback must be 'raise', 'random' or a legal action; {fallback!r} is not one of "
+                f"{list(self.actions.names)}"
+            )
+        self.fallback: Fallback = self.actions.resolve(fallback) or fallback
+        if seed is not None and (not isinstance(cast(object, seed), int) or seed < 0):
+            raise ConfigurationError(f"seed must be a non-negative int, got {seed!r}")
+        self.seed = seed
+        self._seed_key: tuple[int, ...] = (seed,) if seed is not None else (uuid.uuid4().int & (2**63 - 1),)
+        self.budget = budget or Budget()
+        self.history: HistoryStore = history if history is not None else InMemoryHistoryStore()
+        self.reader = reader
+        self.format: Format = format
+        self.parser = parser
+        self.prompter: Prompter = prompter or TextPrompter()
+        self.redaction = redaction or Redaction()
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.telemetry = Telemetry(as_sinks(telemetry), raise_error=raise_on_sink_error)
+        self.clock = clock
+        self.sleep = sleep
+        if agent_timeout is not None and not (agent_timeout > 0 and math.isfinite(agent_timeout)):
+            raise ConfigurationError(f"agent_timeout must be a positive number of seconds, got {agent_timeout!r}")
+        self.agent_timeout = agent_timeout
+        if isinstance(cast(object, agent_retry), bool) or (isinstance(agent_retry, int) and agent_retry < 1):
+            raise ConfigurationError(
+                f"agent_retry must be >= 1 attempts or a tenacity stop strategy, got {agent_retry!r}"
+            )
+        self._retry_stop: stop_base | None = (
+            tenacity.stop_after_attempt(agent_retry) if isinstance(agent_retry, int) else agent_retry
+        )
+        self._retry_wait: wait_base = agent_retry_wait or tenacity.wait_none()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        attempts = [p.max_attempts for p in self.policies if isinstance(p, ReAsk)]
+        self._max_attempts = max(attempts, default=1)
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # -- parsing and telemetry -------------------------------------------------------------------------
+    def _parse(self, raw: Any) -> Decision:
+        if self.parser is not None:
+            return self.parser(raw, self.actions)
+        return parse(raw, self.actions, format=self.format, reader=self.reader)
+
+    def _emit(self, event: StepEvent | RewardEvent) -> None:
+        self.telemetry.emit(event)
+
+    def _begin(self, observation: Any, episode: str, reward: float | None, agent: object) -> _StepRun:
+        if not isinstance(cast(object, episode), str) or not episode:
+            raise InvalidInputError(f"episode must be a non-empty string, got {episode!r}")
+        if reward is not None:
+            self.record_reward(episode, reward)
+        name = getattr(agent, "name", None) or getattr(agent, "__name__", None) or type(agent).__name__
+        return _StepRun(
+            guard=self,
+            observation=observation,
+            episode=episode,
+            agent_name=str(name),
+            view=self.history.view(episode, len(self.actions)),
+            started=self.clock(),
+            started_mono=time.monotonic(),
+        )
+
+    # -- public API ------------------------------------------------------------------------------------
+    def step(
+        self, agent: SyncAgent, observation: Any, *, episode: str = "default", reward: float | None = None
+    ) -> StepResult:
+        """Guard one step of a synchronous agent ``agent(prompt) -> output``.
+
+        Args:
+            agent: called with the observation (and again for re-asks and samples).
+            observation: the prompt: text, or whatever the agent and the prompter understand.
+            episode: which conversation or task this step belongs to.
+            reward: the reward of this episode's previous step, if not recorded with :meth:`record_reward`.
+
+        Returns:
+            A :class:`StepResult`; ``result.action`` is the action to execute.
+
+        Raises:
+            NoLegalActionError: no legal action and ``fallback="raise"`` (the event is written first).
+            Exception: whatever the agent raised, unchanged (the event is written first).
+        """
+        run = self._begin(observation, episode, reward, agent)
+        while (call := run.next_call()) is not None:
+            if call.wait > 0:
+                self.sleep(call.wait)
+            try:
+                raw, seconds = self._call(agent, call.prompt, run)
+            except BaseException as error:
+                run.fail(error)
+                raise
+            run.receive(raw, seconds)
+        return run.finish()
+
+    def _call_once(self, agent: SyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
+        started = self.clock()
+        try:
+            if self.agent_timeout is None:
+                raw = agent(prompt)
+            else:
+                with self._lock:
+                    if self._executor is None:
+                        self._executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="guardrail-agent")
+                    future = self._executor.submit(agent, prompt)
+                try:
+                    raw = future.result(timeout=self.agent_timeout)
+                except concurrent.futures.TimeoutError:
+                    future.cancel()
+                    raise AgentTimeoutError(self.agent_timeout) from None
+        except BaseException as error:
+            run.record_error(error, self.clock() - started)
+            raise
+        if inspect.isawaitable(raw):
+            close = getattr(raw, "close", None)
+            if callable(close):
+                close()
+            raise InvalidInputError("the agent returned an awaitable; use `await guard.astep(...)` for async agents")
+        return raw, self.clock() - started
+
+    def _call(self, agent: SyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
+        if self._retry_stop is None:
+            return self._call_once(agent, prompt, run)
+        retrying = tenacity.Retrying(
+            stop=self._retry_stop,
+            wait=self._retry_wait,
+            retry=tenacity.retry_if_exception_type(Exception),
+            reraise=True,
+            sleep=self.sleep,
+        )
+        return retrying(self._call_once, agent, prompt, run)
+
+    async def astep(
+        self,
+        agent: SyncAgent | AsyncAgent,
+        observation: Any,
+        *,
+        episode: str = "default",
+        reward: float | None = None,
+    ) -> StepResult:
+        """Guard one step of an agent that may be async (a sync agent is run in a worker thread)."""
+        run = self._begin(observation, episode, reward, agent)
+        while (call := run.next_call()) is not None:
+            if call.wait > 0:
+                await asyncio.sleep(call.wait)
+            try:
+                raw, seconds = await self._acall(agent, call.prompt, run)
+            except BaseException as error:
+                run.fail(error)
+                raise
+            run.receive(raw, seconds)
+        return run.finish()
+
+    async def _acall_once(self, agent: SyncAgent | AsyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
+        started = self.clock()
+        try:
+            if _is_async(agent):
+                pending: Awaitable[Any] = cast(AsyncAgent, agent)(prompt)
+            else:
+                pending = asyncio.to_thread(agent, prompt)
+            if self.agent_timeout is None:
+                raw = await pending
+            else:
+                try:
+                    raw = await asyncio.wait_for(pending, self.agent_timeout)
+                except asyncio.TimeoutError:
+                    raise AgentTimeoutError(self.agent_timeout) from None
+            if inspect.isawaitable(raw):
+                raw = await raw
+        except BaseException as error:
+            run.record_error(error, self.clock() - started)
+            raise
+        return raw, self.clock() - started
+
+    async def _acall(self, agent: SyncAgent | AsyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
+        if self._retry_stop is None:
+            return await self._acall_once(agent, prompt, run)
+        retrying = tenacity.AsyncRetrying(
+            stop=self._retry_stop,
+            wait=self._retry_wait,
+            retry=tenacity.retry_if_exception_type(Exception),
+            reraise=True,
+        )
+        result: tuple[Any, float] = await retrying(self._acall_once, agent, prompt, run)
+        return result
+
+    @overload
+    def wrap(self, agent: Callable[[Any], Awaitable[Any]]) -> AsyncGuardedAgent: ...
+    @overload
+    def wrap(self, agent: Callable[[Any], Any]) -> GuardedAgent: ...
+    def wrap(self, agent: Callable[[Any], Any]) -> GuardedAgent | AsyncGuardedAgent:
+        """A guarded version of ``agent``: call it as ``guarded(observation, episode=...)``.
+
+        An async agent gives an async guarded agent (``await guarded(...)``).
+        """
+        if not callable(agent):
+            raise ConfigurationError(f"wrap() needs a callable agent, got {agent!r}")
+        if _is_async(agent):
+            return AsyncGuardedAgent(self, cast(AsyncAgent, agent))
+        return GuardedAgent(self, agent)
+
+    def record_reward(self, episode: str, reward: float, *, step: int | None = None) -> None:
+        """Record the reward of the episode's oldest unrewarded step (or of ``step``).
+
+        Raises:
+            InvalidInputError: the reward is not a finite number, or no step is waiting for one.
+        """
+        value = check_reward(reward)
+        index = self.history.record_reward(episode, len(self.actions), value, step=step)
+        self._emit(RewardEvent(run_id=self.run_id, episode=episode, step=index, reward=value))
+
+    def view(self, episode: str = "default") -> HistoryView:
+        """The episode's statistics (counts, means, UCB, coverage) now."""
+        return self.history.view(episode, len(self.actions))
+
+    def close(self) -> None:
+        """Close the telemetry sinks (and the worker threads used for agent timeouts)."""
+        if not self._closed:
+            self._closed = True
+            self.telemetry.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        policies = ", ".join(policy_name(p) for p in self.policies)
+        return f"Guard(actions={list(self.actions.names)!r}, policies=[{policies}])"
+
+
+def _is_async(agent: object) -> bool:
+    if inspect.iscoroutinefunction(agent):
+        return True
+    call = getattr(agent, "__call__", None)  # noqa: B004 - we need the bound method itself
+    return inspect.iscoroutinefunction(call)
+
+
+class GuardedAgent:
+    """A synchronous agent wrapped by a Guard."""
+
+    def __init__(self, guard: Guard, agent: SyncAgent) -> None:
+        self.guard = guard
+        self.agent = agent
+
+    def __call__(self, observation: Any, *, episode: str = "default", reward: float | None = None) -> StepResult:
+        """Guard one step; see :meth:`Guard.step`."""
+        return self.guard.step(self.agent, observation, episode=episode, reward=reward)
+
+    async def acall(self, observation: Any, *, episode: str = "default", reward: float | None = None) -> StepResult:
+        """Guard one step without blocking the event loop (the agent runs in a worker thread)."""
+        return await self.guard.astep(self.agent, observation, episode=episode, reward=reward)
+
+
+class AsyncGuardedAgent:
+    """An async agent wrapped by a Guard."""
+
+    def __init__(self, guard: Guard, agent: AsyncAgent) -> None:
+        self.guard = guard
+        self.agent = agent
+
+    async def __call__(self, observation: Any, *, episode: str = "default", reward: float | None = None) -> StepResult:
+        """Guard one step; see :meth:`Guard.astep`."""
+        return await self.guard.astep(self.agent, observation, episode=episode, reward=reward)

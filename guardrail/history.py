@@ -1,0 +1,314 @@
+"""Per-episode history and the statistics detectors and policies read, kept incrementally.
+
+Every update is O(1) in the episode's length (O(k) reads for k actions), so a 10^5-step episode costs
+what a 10-step one does.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from guardrail.exceptions import ConfigurationError, InvalidInputError
+
+__all__ = [
+    "EpisodeHistory",
+    "HistoryStore",
+    "HistoryView",
+    "InMemoryHistoryStore",
+    "StepRecord",
+    "check_reward",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def check_reward(reward: object) -> float:
+    """A reward as a float; NaN, infinities and non-numbers are a clear error."""
+    if isinstance(reward, bool) or not isinstance(reward, (int, float, np.integer, np.floating)):
+        raise InvalidInputError(f"a reward must be a real number, got {type(reward).__name__}: {reward!r}")
+    value = float(reward)
+    if not math.isfinite(value):
+        raise InvalidInputError(f"a reward must be finite, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One executed step: the action (index into the action space) and its reward once known."""
+
+    index: int
+    action: int
+    reward: float | None = None
+
+
+@dataclass(slots=True)
+class EpisodeHistory:
+    """Mutable per-episode state. Owned by a :class:`HistoryStore`; detectors see a :class:`HistoryView`."""
+
+    k: int
+    window: int = 20
+    steps: list[StepRecord] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    reward_counts: list[int] = field(default_factory=list)
+    reward_sums: list[float] = field(default_factory=list)
+    recent: deque[int] = field(default_factory=deque)
+    run_length: int = 0
+    tried: int = 0
+    rewarded_steps: int = 0
+    total_reward: float = 0.0
+    interventions: int = 0
+    extra_agent_calls: int = 0
+    last_exploration_step: int | None = None
+    pending_reward: deque[int] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [0] * self.k
+            self.reward_counts = [0] * self.k
+            self.reward_sums = [0.0] * self.k
+        self.recent = deque(self.recent, maxlen=self.window)
+
+    def add_step(self, action: int) -> int:
+        """Append an executed action; returns its step index."""
+        index = len(self.steps)
+        self.steps.append(StepRecord(index, action))
+        if self.counts[action] == 0:
+            self.tried += 1
+        self.counts[action] += 1
+        self.run_length = self.run_length + 1 if self.recent and self.recent[-1] == action else 1
+        self.recent.append(action)
+        self.pending_reward.append(index)
+        return index
+
+    def add_reward(self, reward: float, step: int | None = None) -> int:
+        """Attach a reward to the oldest step still waiting for one (or to ``step``); returns that index."""
+        if not self.pending_reward:
+            raise InvalidInputError("no step of this episode is waiting for a reward")
+        if step is None:
+            index = self.pending_reward.popleft()
+        else:
+            if step not in self.pending_reward:
+                raise InvalidInputError(f"step {step} is not waiting for a reward")
+            self.pending_reward.remove(step)
+            index = step
+        record = self.steps[index]
+        self.steps[index] = StepRecord(index, record.action, reward)
+        self.reward_counts[record.action] += 1
+        self.reward_sums[record.action] += reward
+        self.rewarded_steps += 1
+        self.total_reward += reward
+        return index
+
+    def view(self) -> HistoryView:
+        """A read-only snapshot for one step's detectors and policies."""
+        return HistoryView(
+            k=self.k,
+            t=len(self.steps),
+            counts=tuple(self.counts),
+            reward_counts=tuple(self.reward_counts),
+            reward_sums=tuple(self.reward_sums),
+            recent=tuple(self.recent),
+            run_length=self.run_length,
+            tried=self.tried,
+            rewarded_steps=self.rewarded_steps,
+            total_reward=self.total_reward,
+            interventions=self.interventions,
+            extra_agent_calls=self.extra_agent_calls,
+            last_exploration_step=self.last_exploration_step,
+            last_action=self.recent[-1] if self.recent else None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryView:
+    """Read-only statistics of one episode, as of the start of the current step.
+
+    Actions are indices into the action space. ``counts`` counts choices; means use only rewarded steps.
+    """
+
+    k: int
+    t: int = 0
+    counts: tuple[int, ...] = ()
+    reward_counts: tuple[int, ...] = ()
+    reward_sums: tuple[float, ...] = ()
+    recent: tuple[int, ...] = ()
+    run_length: int = 0
+    tried: int = 0
+    rewarded_steps: int = 0
+    total_reward: float = 0.0
+    interventions: int = 0
+    extra_agent_calls: int = 0
+    last_exploration_step: int | None = None
+    last_action: int | None = None
+
+    @classmethod
+    def empty(cls, k: int) -> HistoryView:
+        """The view of an episode that has not started."""
+        return EpisodeHistory(k).view()
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of actions tried at least once (the paper's C_t)."""
+        return self.tried / self.k if self.k else 0.0
+
+    @property
+    def has_rewards(self) -> bool:
+        """Whether any reward has been recorded in this episode."""
+        return self.rewarded_steps > 0
+
+    def untried(self) -> list[int]:
+        """Actions never chosen in this episode."""
+        return [a for a, n in enumerate(self.counts) if n == 0]
+
+    def means(self) -> FloatArray:
+        """Mean reward per action; NaN where no reward was recorded."""
+        counts = np.asarray(self.reward_counts, dtype=np.float64)
+        sums = np.asarray(self.reward_sums, dtype=np.float64)
+        out = np.full(self.k, np.nan)
+        np.divide(sums, counts, out=out, where=counts > 0)
+        return out
+
+    def ucb(self, c: float = 1.0) -> FloatArray:
+        """UCB1 index per action: mean + c*sqrt(ln t / n); +inf for actions with no reward yet."""
+        counts = np.asarray(self.reward_counts, dtype=np.float64)
+        t = max(self.rewarded_steps, 1)
+        bonus = np.full(self.k, np.inf)
+        np.divide(c * math.sqrt(math.log(t)), np.sqrt(counts), out=bonus, where=counts > 0)
+        means = self.means()
+        return np.where(counts > 0, means + bonus, np.inf)
+
+    def greedy_actions(self) -> list[int]:
+        """Actions with the highest mean reward among those with a reward (ties: all). Empty if none."""
+        means = self.means()
+        if np.all(np.isnan(means)):
+            return []
+        best = np.nanmax(means)
+        return [int(a) for a in np.flatnonzero(means == best)]
+
+    def ucb_actions(self, c: float = 1.0) -> list[int]:
+        """Actions with the highest UCB index (ties: all; every untried action when any is untried)."""
+        index = self.ucb(c)
+        return [int(a) for a in np.flatnonzero(index == np.max(index))]
+
+    def most_frequent(self) -> list[int]:
+        """The most chosen actions so far (ties: all). Empty before the first step."""
+        if self.t == 0:
+            return []
+        top = max(self.counts)
+        return [a for a, n in enumerate(self.counts) if n == top]
+
+    def recent_share(self, action: int) -> float:
+        """Share of ``action`` in the recent window."""
+        if not self.recent:
+            return 0.0
+        return sum(1 for a in self.recent if a == action) / len(self.recent)
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Where per-episode history lives. In memory by default; Redis for replicas (``guardrail.stores``)."""
+
+    def view(self, episode: str, k: int) -> HistoryView:
+        """The episode's statistics now."""
+        ...
+
+    def record_step(
+        self,
+        episode: str,
+        k: int,
+        action: int,
+        *,
+        interventions: int = 0,
+        extra_agent_calls: int = 0,
+        explored: bool = False,
+    ) -> int:
+        """Append an executed action with what guarding it cost; returns its step index."""
+        ...
+
+    def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
+        """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index."""
+        ...
+
+    def reset(self, episode: str) -> None:
+        """Forget an episode."""
+        ...
+
+
+class InMemoryHistoryStore:
+    """Episode histories in this process, safe under threads (one lock per episode)."""
+
+    def __init__(self, *, window: int = 20) -> None:
+        if window < 1:
+            raise ConfigurationError(f"window must be >= 1, got {window}")
+        self._window = window
+        self._episodes: dict[str, EpisodeHistory] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _get(self, episode: str, k: int) -> tuple[EpisodeHistory, threading.Lock]:
+        history = self._episodes.get(episode)
+        if history is None:
+            with self._guard:
+                history = self._episodes.get(episode)
+                if history is None:
+                    history = EpisodeHistory(k, window=self._window)
+                    self._locks[episode] = threading.Lock()
+                    self._episodes[episode] = history
+        if history.k != k:
+            raise InvalidInputError(f"episode {episode!r} has {history.k} actions; this guard has {k}")
+        return history, self._locks[episode]
+
+    def view(self, episode: str, k: int) -> HistoryView:
+        """The episode's statistics now."""
+        history, lock = self._get(episode, k)
+        with lock:
+            return history.view()
+
+    def record_step(
+        self,
+        episode: str,
+        k: int,
+        action: int,
+        *,
+        interventions: int = 0,
+        extra_agent_calls: int = 0,
+        explored: bool = False,
+    ) -> int:
+        """Append an executed action with what guarding it cost; returns its step index."""
+        history, lock = self._get(episode, k)
+        with lock:
+            index = history.add_step(action)
+            history.interventions += interventions
+            history.extra_agent_calls += extra_agent_calls
+            if explored:
+                history.last_exploration_step = index
+            return index
+
+    def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
+        """Attach a reward to the episode's oldest unrewarded step (or ``step``)."""
+        history, lock = self._get(episode, k)
+        with lock:
+            return history.add_reward(reward, step)
+
+    def reset(self, episode: str) -> None:
+        """Forget an episode."""
+        with self._guard:
+            self._episodes.pop(episode, None)
+            self._locks.pop(episode, None)
+
+    def episodes(self) -> Iterator[str]:
+        """Episode ids currently held."""
+        return iter(list(self._episodes))
+
+    def steps(self, episode: str) -> Sequence[StepRecord]:
+        """The episode's executed steps (a copy)."""
+        history = self._episodes.get(episode)
+        return list(history.steps) if history else []

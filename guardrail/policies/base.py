@@ -1,0 +1,103 @@
+"""Corrections, and the shape every policy has."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from guardrail.actions import ActionSpace
+from guardrail.history import HistoryView
+from guardrail.state import StepState
+
+__all__ = [
+    "Correction",
+    "Override",
+    "Policy",
+    "PolicyFn",
+    "PolicyLike",
+    "PromptNote",
+    "ReAskRequest",
+    "SampleRequest",
+    "Shadow",
+    "answers_of",
+    "policy_name",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Override:
+    """Replace the step's action. ``explore`` marks a forced exploration (bounded by the exploration budget)."""
+
+    action: str
+    reason: str
+    explore: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReAskRequest:
+    """Ask the agent again; the new prompt holds the original observation, the last answer and this feedback."""
+
+    feedback: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SampleRequest:
+    """Ask the agent ``n`` more times with the same prompt and vote over all answers (self-consistency)."""
+
+    n: int
+    policy_reason: str = "self-consistency vote"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shadow:
+    """What a policy would have done, logged but not applied (``Observe``)."""
+
+    correction: Override | ReAskRequest | SampleRequest
+    policy: str
+
+
+Correction = Override | ReAskRequest | SampleRequest | Shadow
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Answers findings with a correction, or with None to pass to the next policy.
+
+    ``answers`` names the finding kinds it responds to; None means it is asked on every step.
+    """
+
+    @property
+    def answers(self) -> frozenset[str] | None:
+        """Finding kinds this policy responds to (None: every step)."""
+        ...
+
+    def correct(self, state: StepState) -> Correction | None:
+        """The correction for this step, or None."""
+        ...
+
+
+@runtime_checkable
+class PromptNote(Protocol):
+    """A policy that adds a note to the agent's prompt before each call (e.g. ``ContextSummary``)."""
+
+    def note(self, history: HistoryView, actions: ActionSpace) -> str | None:
+        """Text to add to the prompt, or None."""
+        ...
+
+
+PolicyFn = Callable[[StepState], "Correction | None"]
+PolicyLike = Policy | PolicyFn
+"""A policy object, or a plain function ``state -> Correction | None`` (asked on every step)."""
+
+
+def answers_of(policy: PolicyLike) -> frozenset[str] | None:
+    """The finding kinds a policy answers (None: every step)."""
+    return policy.answers if isinstance(policy, Policy) else None
+
+
+def policy_name(policy: object) -> str:
+    """A short name for telemetry: the class name, or the function's name."""
+    if isinstance(policy, Policy):
+        return type(policy).__name__
+    return getattr(policy, "__name__", type(policy).__name__)

@@ -1,0 +1,122 @@
+"""StepState: everything a detector or policy sees of one step, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from guardrail.actions import ActionSpace
+from guardrail.decision import Decision
+from guardrail.detectors.base import Finding
+from guardrail.history import HistoryView
+
+__all__ = ["BudgetView", "StepState", "make_step_state"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetView:
+    """What the step may still spend. ``None`` means unbounded."""
+
+    interventions_left: int | None = None
+    extra_calls_left_step: int | None = None
+    extra_calls_left_episode: int | None = None
+    steps_since_exploration: int | None = None
+
+    def can_call(self, n: int = 1) -> bool:
+        """Whether ``n`` more agent calls fit in this step's and episode's budgets."""
+        return all(left is None or left >= n for left in (self.extra_calls_left_step, self.extra_calls_left_episode))
+
+    @property
+    def can_intervene(self) -> bool:
+        """Whether another intervention fits in the episode's budget."""
+        return self.interventions_left is None or self.interventions_left > 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepState:
+    """One step, as detectors and policies see it.
+
+    ``attempt`` counts agent calls for this step from 1; ``is_last_attempt`` is true when no re-ask can follow.
+    ``rng`` is a generator seeded from ``seed`` (the Guard derives it from its seed, the episode and the step, so
+    runs reproduce whatever order episodes interleave in); it is created on first use.
+    """
+
+    actions: ActionSpace
+    decision: Decision
+    history: HistoryView
+    findings: tuple[Finding, ...] = ()
+    episode: str = "default"
+    step: int = 0
+    attempt: int = 1
+    max_attempts: int = 1
+    budget: BudgetView = field(default_factory=BudgetView)
+    seed: tuple[int, ...] = (0,)
+    observation: Any = None
+    started_at: float = 0.0
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The step's seeded random generator (the same object on every access)."""
+        cached: np.random.Generator | None = self.__dict__.get("_rng")
+        if cached is None:
+            cached = np.random.default_rng(self.seed)
+            object.__setattr__(self, "_rng", cached)
+        return cached
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """No further agent call may be made for this step."""
+        return self.attempt >= self.max_attempts or not self.budget.can_call()
+
+    def index(self, action: str | None) -> int | None:
+        """Index of an action in the space (None for None)."""
+        return None if action is None else self.actions.index(action)
+
+    def name(self, index: int) -> str:
+        """Name of the action at ``index``."""
+        return self.actions.names[index]
+
+    def has(self, *kinds: str) -> bool:
+        """Whether any finding of the given kinds was raised this step."""
+        return any(f.kind in kinds for f in self.findings)
+
+
+def make_step_state(
+    actions: ActionSpace | Iterable[str],
+    decision: Decision | None = None,
+    *,
+    history: Iterable[tuple[str, float | None]] | HistoryView | None = None,
+    findings: Iterable[Finding] = (),
+    seed: int = 0,
+    **overrides: Any,
+) -> StepState:
+    """Build a StepState for tests: ``history`` as ``[(action, reward or None), ...]``.
+
+    >>> state = make_step_state(["red", "blue"], history=[("red", 1.0), ("red", 0.0)])
+    >>> state.history.counts
+    (2, 0)
+    """
+    from guardrail.history import EpisodeHistory
+
+    space = ActionSpace.of(actions)
+    if isinstance(history, HistoryView):
+        view = history
+    else:
+        episode = EpisodeHistory(len(space))
+        for action, reward in history or ():
+            index = episode.add_step(space.index(action))
+            if reward is not None:
+                episode.add_reward(float(reward), index)
+        view = episode.view()
+    return StepState(
+        actions=space,
+        decision=decision if decision is not None else Decision(),
+        history=view,
+        findings=tuple(findings),
+        step=view.t,
+        seed=(seed,),
+        **overrides,
+    )

