@@ -624,7 +624,7 @@ class Guard:
         self.detectors: tuple[DetectorLike, ...] = (
             (KnowingDoingGap(), InvalidAction()) if detectors is None else tuple(detectors)
         )
-        if fallback not in ("raise", "random") and fallback not in self.actions:
+        if fallback not in ("raise", "random") and self.actions.resolve(fallback) is None:
             raise ConfigurationError(
                 f"fallback must be 'raise', 'random' or a legal action; {fallback!r} is not one of "
                 f"{list(self.actions.names)}"

@@ -111,12 +111,11 @@ def make_step_state(
             if reward is not None:
                 episode.add_reward(float(reward), index)
         view = episode.view()
+    fields: dict[str, Any] = {"step": view.t, "seed": (seed,), **overrides}
     return StepState(
         actions=space,
         decision=decision if decision is not None else Decision(),
         history=view,
         findings=tuple(findings),
-        step=view.t,
-        seed=(seed,),
-        **overrides,
+        **fields,
     )

@@ -62,11 +62,14 @@ class Greediness:
             return (self._finding(name, "coverage_below_target", shortfall, data, state, untried),)
         if self.ucb_margin is not None and not untried:
             index = history.ucb(self.c)
-            gap = float(np.max(index) - index[chosen])
+            best_value, chosen_value = float(np.max(index)), float(index[chosen])
+            # An action with no reward yet has an infinite index: the gap is 0 if it is chosen, else infinite.
+            gap = 0.0 if chosen_value == best_value else best_value - chosen_value
             if gap > self.ucb_margin:
                 data["ucb_gap"] = gap
                 best = [int(a) for a in np.flatnonzero(index == np.max(index))]
-                return (self._finding(name, "ucb_gap", min(1.0, gap / (gap + 1.0)), data, state, best),)
+                score = 1.0 if math.isinf(gap) else gap / (gap + 1.0)
+                return (self._finding(name, "ucb_gap", score, data, state, best),)
         return ()
 
     @staticmethod

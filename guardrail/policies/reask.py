@@ -76,9 +76,10 @@ class ReAsk:
         return call
 
     def should_stop(self, state: StepState) -> bool:
-        """Whether this step has had its last attempt, by ``max_attempts`` and ``stop``."""
-        if state.is_last_attempt:
-            return True
+        """Whether this step has had its last attempt, by ``max_attempts`` and ``stop``.
+
+        A spent call budget is left to the Guard, which then marks the finding as budget-exhausted.
+        """
         return bool(self._retrying.stop(self._call_state(state)))
 
     def wait_seconds(self, state: StepState) -> float:

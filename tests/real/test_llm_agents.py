@@ -47,9 +47,7 @@ def test_llama_agent_answers_the_bandit_prompt_with_text_and_records_usage(
     assert greedy_agent.last_elapsed > 0
 
 
-def test_llama_agent_is_deterministic_at_temperature_zero(
-    greedy_agent: LlamaCppAgent, gemma_model_path: str
-) -> None:
+def test_llama_agent_is_deterministic_at_temperature_zero(greedy_agent: LlamaCppAgent, gemma_model_path: str) -> None:
     """Greedy decoding gives the same completion for the same prompt, across calls and across agents."""
     first = greedy_agent(PROMPT)
     assert greedy_agent(PROMPT) == first
@@ -115,9 +113,7 @@ def test_openai_compatible_agent_completion_mode_follows_the_bandit_format(llama
 
 async def test_openai_compatible_agent_acall_returns_text(llama_server: str) -> None:
     """The async twin answers too, and concurrent calls each get a reply."""
-    agent = OpenAICompatibleAgent(
-        llama_server, SERVER_MODEL_ALIAS, chat=False, temperature=0.0, max_tokens=16, seed=1
-    )
+    agent = OpenAICompatibleAgent(llama_server, SERVER_MODEL_ALIAS, chat=False, temperature=0.0, max_tokens=16, seed=1)
     replies = await asyncio.gather(agent.acall(PROMPT), agent.acall(aiw_prompt(2, 4)))
     assert all(isinstance(reply, str) for reply in replies)
 
