@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install demo test test-real test-slow test-core-only lint typecheck bench docs-check clean
+.PHONY: install demo test test-real test-slow test-core-only lint typecheck check clean
 
 $(STAMP): pyproject.toml adapters/langchain/pyproject.toml adapters/instructor/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,20 @@ test-real: install
 ## long correctness runs (concurrency at scale)
 test-slow: install
 	$(PYTEST) -m slow
+
+## the core alone, in a clean venv without langchain or instructor: it must import and pass its tests
+CORE_VENV := .venv-core
+test-core-only:
+	rm -rf $(CORE_VENV)
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install -q -e '.[dev]'
+	$(CORE_VENV)/bin/python -c "import importlib.util as u, sys; bad = [m for m in ('langchain_core', 'langchain', 'instructor') if u.find_spec(m)]; sys.exit(f'not a clean core venv: {bad}' if bad else 0)"
+	$(CORE_VENV)/bin/python -c "import sys, guardrail, guardrail.cli; leaked = [m for m in sys.modules if m.split('.')[0] in ('langchain_core', 'langchain', 'instructor')]; sys.exit(f'the core imported {leaked}' if leaked else 0)"
+	$(CORE_VENV)/bin/python -m pytest tests -p no:cacheprovider
+
+## everything CI checks that needs no service
+check: lint typecheck test
 
 lint: install
 	$(BIN)/ruff check guardrail adapters tests scripts

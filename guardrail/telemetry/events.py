@@ -2,14 +2,28 @@
 
 The schema is versioned (``schema_version``); readers accept every version listed in
 :data:`SUPPORTED_SCHEMA_VERSIONS`. Add fields with defaults; never rename or remove one without a new version.
+
+Compatibility rules (schema version 1):
+
+- A new *optional* field (with a default) keeps the version: old readers ignore it (``extra="ignore"``), new
+  readers fill the default into old lines. ``tests/telemetry/data/events-v1.jsonl`` pins what v1 lines look like.
+- Renaming, removing or changing the meaning of a field bumps ``SCHEMA_VERSION`` to 2. The v2 reader then keeps
+  reading v1 lines by adding 1 to :data:`SUPPORTED_SCHEMA_VERSIONS` and registering an upgrade in
+  :data:`UPGRADES` (``UPGRADES[1]`` maps a v1 dict to a v2 dict before validation), so both the validating reader
+  (:func:`guardrail.telemetry.read_events`) and the fast summariser see v2 shapes only.
+
+The JSON Schema of both events is :func:`json_schema` (committed as ``docs/telemetry-schema.json``;
+``scripts/export_schema.py`` regenerates it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -27,11 +41,27 @@ __all__ = [
     "Redaction",
     "RewardEvent",
     "StepEvent",
+    "UPGRADES",
+    "json_schema",
     "new_event_id",
+    "schema_text",
+    "upgrade",
 ]
 
 SCHEMA_VERSION: Final = 1
 SUPPORTED_SCHEMA_VERSIONS: Final = frozenset({1})
+
+UPGRADES: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+"""``UPGRADES[v]`` turns an event dict of schema version ``v`` into one of version ``v + 1`` (none yet)."""
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """An event dict brought to :data:`SCHEMA_VERSION` through :data:`UPGRADES` (unchanged for v1)."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    while isinstance(version, int) and version < SCHEMA_VERSION and version in UPGRADES:
+        data = UPGRADES[version](data)
+        version = data.get("schema_version", version + 1)
+    return data
 
 CorrectionKind = Literal["reask", "override", "explore", "vote", "fallback"]
 StepStatus = Literal["ok", "no_legal_action", "agent_error"]
@@ -74,7 +104,14 @@ class CorrectionRecord(_Record):
 
 
 class StepEvent(_Record):
-    """The telemetry record of one guarded step."""
+    """The telemetry record of one guarded step.
+
+    Emitted when the step ends, so ``timestamp`` is the step's end; it began
+    ``agent_latency_s + guard_latency_s`` seconds earlier. ``parsed_action``, ``rationale_action`` and
+    ``rationale_confidence`` describe the agent's *first* answer; ``final_rationale_action`` its last;
+    ``final_action`` is what was executed. ``policies`` names the guard's configured policy chain (empty when
+    none, or when the writer predates the field).
+    """
 
     schema_version: int = SCHEMA_VERSION
     type: Literal["step"] = "step"
@@ -105,6 +142,7 @@ class StepEvent(_Record):
     counts: dict[str, int] | None = None
     error: str | None = None
     agent_errors: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()
 
     @property
     def agrees(self) -> bool | None:
@@ -141,12 +179,41 @@ Event = Annotated[StepEvent | RewardEvent, Field(discriminator="type")]
 EventAdapter: TypeAdapter[StepEvent | RewardEvent] = TypeAdapter(Event)
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of one telemetry line (a step or a reward event), for schema version 1."""
+    schema = EventAdapter.json_schema(mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://guardrail.dev/schemas/telemetry-v{SCHEMA_VERSION}.json",
+        "title": f"guardrail telemetry event (schema_version {SCHEMA_VERSION})",
+        "description": (
+            "One JSON object per line of a guardrail JSONL telemetry file. Fields whose value is null are "
+            "omitted when written; readers fill in the defaults."
+        ),
+        **schema,
+    }
+
+
+def schema_text() -> str:
+    """:func:`json_schema` as the exact text committed to ``docs/telemetry-schema.json``."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Redaction:
     """How much of the agent's raw output and rationale is written to telemetry.
 
     ``mode``: ``"full"``; ``"truncate"`` to ``max_chars`` (the default, 500); ``"sha256"`` (a digest, so equal
     texts can still be matched); ``"none"`` (nothing).
+
+    The guard applies it to ``raw``, ``rationale`` and the text quoted in findings (:meth:`finding`, e.g. the
+    knowing-doing detector's rationale evidence). Action names, finding details and error messages are not
+    agent prose and are kept.
+
+    >>> Redaction(max_chars=5)("Blue is best")
+    'Blue …[+7 chars]'
+    >>> Redaction(mode="sha256")("x")[:15]
+    'sha256:2d711642'
     """
 
     mode: Literal["full", "truncate", "sha256", "none"] = "truncate"
@@ -169,3 +236,10 @@ class Redaction:
         if len(text) <= self.max_chars:
             return text
         return text[: self.max_chars] + f"…[+{len(text) - self.max_chars} chars]"
+
+    def finding(self, record: FindingRecord) -> FindingRecord:
+        """The finding with the text values of its ``data`` redacted (numbers and actions kept)."""
+        if self.mode == "full" or not any(isinstance(v, str) for v in record.data.values()):
+            return record
+        data = {k: self(v) if isinstance(v, str) else v for k, v in record.data.items()}
+        return record.model_copy(update={"data": {k: v for k, v in data.items() if v is not None}})

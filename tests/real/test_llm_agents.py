@@ -16,7 +16,7 @@ from guardrail.bench.prompts import aiw_prompt, bandit_prompt
 from guardrail.decision import Usage
 from guardrail.exceptions import AgentTimeoutError
 
-from .conftest import SERVER_MODEL_ALIAS
+from .llama_fixtures import SERVER_MODEL_ALIAS
 
 pytestmark = pytest.mark.real
 

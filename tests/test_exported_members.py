@@ -1,0 +1,58 @@
+"""The public surface is curated: __all__ is sorted, complete and importable."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import guardrail
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """Ruff's RUF022 order: CONSTANTS, then Classes, then functions and the rest."""
+    if name.isupper():
+        return (0, name)
+    return (1, name) if name[0].isupper() else (2, name)
+
+
+PUBLIC_MODULES = [
+    "guardrail",
+    "guardrail.detectors",
+    "guardrail.policies",
+    "guardrail.telemetry",
+    "guardrail.exceptions",
+    "guardrail.testing",
+    "guardrail.parsing",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_all_is_sorted_and_every_name_exists(name: str) -> None:
+    """Each public module's __all__ is sorted, without duplicates, and every name resolves."""
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=_isort_key)
+    assert len(exported) == len(set(exported))
+    for member in exported:
+        assert hasattr(module, member), f"{name}.{member} is in __all__ but missing"
+
+
+def test_top_level_exports_every_public_class_defined_by_guardrail() -> None:
+    """Nothing public in guardrail/__init__.py is left out of __all__ (httpx's drift check)."""
+    names = {
+        name
+        for name, value in vars(guardrail).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("guardrail")
+    }
+    assert names <= set(guardrail.__all__)
+
+
+def test_exceptions_share_one_root() -> None:
+    """Every guardrail exception derives from GuardrailError; misuse errors are also builtin types."""
+    from guardrail import exceptions
+
+    for name in exceptions.__all__:
+        assert issubclass(getattr(exceptions, name), exceptions.GuardrailError)
+    assert issubclass(exceptions.ConfigurationError, ValueError)
+    assert issubclass(exceptions.InvalidInputError, TypeError)
+    assert issubclass(exceptions.MissingDependencyError, ImportError)
