@@ -56,7 +56,8 @@ class RationaleReading:
     span: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.confidence, (int, float)) or not 0.0 <= self.confidence <= 1.0:
+        confidence: object = self.confidence  # checked at run time: custom readers build readings too
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.0 <= confidence <= 1.0:
             raise ConfigurationError(f"confidence must be a number in [0, 1]; got {self.confidence!r}")
         if self.action is None and self.confidence != 0.0:
             raise ConfigurationError(f"a reading without an action has confidence 0; got {self.confidence!r}")
@@ -87,16 +88,18 @@ _CLOSE = r"[*_`'\"“”‘’»)\]]*"  # ... and after it
 _VERB_BASE = (
     r"choose|pick|select|press|push|hit|pull|play|take|try|use|call|run|invoke|click|explore|exploit|query"
     r"|go\s+with|go\s+for|opt\s+for|settle\s+on|stick\s+with|switch\s+to|move\s+to|start\s+with|head\s+for"
+    r"|continue\s+with|block|occupy|claim|(?:place|put|mark)(?:\s+(?:my|an?|the|our)\s+(?:mark|piece|token|symbol|[xo]))?\s+(?:in|at|on|into)"
 )
 _VERB_ING = (
     r"choosing|picking|selecting|pressing|pushing|hitting|pulling|playing|taking|trying|using|calling|running"
     r"|invoking|clicking|exploring|exploiting|querying|going\s+with|going\s+for|opting\s+for|settling\s+on"
-    r"|sticking\s+with|switching\s+to|moving\s+to|starting\s+with"
+    r"|sticking\s+with|switching\s+to|moving\s+to|starting\s+with|continuing\s+with|blocking|occupying|claiming"
+    r"|(?:placing|putting)(?:\s+(?:my|an?|the|our)\s+(?:mark|piece|token|symbol|[xo]))?\s+(?:in|at|on|into)"
 )
 _VERB = rf"(?:{_VERB_BASE}|{_VERB_ING})(?:\s+out)?"
 _ADV = (
     r"(?:(?:just|now|then|definitely|probably|simply|also|instead|again|first|next|finally|actually|rather"
-    r"|go\s+ahead\s+and)\s+){0,2}"
+    r"|go\s+ahead\s+and|keep(?:\s+on)?|continue)\s+){0,2}"
 )
 # Articles and nouns between the verb and the name ("press the blue button", "try a broader search").
 _DET = (
@@ -115,14 +118,20 @@ _I_SHOULD = (
 )
 _CLAUSE_START = r"(?:^|(?<=[.!?;:,\n(])|\b(?:and|then|so|thus|hence|therefore|now)\b)[ \t]*[-*>#]*[ \t]*"
 _POSITIVE_PREDICATE = (
-    r"(?:is|seems|would\s+be|makes)\s+(?:sense|the\s+(?:best|right|optimal|smartest|logical|obvious|correct)"
-    r"|best|optimal|wise|reasonable|sensible|a\s+good\s+idea)"
+    r"(?:is|seems|would\s+be|makes)\s+(?:(?:the\s+most\s+|more\s+|perfect\s+)?sense|the\s+(?:best|right|optimal|smartest|logical|obvious|correct)"
+    r"|best|optimal|wise|reasonable|sensible|a\s+good\s+idea|mandatory|necessary|essential|required|forced"
+    r"|the\s+only\s+(?:move|option|choice))"
 )
 _ADJ_BEST = (
     r"best|optimal|right|correct|smartest|logical|obvious|most\s+promising|preferred|ideal|strongest|top|better"
-    r"|sensible|safest|recommended|next|wisest"
+    r"|sensible|safest|recommended|next|wisest|only"
 )
-_NOUN = r"option|choice|arm|button|action|move|tool|pick|bet|candidate|step|call|one|cell|square|play|lever|colou?r"
+_NOUN = (
+    r"option|choice|arm|button|action|move|tool|pick|bet|candidate|step|call|one|cell|square|play|lever|colou?r"
+    r"|fit|way\s+to\s+go|target|press|pull"
+)
+# A conditional or hypothetical subject does not commit: "If I take X, ..." (fixed-width lookbehinds).
+_NOT_HYPOTHETICAL = r"(?<!if\s)(?<!when\s)(?<!unless\s)(?<!once\s)(?<!whether\s)(?<!suppose\s)(?<!what\s)"
 _HIGHEST = r"(?:highest|largest|greatest|biggest|top|maximum|max|best)"
 _UCB = r"(?:ucb|upper\s+confidence\s+bound|upper\s+bound)(?:\s+(?:value|score|estimate))?"
 _MEAN = (
@@ -152,17 +161,17 @@ def _cue(name: str, weight: float, pattern: str) -> _Cue:
 
 
 _POSITIVE_CUES: Final[tuple[_Cue, ...]] = (
-    _cue("intent", 0.9, rf"{_I_WILL}\s+{_ADV}{_VERB}\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
-    _cue("should", 0.85, rf"{_I_SHOULD}\s+{_ADV}{_VERB}\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
+    _cue("intent", 0.9, rf"{_NOT_HYPOTHETICAL}{_I_WILL}\s+{_ADV}{_VERB}:?\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
+    _cue("should", 0.85, rf"{_NOT_HYPOTHETICAL}{_I_SHOULD}\s+{_ADV}{_VERB}:?\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
     # The action is itself a verb: "I will finish", "I should search the docs".
-    _cue("intent-verb", 0.8, rf"(?:{_I_WILL}|{_I_SHOULD})\s+{_ADV}{_T}{_CLOSE}(?=\s|[.!,;:]|$)"),
+    _cue("intent-verb", 0.8, rf"{_NOT_HYPOTHETICAL}(?:{_I_WILL}|{_I_SHOULD})\s+{_ADV}{_T}{_CLOSE}(?=\s|[.!,;:]|$)"),
     _cue("imperative", 0.8, rf"{_CLAUSE_START}(?:please\s+)?{_ADV}(?:{_VERB_BASE})\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
     _cue(
         "gerund",
         0.8,
         rf"{_CLAUSE_START}(?:{_VERB_ING})\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}{_CLOSE}"
         rf"(?:\s+(?:again|next|now|first|instead|then|this\s+(?:time|round)))?"
-        rf"\s*(?=[.!\n]|$|{_POSITIVE_PREDICATE})",
+        rf"\s*(?=[.!,\n]|$|{_POSITIVE_PREDICATE}|(?:since|because|as|given)\b)",
     ),
     _cue(
         "worth-to",
@@ -183,8 +192,12 @@ _POSITIVE_CUES: Final[tuple[_Cue, ...]] = (
     _cue(
         "label",
         0.9,
-        r"(?:^[\s*_#>\-]*|\b(?:my|our|final)\s+)(?:choice|decision|pick|move|answer|recommendation|selection"
-        r"|conclusion|verdict|next\s+(?:action|move|step)|(?:first|next)\s+step(?:\s+now)?)\b"
+        r"(?:^[\s*_#>\-]*|(?<=[.!?;]\s)|\b(?:my|our|final|the|easy|clear|obvious|simple)\s+)"
+        r"(?:choice|decision|pick|move|answer|recommendation|selection|conclusion|verdict|next(?:\s+(?:action|move"
+        r"|step|up))?|(?:first|next)\s+step(?:\s+now)?|better|best|(?:action|move|step|tool)\s+to\s+(?:take|use|run"
+        r"|call|play|make))\b"
+        r"(?:\s+(?:for\s+(?:this|the|now)(?:\s+(?:round|step|turn|time|move))?|this\s+(?:time|round|step|turn)|here"
+        r"|now))?"
         rf"{_CLOSE}\s*(?:is\b|[:=\-–—>]+){_OPEN}{_T}",
     ),
     _cue(
@@ -199,6 +212,32 @@ _POSITIVE_CUES: Final[tuple[_Cue, ...]] = (
         rf"(?:^|(?<=[\s(,.;:]))(?:so|therefore|thus|hence|ergo|consequently|accordingly)\b\s*[,:]?{_OPEN}{_T}"
         rf"{_CLOSE}(?=\s*(?:[.!\n]|$|,?\s*(?:then|again|next|now|this\s+(?:time|round)|for\s+now|voil)))",
     ),
+    _cue(
+        "with-tool",
+        0.8,
+        rf"{_NOT_HYPOTHETICAL}{_I_WILL}\s+(?!compare|contrast|replace|swap|pair)\w+(?:\s+[\w'’.]+){{0,6}}?\s+"
+        rf"(?:with|using|via|through)\s+(?:the\s+)?{_OPEN}{_T}",
+    ),
+    _cue("named-tool", 0.8, rf"{_NOT_HYPOTHETICAL}{_I_WILL}\s+[^.!?\n(){_SLOT}]{{0,60}}\(\s*{_OPEN}{_T}{_CLOSE}\s*\)"),
+    _cue(
+        "passive",
+        0.85,
+        rf"{_T}{_CLOSE}\s+(?:should|will|must|needs\s+to|has\s+to)\s+be\s+(?:(?:the\s+one\s+)?)"
+        r"(?:pulled|pressed|chosen|picked|selected|played|tried|used|called|explored|taken|run)\b",
+    ),
+    _cue(
+        "this-time",
+        0.8,
+        rf"{_CLAUSE_START}(?:this\s+(?:time|round|step|turn)|for\s+now|now)\s*[,:]\s*{_OPEN}{_T}{_CLOSE}"
+        r"(?=\s*(?:[.!\n]|$))",
+    ),
+    _cue(
+        "deserves",
+        0.8,
+        rf"{_T}{_CLOSE}\s+(?:deserves|merits|is\s+worth|earns)\s+(?:a|an|another|one\s+more)\s+"
+        r"(?:shot|try|chance|look|pull|press|go)\b",
+    ),
+    _cue("again", 0.8, rf"{_CLAUSE_START}{_OPEN}{_T}{_CLOSE}\s+again\b(?=\s*(?:[-–—,.!:;]|$))"),
     _cue("it-is", 0.85, rf"{_T}{_CLOSE}\s+it\s*(?:is|['’]s)\b(?=\s*(?:[.!,;\n]|$))"),
     _cue(
         "is-best",
@@ -216,12 +255,30 @@ _POSITIVE_CUES: Final[tuple[_Cue, ...]] = (
         rf"|(?:选择|選擇|我选|我選)\s*){_OPEN}{_T}",
     ),
     # Evidence: statements that favour an action without committing to it.
-    _cue("highest-ucb", 0.75, rf"\b{_HIGHEST}\s+{_UCB}(?:\s+so\s+far|\s+now|\s+overall)?\s*(?:is|belongs\s+to|goes\s+to|=|:|->)\s*(?:for\s+)?{_OPEN}{_T}"),
+    _cue(
+        "highest-ucb",
+        0.75,
+        rf"\b{_HIGHEST}\s+{_UCB}(?:\s+so\s+far|\s+now|\s+overall)?\s*(?:is|belongs\s+to|goes\s+to|=|:|->)\s*(?:for\s+)?{_OPEN}{_T}",
+    ),
     _cue("has-highest-ucb", 0.75, rf"{_T}{_CLOSE}\s+(?:has|had|gives|shows|with)\s+(?:the\s+)?{_HIGHEST}\s+{_UCB}"),
-    _cue("ucb-says", 0.75, r"\b(?:ucb|rule|algorithm|math|data|numbers|evidence|analysis|statistics|averages)\s+"
-         rf"(?:clearly\s+)?(?:says|suggests|points\s+to|favou?rs|recommends|picks|selects|indicates)\s+{_OPEN}{_T}"),
-    _cue("highest-mean", 0.7, rf"\b{_HIGHEST}\s+{_MEAN}(?:\s+so\s+far)?\s*(?:is|belongs\s+to|=|:)\s*(?:for\s+)?{_OPEN}{_T}"),
+    _cue(
+        "ucb-says",
+        0.75,
+        r"\b(?:ucb|rule|algorithm|math|data|numbers|evidence|analysis|statistics|averages)\s+"
+        rf"(?:clearly\s+)?(?:says|suggests|points\s+to|favou?rs|recommends|picks|selects|indicates)\s+{_OPEN}{_T}",
+    ),
+    _cue(
+        "highest-mean",
+        0.7,
+        rf"\b{_HIGHEST}\s+{_MEAN}(?:\s+so\s+far)?\s*(?:is|belongs\s+to|=|:)\s*(?:for\s+)?{_OPEN}{_T}",
+    ),
     _cue("has-highest-mean", 0.7, rf"{_T}{_CLOSE}\s+(?:has|had|gives|shows|with)\s+(?:the\s+)?{_HIGHEST}\s+{_MEAN}"),
+    _cue(
+        "above-all",
+        0.7,
+        rf"{_T}(?:[^.!?\n{_SLOT}]|\.(?=\d)){{0,60}}?\b(?:higher|greater|larger|better)\s+than\s+(?:all|every|any)\s+"
+        r"(?:of\s+)?(?:the\s+)?(?:other|others|rest)\b",
+    ),
     _cue(
         "looks-best",
         0.7,
@@ -389,18 +446,23 @@ class LexicalReader:
     max_chars: int = 20_000
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_confidence, bool) or not isinstance(self.min_confidence, (int, float)):
+        min_confidence: object = self.min_confidence
+        use_evidence: object = self.use_evidence
+        max_chars: object = self.max_chars
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)):
             raise ConfigurationError(f"min_confidence must be a number; got {self.min_confidence!r}")
-        if not 0.0 <= self.min_confidence <= 1.0:
+        if not 0.0 <= min_confidence <= 1.0:
             raise ConfigurationError(f"min_confidence must be in [0, 1]; got {self.min_confidence!r}")
-        if not isinstance(self.use_evidence, bool):
+        if not isinstance(use_evidence, bool):
             raise ConfigurationError(f"use_evidence must be True or False; got {self.use_evidence!r}")
-        if isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int) or self.max_chars < 1:
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
             raise ConfigurationError(f"max_chars must be a positive integer; got {self.max_chars!r}")
 
     def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
         """Read ``rationale`` against ``actions``; never raises on text, never returns an action outside it."""
-        if not isinstance(rationale, str) or not isinstance(actions, ActionSpace) or not rationale.strip():
+        text: object = rationale  # typed str, but a reader must not raise on anything it is handed
+        space: object = actions
+        if not isinstance(text, str) or not isinstance(space, ActionSpace) or not text.strip():
             return NO_READING
         offset = max(0, len(rationale) - self.max_chars)
         masked = _Masked(rationale[offset:], actions, offset)
@@ -433,9 +495,7 @@ class LexicalReader:
                         negated.add(loser)
                 hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
         history = {m.start() for m in _HISTORY_LINE.finditer(text)}
-        hits = [
-            h for h in hits if h.mention not in negated and not self._on_history_line(masked, h.mention, history)
-        ]
+        hits = [h for h in hits if h.mention not in negated and not self._on_history_line(masked, h.mention, history)]
         if not hits:
             return NO_READING
         # The same mention may be hit by several cues: keep the strongest per mention, in text order.
@@ -494,7 +554,9 @@ class LexicalReader:
             confidence *= 0.5
         others = [h for h in ordered if h is not hit]
         conflicting_before = [
-            h for h in others if h.mention < hit.mention and h.weight >= DECISION and masked.actions[h.mention] != action
+            h
+            for h in others
+            if h.mention < hit.mention and h.weight >= DECISION and masked.actions[h.mention] != action
         ]
         if conflicting_before and not _CORRECTION.search(text, sentence_start, sentence_end):
             confidence -= 0.1
@@ -534,15 +596,14 @@ class LexicalReader:
 _DEFAULT_READER: Final = LexicalReader()
 
 
-def read_rationale(
-    rationale: str, actions: ActionSpace, reader: RationaleReader | None = None
-) -> RationaleReading:
+def read_rationale(rationale: str, actions: ActionSpace, reader: RationaleReader | None = None) -> RationaleReading:
     """Which action ``rationale`` recommends, by ``reader`` (default: :class:`LexicalReader`).
 
     Never raises on any text; the reading's action is always in ``actions`` or None (a reader that answers
     outside the space is read as :data:`NO_READING`).
     """
-    if not isinstance(rationale, str) or not rationale:
+    text: object = rationale  # typed str, but never raise on anything else
+    if not isinstance(text, str) or not text:
         return NO_READING
     space = ActionSpace.of(actions)
     reading = (reader or _DEFAULT_READER)(rationale, space)

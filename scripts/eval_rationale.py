@@ -81,11 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     print("$", shlex.join([".venv/bin/python", "scripts/eval_rationale.py", *(sys.argv[1:] if argv is None else argv)]))
     items = load(args.data)
     scores = evaluate(items, LexicalReader(min_confidence=args.min_confidence))
-    print(f"items: {scores.items}  expecting an action: {scores.expected_some}  expecting none: "
-          f"{scores.items - scores.expected_some}")
-    print(f"predicted an action: {scores.predicted_some}  correct actions: {scores.correct_some}  "
-          f"correct none: {scores.correct_none}")
+    print(
+        f"items: {scores.items}  expecting an action: {scores.expected_some}  expecting none: "
+        f"{scores.items - scores.expected_some}"
+    )
+    print(
+        f"predicted an action: {scores.predicted_some}  correct actions: {scores.correct_some}  "
+        f"correct none: {scores.correct_none}"
+    )
     print(f"precision: {scores.precision:.3f}  recall: {scores.recall:.3f}")
+    for split in ("holdout", "holdout2"):
+        part = evaluate([i for i in items if split in i["tags"]], LexicalReader(min_confidence=args.min_confidence))
+        if part.items:
+            print(
+                f"  split {split!r} ({part.items} items, written after the reader, then used to tune it): "
+                f"precision {part.precision:.3f}  recall {part.recall:.3f}"
+            )
     print(f"misses: {len(scores.misses)}")
     for item, got in scores.misses:
         print(f"- {item['id']} expected={item['expected']!r} got={got!r} tags={item['tags']}")
