@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast, overload
 from zlib import crc32
 
@@ -22,7 +22,7 @@ from tenacity.wait import wait_base
 
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
-from guardrail.detectors.base import DetectorLike, Finding, run_detector
+from guardrail.detectors.base import Detector, DetectorLike, Finding
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 from guardrail.exceptions import AgentTimeoutError, ConfigurationError, InvalidInputError, NoLegalActionError
@@ -51,6 +51,7 @@ from guardrail.telemetry.events import (
     Redaction,
     RewardEvent,
     StepEvent,
+    StepStatus,
 )
 from guardrail.telemetry.sinks import Sink, Telemetry, as_sinks
 
@@ -215,12 +216,10 @@ class _StepRun:
 
     def __post_init__(self) -> None:
         prompt = self.observation
-        for policy in self.guard.policies:
-            noting: object = policy
-            if isinstance(noting, PromptNote):
-                note = noting.note(self.view, self.guard.actions)
-                if note:
-                    prompt = self.guard.prompter.annotate(prompt, note)
+        for noting in self.guard._notes:
+            note = noting.note(self.view, self.guard.actions)
+            if note:
+                prompt = self.guard.prompter.annotate(prompt, note)
         self.prompt = prompt
         self.queue.append(_Call(prompt))
 
@@ -291,8 +290,8 @@ class _StepRun:
     def _decide(self, decision: Decision, raw: Any) -> None:
         state = self._state(decision, ())
         findings: list[Finding] = []
-        for detector in self.guard.detectors:
-            findings.extend(run_detector(detector, state))
+        for detect in self.guard._detect_fns:
+            findings.extend(detect(state))
         self.findings.extend(findings)
         records = [
             FindingRecord(
@@ -306,13 +305,12 @@ class _StepRun:
             for f in findings
         ]
         self.finding_records.extend(records)
-        state = replace(state, findings=tuple(findings))
+        state = _with_findings(state, tuple(findings))
         kinds = {f.kind for f in findings}
-        for policy in self.guard.policies:
-            answers = answers_of(policy)
+        for policy, answers, correct in self.guard._policy_plan:
             if answers is not None and not (answers & kinds):
                 continue
-            correction = _ask(policy, state)
+            correction = correct(state)
             if correction is None:
                 continue
             if self._apply(policy, correction, state, decision, raw, records):
@@ -463,7 +461,7 @@ class _StepRun:
         return action
 
     # -- ending ------------------------------------------------------------------------------------------
-    def event(self, step: int, status: str, error: BaseException | None = None) -> StepEvent:
+    def event(self, step: int, status: StepStatus, error: BaseException | None = None) -> StepEvent:
         guard = self.guard
         redact = guard.redaction
         first = self.first_decision
@@ -481,7 +479,7 @@ class _StepRun:
             run_id=guard.run_id,
             episode=self.episode,
             step=step,
-            status=status,  # type: ignore[arg-type]  # one of the StepStatus literals
+            status=status,
             agent=self.agent_name,
             format=last.format if last else None,
             raw=redact(_as_text(self.last_raw)) if self.calls else None,
@@ -548,16 +546,22 @@ class _StepRun:
         )
 
 
+def _with_findings(state: StepState, findings: tuple[Finding, ...]) -> StepState:
+    """A copy of ``state`` with findings; dataclasses.replace re-runs __init__ and costs more than the step."""
+    if not findings:
+        return state
+    copy: StepState = object.__new__(StepState)
+    copy.__dict__.update(state.__dict__)
+    copy.__dict__["findings"] = findings
+    return copy
+
+
 def _kind_of(correction: Override | ReAskRequest | SampleRequest) -> CorrectionKind:
     if isinstance(correction, ReAskRequest):
         return "reask"
     if isinstance(correction, SampleRequest):
         return "vote"
     return "explore" if correction.explore else "override"
-
-
-def _ask(policy: PolicyLike, state: StepState) -> Correction | None:
-    return policy.correct(state) if isinstance(policy, Policy) else policy(state)
 
 
 class Guard:
@@ -657,6 +661,19 @@ class Guard:
         )
         self._retry_wait: wait_base = agent_retry_wait or tenacity.wait_none()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        # Resolved once: runtime protocol checks are too slow for the per-step path.
+        self._detect_fns: tuple[Callable[[StepState], Sequence[Finding]], ...] = tuple(
+            d.detect if isinstance(d, Detector) else d for d in self.detectors
+        )
+        self._policy_plan: tuple[
+            tuple[PolicyLike, frozenset[str] | None, Callable[[StepState], Correction | None]], ...
+        ] = tuple((p, answers_of(p), p.correct if isinstance(p, Policy) else p) for p in self.policies)
+        notes: list[PromptNote] = []
+        for policy in self.policies:
+            candidate: object = policy
+            if isinstance(candidate, PromptNote):
+                notes.append(candidate)
+        self._notes = tuple(notes)
         attempts = [p.max_attempts for p in self.policies if isinstance(p, ReAsk)]
         self._max_attempts = max(attempts, default=1)
         self._closed = False

@@ -187,11 +187,17 @@ class HistoryView:
 
     def greedy_actions(self) -> list[int]:
         """Actions with the highest mean reward among those with a reward (ties: all). Empty if none."""
-        means = self.means()
-        if np.all(np.isnan(means)):
-            return []
-        best = np.nanmax(means)
-        return [int(a) for a in np.flatnonzero(means == best)]
+        # A plain loop: for the k of an agent's action space it beats building numpy arrays.
+        best = -math.inf
+        out: list[int] = []
+        for action, (n, total) in enumerate(zip(self.reward_counts, self.reward_sums, strict=True)):
+            if n:
+                mean = total / n
+                if mean > best:
+                    best, out = mean, [action]
+                elif mean == best:
+                    out.append(action)
+        return out
 
     def ucb_actions(self, c: float = 1.0) -> list[int]:
         """Actions with the highest UCB index (ties: all; every untried action when any is untried)."""
@@ -249,22 +255,21 @@ class InMemoryHistoryStore:
         if window < 1:
             raise ConfigurationError(f"window must be >= 1, got {window}")
         self._window = window
-        self._episodes: dict[str, EpisodeHistory] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        # One entry holds an episode and its lock, so a concurrent reset() cannot separate them.
+        self._episodes: dict[str, tuple[EpisodeHistory, threading.Lock]] = {}
         self._guard = threading.Lock()
 
     def _get(self, episode: str, k: int) -> tuple[EpisodeHistory, threading.Lock]:
-        history = self._episodes.get(episode)
-        if history is None:
+        entry = self._episodes.get(episode)
+        if entry is None:
             with self._guard:
-                history = self._episodes.get(episode)
-                if history is None:
-                    history = EpisodeHistory(k, window=self._window)
-                    self._locks[episode] = threading.Lock()
-                    self._episodes[episode] = history
-        if history.k != k:
-            raise InvalidInputError(f"episode {episode!r} has {history.k} actions; this guard has {k}")
-        return history, self._locks[episode]
+                entry = self._episodes.get(episode)
+                if entry is None:
+                    entry = (EpisodeHistory(k, window=self._window), threading.Lock())
+                    self._episodes[episode] = entry
+        if entry[0].k != k:
+            raise InvalidInputError(f"episode {episode!r} has {entry[0].k} actions; this guard has {k}")
+        return entry
 
     def view(self, episode: str, k: int) -> HistoryView:
         """The episode's statistics now."""
@@ -302,7 +307,6 @@ class InMemoryHistoryStore:
         """Forget an episode."""
         with self._guard:
             self._episodes.pop(episode, None)
-            self._locks.pop(episode, None)
 
     def episodes(self) -> Iterator[str]:
         """Episode ids currently held."""
@@ -310,5 +314,8 @@ class InMemoryHistoryStore:
 
     def steps(self, episode: str) -> Sequence[StepRecord]:
         """The episode's executed steps (a copy)."""
-        history = self._episodes.get(episode)
-        return list(history.steps) if history else []
+        entry = self._episodes.get(episode)
+        if entry is None:
+            return []
+        with entry[1]:
+            return list(entry[0].steps)
