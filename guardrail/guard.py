@@ -482,14 +482,14 @@ class _StepRun:
             status=status,
             agent=self.agent_name,
             format=last.format if last else None,
-            raw=redact(_as_text(self.last_raw)) if self.calls else None,
+            raw=redact(_as_text(self.last_raw)) if self.last_raw is not None else None,
             rationale=redact(last.rationale) if last else None,
             raw_action=(last.raw_action[:200] if last and last.raw_action else None),
             parsed_action=first.action if first else None,
             rationale_action=first.rationale_action if first else None,
             rationale_confidence=first.rationale_confidence if first else 0.0,
             final_rationale_action=last.rationale_action if last else None,
-            findings=tuple(self.finding_records),
+            findings=tuple(redact.finding(r) for r in self.finding_records),
             corrections=tuple(self.corrections),
             final_action=self.final_action,
             agent_calls=self.calls,
@@ -501,6 +501,7 @@ class _StepRun:
             counts=counts,
             error=f"{type(error).__name__}: {error}"[:500] if error is not None else None,
             agent_errors=tuple(self.errors),
+            policies=guard._policy_names,
         )
 
     def fail(self, error: BaseException) -> None:
@@ -674,6 +675,7 @@ class Guard:
             if isinstance(candidate, PromptNote):
                 notes.append(candidate)
         self._notes = tuple(notes)
+        self._policy_names = tuple(policy_name(p) for p in self.policies)
         attempts = [p.max_attempts for p in self.policies if isinstance(p, ReAsk)]
         self._max_attempts = max(attempts, default=1)
         self._closed = False

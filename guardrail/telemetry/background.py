@@ -152,6 +152,8 @@ class BackgroundSink:
         self._closed = True
         if not drained:
             left = self._discard_queued()  # the worker is stuck in the wrapped sink: give up on the rest
+            with self._lock:
+                self._reported_drops = self.dropped  # this warning reports them
             warnings.warn(
                 f"BackgroundSink({self.sink!r}) did not drain within {wait:g} s; {left} queued event(s) dropped",
                 SinkWarning,

@@ -22,8 +22,8 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -33,6 +33,7 @@ from guardrail.exceptions import ConfigurationError
 __all__ = [
     "SCHEMA_VERSION",
     "SUPPORTED_SCHEMA_VERSIONS",
+    "UPGRADES",
     "CorrectionKind",
     "CorrectionRecord",
     "Event",
@@ -41,7 +42,7 @@ __all__ = [
     "Redaction",
     "RewardEvent",
     "StepEvent",
-    "UPGRADES",
+    "StepStatus",
     "json_schema",
     "new_event_id",
     "schema_text",
@@ -62,6 +63,7 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
         data = UPGRADES[version](data)
         version = data.get("schema_version", version + 1)
     return data
+
 
 CorrectionKind = Literal["reask", "override", "explore", "vote", "fallback"]
 StepStatus = Literal["ok", "no_legal_action", "agent_error"]
@@ -181,10 +183,10 @@ EventAdapter: TypeAdapter[StepEvent | RewardEvent] = TypeAdapter(Event)
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of one telemetry line (a step or a reward event), for schema version 1."""
-    schema = EventAdapter.json_schema(mode="serialization")
+    schema = EventAdapter.json_schema(mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://guardrail.dev/schemas/telemetry-v{SCHEMA_VERSION}.json",
+        "$id": f"urn:guardrail:telemetry:v{SCHEMA_VERSION}",
         "title": f"guardrail telemetry event (schema_version {SCHEMA_VERSION})",
         "description": (
             "One JSON object per line of a guardrail JSONL telemetry file. Fields whose value is null are "

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from types import ModuleType
+from typing import Literal, Protocol, runtime_checkable
 
 from guardrail.exceptions import ConfigurationError, TelemetryError
 from guardrail.telemetry.events import RewardEvent, StepEvent
 
-__all__ = ["JsonlSink", "MemorySink", "Sink", "SinkWarning", "Telemetry", "as_sinks"]
+__all__ = ["FsyncPolicy", "JsonlSink", "MemorySink", "Sink", "SinkWarning", "Telemetry", "as_sinks"]
+
+fcntl: ModuleType | None
+if sys.platform != "win32":
+    import fcntl
+else:  # pragma: no cover
+    fcntl = None
 
 AnyEvent = StepEvent | RewardEvent
 
@@ -52,38 +62,174 @@ class MemorySink:
         """Nothing to release."""
 
 
-class JsonlSink:
-    """Appends one JSON line per event to a file, created with mode 0600.
+FsyncPolicy = Literal["never", "always", "interval"]
 
-    Each event is one ``write`` on a file opened with ``O_APPEND``, so lines from several threads or
-    processes do not interleave.
+
+class JsonlSink:
+    """Appends one JSON line per event to a file (created with mode 0600), safe across threads and processes.
+
+    Every line is a single ``write`` on a descriptor opened with ``O_APPEND``, so lines written by several
+    threads, or by several processes sharing the file, never interleave.
+
+    Args:
+        path: the file; its directory is created.
+        max_bytes: rotate before a write would take the file past this size (None: never rotate). The file is
+            renamed to ``PATH.1`` (older backups shift to ``.2`` ... ``.{backups}``; the oldest beyond that is
+            deleted) and a new file is started. Rotation happens under an exclusive ``fcntl.flock`` on
+            ``PATH.lock``, and every writer re-opens the file when its inode changed, so no line is lost or
+            written to a renamed file, across processes too. Read them back in order with
+            :func:`guardrail.telemetry.read_events`.
+        backups: how many rotated files to keep (>= 1).
+        fsync: ``"never"`` (the OS flushes; a crash of the machine may lose the last lines), ``"always"``
+            (``fsync`` after every line: durable, slow), ``"interval"`` (``fsync`` on a write at least
+            ``fsync_interval`` seconds after the previous one, and on close).
+        fsync_interval: seconds between fsyncs for ``fsync="interval"``.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        backups: int = 5,
+        fsync: FsyncPolicy = "never",
+        fsync_interval: float = 1.0,
+    ) -> None:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise ConfigurationError(f"telemetry path {self.path} is a directory; give a file name")
+        if max_bytes is not None and (isinstance(max_bytes, bool) or max_bytes < 1):
+            raise ConfigurationError(f"max_bytes must be a positive number of bytes or None, got {max_bytes!r}")
+        if backups < 1:
+            raise ConfigurationError(f"backups must be >= 1, got {backups}")
+        if fsync not in ("never", "always", "interval"):
+            raise ConfigurationError(f"fsync must be 'never', 'always' or 'interval', got {fsync!r}")
+        if not fsync_interval >= 0:
+            raise ConfigurationError(f"fsync_interval must be >= 0 seconds, got {fsync_interval!r}")
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.fsync: FsyncPolicy = fsync
+        self.fsync_interval = fsync_interval
+        self.rotations = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._lock = threading.Lock()
+        self._fd: int | None = self._open()
+        self._closed = False
+        self._lock_fd: int | None = None
+        self._lock_pid = 0
+        self._last_sync = time.monotonic()
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def emit(self, event: AnyEvent) -> None:
         """Write the event as one line."""
-        line = event.model_dump_json(exclude_none=True).encode("utf-8") + b"\n"
-        with self._lock:
-            if self._fd is None:
-                raise TelemetryError(f"JsonlSink({self.path}) is closed")
-            os.write(self._fd, line)
+        self.write_line(event.model_dump_json(exclude_none=True).encode("utf-8") + b"\n")
 
-    def close(self) -> None:
-        """Close the file."""
+    def write_line(self, line: bytes) -> None:
+        """Append one already serialised line (it must end with a newline)."""
+        with self._lock:
+            if self._closed:
+                raise TelemetryError(f"JsonlSink({self.path}) is closed")
+            if self.max_bytes is None:
+                fd = self._current_fd()
+                _write_all(fd, line)
+            else:
+                with self._file_lock():
+                    fd = self._current_fd()
+                    size = os.fstat(fd).st_size
+                    if size > 0 and size + len(line) > self.max_bytes:
+                        self._rotate(fd)
+                        fd = self._current_fd()
+                    _write_all(fd, line)
+            self._maybe_sync(fd)
+
+    def _current_fd(self) -> int:
+        """Our descriptor, re-opened if another process rotated (renamed) the file under us."""
+        fd = self._fd
+        if fd is None:
+            fd = self._fd = self._open()
+            return fd
+        if self.max_bytes is not None:
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                fd = self._fd = self._open()
+        return fd
+
+    def _rotate(self, fd: int) -> None:
+        if self.fsync != "never":
+            os.fsync(fd)
+        base = str(self.path)
+        oldest = f"{base}.{self.backups}"
+        if os.path.exists(oldest):
+            os.remove(oldest)
+        for index in range(self.backups - 1, 0, -1):
+            source = f"{base}.{index}"
+            if os.path.exists(source):
+                os.replace(source, f"{base}.{index + 1}")
+        os.replace(base, f"{base}.1")
+        os.close(fd)
+        self._fd = self._open()
+        self.rotations += 1
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if fcntl is None:  # pragma: no cover - Windows: threads of this process only
+            yield
+            return
+        if self._lock_fd is None or self._lock_pid != os.getpid():
+            # flock belongs to the open file description, which a forked child shares: open our own.
+            self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _maybe_sync(self, fd: int) -> None:
+        if self.fsync == "always":
+            os.fsync(fd)
+        elif self.fsync == "interval":
+            now = time.monotonic()
+            if now - self._last_sync >= self.fsync_interval:
+                os.fsync(fd)
+                self._last_sync = now
+
+    def flush(self) -> None:
+        """``fsync`` the file now."""
         with self._lock:
             if self._fd is not None:
+                os.fsync(self._fd)
+                self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        """Close the file (with an fsync first unless ``fsync="never"``)."""
+        with self._lock:
+            self._closed = True
+            if self._fd is not None:
+                if self.fsync != "never":
+                    os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = None
+            if self._lock_fd is not None and self._lock_pid == os.getpid():
+                os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __repr__(self) -> str:
         return f"JsonlSink({str(self.path)!r})"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One ``write`` (atomic for O_APPEND regular files); loops only if the kernel accepted part of it."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def as_sinks(telemetry: str | os.PathLike[str] | Sink | Iterable[Sink] | None) -> list[Sink]:

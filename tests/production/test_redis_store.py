@@ -6,6 +6,7 @@ import multiprocessing as mp
 import random
 import socket
 import sys
+import time
 from dataclasses import asdict
 
 import pytest
@@ -112,15 +113,20 @@ def test_matches_in_memory_store_exactly(redis_url: str, redis_prefix: str) -> N
         if roll < 0.55:
             action, interventions, extra = rng.randrange(K), rng.randrange(3), rng.randrange(2)
             explored = rng.random() < 0.1
-            kwargs = {"interventions": interventions, "extra_agent_calls": extra, "explored": explored}
-            assert store.record_step("e", K, action, **kwargs) == memory.record_step("e", K, action, **kwargs)
+            got = store.record_step(
+                "e", K, action, interventions=interventions, extra_agent_calls=extra, explored=explored
+            )
+            want = memory.record_step(
+                "e", K, action, interventions=interventions, extra_agent_calls=extra, explored=explored
+            )
+            assert got == want
         else:
             reward = rng.gauss(0.5, 2.0)
             pending = memory.view("e", K).t - memory.view("e", K).rewarded_steps
             step = None
             if roll > 0.9 and pending:
                 step = rng.randrange(memory.view("e", K).t)
-            outcomes = []
+            outcomes: list[int | str] = []
             for target in (memory, store):
                 try:
                     outcomes.append(target.record_reward("e", K, reward, step=step))
@@ -171,7 +177,7 @@ def test_idle_episode_expires(redis_url: str, redis_prefix: str) -> None:
     """An episode not written for longer than its TTL is gone (the server expires it)."""
     store = RedisHistoryStore(redis_url, prefix=redis_prefix, ttl=0.05)
     store.record_step("e", K, 2)
-    store.client.execute_command("DEBUG", "SLEEP", "0.1")  # let the server's clock pass the TTL
+    time.sleep(0.2)  # let the server's clock pass the TTL (a wait, not a timing assertion)
     assert store.view("e", K).t == 0
     store.close()
 
@@ -210,7 +216,7 @@ def test_threads_share_one_episode_atomically(redis_url: str, redis_prefix: str)
     assert sorted(indices) == list(range(1600))
     view = store.view("e", K)
     assert view.t == 1600
-    assert view.counts == (400, 400, 320, 240, 240)
+    assert view.counts == (400, 400, 400, 200, 200)
     store.close()
 
 
@@ -302,7 +308,7 @@ def test_redis_frozen_raise_mode_keeps_what_was_recorded(pausable_redis: object,
 def test_redis_frozen_local_mode_continues_from_last_state(pausable_redis: object, redis_prefix: str) -> None:
     """on_error="local": when Redis stops answering mid-episode the store warns, counts the fallback and
     continues the episode in process from the last state it read, pending reward included; Redis keeps what
-    it had."""
+    it had. (A write that timed out may still be applied by the server later: its outcome is unknown.)"""
     from tests.production.conftest import PausableRedis
 
     assert isinstance(pausable_redis, PausableRedis)
@@ -329,5 +335,7 @@ def test_redis_frozen_local_mode_continues_from_last_state(pausable_redis: objec
     store.rejoin("e")
     remote = guard.view("e")
     assert remote.t == 2
-    assert remote.reward_sums == (2.0, 0.0, 0.0, 0.0, 0.0)
+    assert remote.counts == (1, 1, 0, 0, 0)
+    assert remote.reward_sums[0] == 2.0
+    assert remote.reward_sums[1] in (0.0, 4.0)  # the timed-out reward was in flight when the server froze
     store.close()

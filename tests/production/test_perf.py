@@ -1,0 +1,70 @@
+"""The performance benchmark's code runs and reports sane figures (no timing assertions: figures are printed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from guardrail import InMemoryHistoryStore
+from guardrail.bench.perf import (
+    consistent_answer,
+    format_table,
+    measure_jsonl_throughput,
+    measure_step_overhead,
+    prefill,
+)
+
+
+def test_prefill_records_steps_and_rewards() -> None:
+    """prefill() leaves an episode with exactly the requested number of steps, every one rewarded."""
+    store = InMemoryHistoryStore()
+    prefill(store, "e", 5, 300, np.random.default_rng(0))
+    view = store.view("e", 5)
+    assert view.t == 300
+    assert view.rewarded_steps == 300
+
+
+def test_consistent_answer_never_makes_the_guard_intervene() -> None:
+    """The instant agent's answer parses to the same action in its rationale and its ACTION line."""
+    from guardrail import parse
+
+    decision = parse(consistent_answer("a7"), [f"a{i}" for i in range(20)])
+    assert decision.action == "a7"
+    assert decision.rationale_action == "a7"
+
+
+def test_measure_step_overhead_and_throughput_report_positive_figures(tmp_path: Path) -> None:
+    """A tiny run gives positive medians with p90 >= median, and a positive JSONL rate; the table lists it."""
+    result = measure_step_overhead(actions=5, history=20, steps=30, warmup=5, directory=tmp_path)
+    assert 0 < result.median_us <= result.p90_us
+    assert result.ratio_to_agent_call > 0
+    throughput = measure_jsonl_throughput(events=200, directory=tmp_path)
+    assert throughput.events_per_second > 0
+    table = format_table([result], throughput)
+    assert "| 5 | 20 | 30 |" in table
+    assert "events/s" in table
+
+
+def test_bench_script_runs(tmp_path: Path, capsys: object) -> None:
+    """scripts/bench_perf.py prints its command line, the table and the targets."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_perf.py"
+    spec = importlib.util.spec_from_file_location("bench_perf", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--actions", "5", "20", "--history", "10", "1000", "--steps", "20", "--warmup", "2", "--events", "100"]
+    old = sys.argv
+    sys.argv = ["bench_perf.py", *argv]
+    try:
+        assert module.main([*argv, "--dir", str(tmp_path)]) == 0
+    finally:
+        sys.argv = old
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.startswith("$ ")
+    assert "median µs" in out
+    assert "events/s" in out

@@ -1,0 +1,144 @@
+"""OTelSink: spans under the caller's span with GenAI attributes, findings as evaluation events, metrics."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from guardrail import Guard, OverrideToRationale
+from guardrail.exceptions import MissingDependencyError
+from guardrail.telemetry import OTelSink, StepEvent
+from guardrail.testing import ScriptedAgent
+
+from .conftest import AGREE_RED, GAP, INVALID, run_guard
+
+
+@pytest.fixture
+def otel() -> Iterator[tuple[OTelSink, InMemorySpanExporter, InMemoryMetricReader, TracerProvider]]:
+    """An OTelSink on private SDK providers with in-memory span and metric exporters (nothing global)."""
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    yield OTelSink(tracer_provider=tracer_provider, meter_provider=meter_provider), exporter, reader, tracer_provider
+    meter_provider.shutdown()
+    tracer_provider.shutdown()
+
+
+def _metrics(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    found: dict[str, list[Any]] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                found[metric.name] = list(metric.data.data_points)
+    return found
+
+
+def test_one_span_per_step_under_the_callers_span(otel: Any) -> None:
+    """Each guarded step is one span, a child of the span current when the step ran, timed like the step."""
+    sink, exporter, _, provider = otel
+    tracer = provider.get_tracer("app")
+    with tracer.start_as_current_span("handle-request") as parent:
+        events = run_guard([GAP, AGREE_RED], sinks=[sink], policies=[OverrideToRationale()], agent_name="bandit")
+    spans = [s for s in exporter.get_finished_spans() if s.name != "handle-request"]
+    assert [s.name for s in spans] == ["invoke_agent bandit", "invoke_agent bandit"]
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    for span, event in zip(spans, steps, strict=True):
+        assert span.parent is not None
+        assert span.parent.span_id == parent.get_span_context().span_id
+        assert span.context.trace_id == parent.get_span_context().trace_id
+        assert span.end_time == int(event.timestamp * 1e9)
+        duration = (span.end_time - span.start_time) / 1e9
+        assert duration == pytest.approx(event.agent_latency_s + event.guard_latency_s, abs=1e-6)
+    attributes = dict(spans[0].attributes or {})
+    assert attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert attributes["gen_ai.agent.name"] == "bandit"
+    assert attributes["gen_ai.conversation.id"] == "ep-1"
+    assert attributes["guardrail.run_id"] == "run-1"
+    assert attributes["guardrail.step"] == 0
+    assert attributes["guardrail.parsed_action"] == "blue"
+    assert attributes["guardrail.rationale_action"] == "red"
+    assert attributes["guardrail.action"] == "red"
+    assert attributes["guardrail.intervened"] is True
+    assert attributes["guardrail.finding.kinds"] == ("knowing_doing_gap",)
+    assert "guardrail.rationale" not in attributes  # content only with record_content=True
+
+
+def test_each_finding_is_a_gen_ai_evaluation_result_event(otel: Any) -> None:
+    """Findings become gen_ai.evaluation.result span events with name, score value, label and explanation."""
+    sink, exporter, _, _ = otel
+    run_guard([GAP], sinks=[sink], policies=[OverrideToRationale()])
+    (span,) = exporter.get_finished_spans()
+    evaluations = [e for e in span.events if e.name == "gen_ai.evaluation.result"]
+    assert len(evaluations) == 1
+    attributes = dict(evaluations[0].attributes or {})
+    assert attributes["gen_ai.evaluation.name"] == "knowing_doing_gap"
+    assert attributes["gen_ai.evaluation.score.value"] == pytest.approx(0.9)
+    assert attributes["gen_ai.evaluation.score.label"] == "detected"
+    assert "recommends 'red'" in str(attributes["gen_ai.evaluation.explanation"])
+    corrections = [e for e in span.events if e.name == "guardrail.correction"]
+    assert dict(corrections[0].attributes or {})["guardrail.correction.to_action"] == "red"
+
+
+def test_failed_step_span_has_error_status(otel: Any) -> None:
+    """A step whose agent raised ends its span with ERROR status and error.type."""
+    sink, exporter, _, _ = otel
+    with Guard(["red", "blue"], telemetry=[sink]) as guard, pytest.raises(RuntimeError):
+        guard.step(ScriptedAgent([RuntimeError("model down")]), "pick")
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert dict(span.attributes or {})["error.type"] == "RuntimeError"
+
+
+def test_counters_and_histograms(otel: Any) -> None:
+    """Steps, findings, interventions and agent calls are counted; guard latency is a histogram."""
+    sink, _, reader, _ = otel
+    run_guard([GAP, INVALID, AGREE_RED], sinks=[sink], policies=[OverrideToRationale()], rewards=[1.0, 0.0])
+    metrics = _metrics(reader)
+    assert sum(p.value for p in metrics["guardrail.steps"]) == 3
+    findings = {p.attributes["guardrail.finding.kind"]: p.value for p in metrics["guardrail.findings"]}
+    assert findings == {"knowing_doing_gap": 1, "invalid_action": 1}
+    interventions = {p.attributes["guardrail.correction.policy"]: p.value for p in metrics["guardrail.interventions"]}
+    assert interventions["OverrideToRationale"] == 1
+    assert sum(p.value for p in metrics["guardrail.agent.calls"]) == 3
+    (latency,) = metrics["guardrail.guard.duration"]
+    assert latency.count == 3
+    (reward,) = metrics["guardrail.reward"]
+    assert reward.count == 2
+    assert reward.sum == pytest.approx(1.0)
+    for points in metrics.values():
+        for point in points:
+            assert "guardrail.run_id" not in point.attributes  # no high-cardinality metric attributes
+
+
+def test_record_content_adds_the_logged_rationale(otel: Any) -> None:
+    """With record_content=True the (already redacted) rationale and raw output are span attributes."""
+    _, exporter, _, provider = otel
+    sink = OTelSink(tracer_provider=provider, record_content=True)
+    run_guard([GAP], sinks=[sink])
+    attributes = dict(exporter.get_finished_spans()[0].attributes or {})
+    assert attributes["guardrail.rationale"] == "Red looks best, so I should choose red."
+
+
+def test_missing_opentelemetry_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without opentelemetry installed, OTelSink() raises MissingDependencyError naming the `otel` extra."""
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    with pytest.raises(MissingDependencyError, match=r"guardrail-core\[otel\]") as info:
+        OTelSink()
+    assert info.value.extra == "otel"
+    assert info.value.package == "opentelemetry-sdk"
