@@ -19,14 +19,14 @@ from guardrail.bench.envs import BanditSpec
 from guardrail.bench.runner import BanditPrompter, RunSummary, SimulatedBanditAgent, run_bandits
 from guardrail.bench.simulators import KnowingDoingProfile
 from guardrail.guard import Guard
-from guardrail.policies import Observe, OverrideToRationale, ReAsk
+from guardrail.policies import Observe, OverrideToRationale, PolicyLike, ReAsk
 from guardrail.telemetry.report import render, summarize_files
 
 __all__ = ["register", "run_demo"]
 
 
 def _guard(name: str, telemetry: Path, seed: int, *, guarded: bool, arms: tuple[str, ...]) -> Guard:
-    policies = [ReAsk(max_attempts=2), OverrideToRationale()] if guarded else [Observe()]
+    policies: list[PolicyLike] = [ReAsk(max_attempts=2), OverrideToRationale()] if guarded else [Observe()]
     return Guard(
         actions=arms,
         policies=policies,
@@ -56,11 +56,12 @@ def run_demo(*, seed: int = 0, bandits: int = 64, horizon: int = 50, arms: int =
         def make_agent(i: int, rng: np.random.Generator, name: str = name) -> Any:
             return SimulatedBanditAgent(profile, rng, name=name)
 
+        def make_guard(name: str = name, guarded: bool = guarded) -> Guard:
+            return _guard(name, telemetry, seed, guarded=guarded, arms=spec.arm_names)
+
         summary, _ = run_bandits(
             name=name,
-            make_guard=lambda guarded=guarded, name=name: _guard(
-                name, telemetry, seed, guarded=guarded, arms=spec.arm_names
-            ),
+            make_guard=make_guard,
             make_agent=make_agent,
             spec=spec,
             n_bandits=bandits,
