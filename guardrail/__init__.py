@@ -38,13 +38,25 @@ from guardrail.policies import (
 )
 from guardrail.rationale import LexicalReader, RationaleReader, RationaleReading, read_rationale
 from guardrail.state import StepState, make_step_state
-from guardrail.telemetry import JsonlSink, MemorySink, Redaction, RewardEvent, StepEvent, read_events
+from guardrail.telemetry import (
+    BackgroundSink,
+    JsonlSink,
+    LoggingSink,
+    MemorySink,
+    OTelSink,
+    Redaction,
+    RewardEvent,
+    StepEvent,
+    read_events,
+    summarize,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActionSpace",
     "AsyncGuardedAgent",
+    "BackgroundSink",
     "Budget",
     "ConfigurationError",
     "ContextSummary",
@@ -65,8 +77,10 @@ __all__ = [
     "JsonlSink",
     "KnowingDoingGap",
     "LexicalReader",
+    "LoggingSink",
     "MemorySink",
     "NoLegalActionError",
+    "OTelSink",
     "Observe",
     "Override",
     "OverrideToRationale",
@@ -92,4 +106,5 @@ __all__ = [
     "parse",
     "read_events",
     "read_rationale",
+    "summarize",
 ]

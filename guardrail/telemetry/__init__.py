@@ -4,6 +4,7 @@
 called (extra ``plot``).
 """
 
+from guardrail.telemetry.background import BackgroundSink
 from guardrail.telemetry.events import (
     SCHEMA_VERSION,
     CorrectionRecord,
@@ -22,6 +23,7 @@ from guardrail.telemetry.sinks import JsonlSink, MemorySink, Sink, SinkWarning, 
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BackgroundSink",
     "CorrectionRecord",
     "Event",
     "EventLog",
