@@ -27,11 +27,12 @@ True
 from __future__ import annotations
 
 import bisect
+import importlib
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from guardrail.actions import ActionSpace
 from guardrail.exceptions import ConfigurationError
@@ -363,6 +364,211 @@ _CORRECTION: Final = re.compile(
 _SENTENCE_END: Final = re.compile(r"[.!?](?=\s|$)|\n")
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Gates. Most patterns cannot match most rationales: "I will pick X" needs one of the verbs, "X has the highest
+# UCB" needs "highest"/"best"/..., and so on. Each pattern is parsed once at import into the words it cannot match
+# without (an AND of ORs of lower-case letter strings, derived from the regex itself, so it can never drift from
+# it); per call, the letter runs of the rationale say which of those words are present, and a pattern whose
+# requirement is not met is not run at all. This only skips scans that would find nothing: the readings are those
+# of running every pattern (tests/test_rationale_equivalence.py checks it against a frozen full-scan copy).
+# --------------------------------------------------------------------------------------------------------------
+
+_Requirement = tuple[frozenset[str], ...]  # every set must have a member in the text (as a substring)
+
+
+def _parser_modules() -> tuple[Any, Any] | None:
+    for parser, constants in (("re._parser", "re._constants"), ("sre_parse", "sre_constants")):
+        try:
+            return importlib.import_module(parser), importlib.import_module(constants)
+        except ImportError:  # pragma: no cover - depends on the Python version
+            continue
+    return None  # pragma: no cover
+
+
+_PARSER: Final = _parser_modules()
+
+
+def _letter(code: object) -> str | None:
+    """The lower-case ASCII letter a literal matches (case-insensitively), or None."""
+    if not isinstance(code, int):
+        return None
+    ch = chr(code).lower()
+    return ch if "a" <= ch <= "z" else None
+
+
+def _requirement_of(items: Sequence[tuple[Any, Any]], constants: Any) -> list[frozenset[str]]:
+    """What a parsed regex sequence cannot match without; conservative: anything unknown requires nothing."""
+    c = constants
+    repeats = tuple(getattr(c, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(c, name))
+    out: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        letter = _letter(av) if op is c.LITERAL else None
+        if letter is not None:
+            run.append(letter)  # consecutive literals are matched consecutively: one string
+            continue
+        if run:
+            out.append(frozenset({"".join(run)}))
+            run = []
+        if op is c.SUBPATTERN:
+            out.extend(_requirement_of(av[3].data, c))
+        elif op in repeats:
+            if av[0] >= 1:
+                out.extend(_requirement_of(av[2].data, c))
+        elif op is c.BRANCH:
+            alternatives = [_requirement_of(alternative.data, c) for alternative in av[1]]
+            if alternatives and all(alternatives):  # each alternative needs one of its own sets: their union
+                out.append(frozenset().union(*(min(a, key=_weakness) for a in alternatives)))
+        elif op is c.IN and av and all(o is c.LITERAL and _letter(v) is not None for o, v in av):
+            out.append(frozenset(str(_letter(v)) for _, v in av))
+        # anything else (lookarounds, anchors, classes, groups references, ...) requires nothing
+    if run:
+        out.append(frozenset({"".join(run)}))
+    return out
+
+
+def _weakness(choices: frozenset[str]) -> tuple[bool, int, int]:
+    shortest = min(len(choice) for choice in choices)
+    return shortest <= 1, len(choices), -shortest
+
+
+def _requirement(pattern: re.Pattern[str]) -> _Requirement:
+    if _PARSER is None:  # pragma: no cover - no parser: no gate, every pattern runs
+        return ()
+    parser, constants = _PARSER
+    try:
+        return tuple(_requirement_of(parser.parse(pattern.pattern, pattern.flags).data, constants))
+    except Exception:  # pragma: no cover - an unexpected parse tree: no gate
+        return ()
+
+
+def _first_chars(items: Sequence[tuple[Any, Any]], constants: Any) -> tuple[frozenset[str] | None, bool]:
+    """The characters a match of a parsed sequence can start with (None: any), and whether it can be empty."""
+    c = constants
+    repeats = tuple(getattr(c, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(c, name))
+    zero_width = tuple(getattr(c, name) for name in ("AT", "ASSERT", "ASSERT_NOT") if hasattr(c, name))
+    chars: set[str] = set()
+    for op, av in items:
+        if op in zero_width:  # consumes nothing: the next element starts the match
+            continue
+        if op is c.LITERAL:
+            chars.add(chr(av))
+            return frozenset(chars), False
+        if op is c.IN:
+            if not all(o is c.LITERAL for o, _ in av):
+                return None, False
+            chars.update(chr(v) for _, v in av)
+            return frozenset(chars), False
+        if op is c.SUBPATTERN:
+            first, empty = _first_chars(av[3].data, c)
+        elif op in repeats:
+            first, empty = _first_chars(av[2].data, c)
+            empty = empty or av[0] == 0
+        elif op is c.BRANCH:
+            first, empty = frozenset(), False
+            for alternative in av[1]:
+                alternative_first, alternative_empty = _first_chars(alternative.data, c)
+                if alternative_first is None:
+                    return None, False
+                first, empty = first | alternative_first, empty or alternative_empty
+        else:
+            return None, False
+        if first is None:
+            return None, False
+        chars.update(first)
+        if not empty:
+            return frozenset(chars), False
+    return frozenset(chars), True
+
+
+def _fail_fast(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` behind a look-ahead for its possible first characters, when that lets most positions fail at once.
+
+    A match can only start at such a character, so the look-ahead changes no match; it spares the engine trying
+    every alternative (and the look-behinds of ``_NOT_HYPOTHETICAL``) at every position. Patterns that start with
+    the placeholder already have a literal prefix that the engine searches for, and are left as they are.
+    """
+    if _PARSER is None:  # pragma: no cover
+        return pattern
+    parser, constants = _PARSER
+    try:
+        first, empty = _first_chars(parser.parse(pattern.pattern, pattern.flags).data, constants)
+    except Exception:  # pragma: no cover - an unexpected parse tree: leave the pattern alone
+        return pattern
+    if first is None or empty or not first or all(ch.lower() == ch.upper() for ch in first):
+        return pattern
+    head = "".join(re.escape(ch) for ch in sorted(first))
+    return re.compile(f"(?=[{head}])(?:{pattern.pattern})", pattern.flags)
+
+
+_GATED: Final[tuple[re.Pattern[str], ...]] = (
+    *(cue.pattern for cue in _POSITIVE_CUES),
+    *_NEGATIONS,
+    _HISTORY_LINE,
+    _HEDGE,
+    _DEFERRED,
+    _CORRECTION,
+)
+_REQUIREMENTS: Final = {pattern: _requirement(pattern) for pattern in _GATED}
+_FACTOR_BITS: Final = {
+    factor: 1 << i
+    for i, factor in enumerate(
+        sorted({f for requirement in _REQUIREMENTS.values() for choices in requirement for f in choices})
+    )
+}
+_MAX_FACTOR: Final = max(map(len, _FACTOR_BITS), default=1)
+_ALL_FACTORS: Final = (1 << len(_FACTOR_BITS)) - 1
+# One mask per set of choices: the pattern may match only if (present & mask) for every mask.
+_GATES: Final = {
+    pattern: tuple(sorted((sum(_FACTOR_BITS[f] for f in choices) for choices in requirement), key=int.bit_count))
+    for pattern, requirement in _REQUIREMENTS.items()
+}
+_CUE_GATES: Final = tuple((cue, _fail_fast(cue.pattern), _GATES[cue.pattern]) for cue in _POSITIVE_CUES)
+_NEGATION_GATES: Final = tuple((_fail_fast(pattern), _GATES[pattern]) for pattern in _NEGATIONS)
+_HISTORY_SCAN: Final = _fail_fast(_HISTORY_LINE)
+_HISTORY_GATE: Final = _GATES[_HISTORY_LINE]
+_HEDGE_GATE: Final = _GATES[_HEDGE]
+_DEFERRED_GATE: Final = _GATES[_DEFERRED]
+_CORRECTION_GATE: Final = _GATES[_CORRECTION]
+
+# The only characters that re.IGNORECASE matches to an ASCII letter without lower-casing to it (U+0130 also
+# lower-cases to two characters); checked over every code point by the tests.
+_FOLD: Final = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+_LETTER_RUN: Final = re.compile(r"[a-z]+")
+_RUN_MASKS: dict[str, int] = {}  # letter run -> the factors it contains (a bounded cache)
+_RUN_CACHE_SIZE: Final = 50_000
+_LONG_RUN: Final = 40  # longer runs are not decomposed: they count as containing every factor
+
+
+def _run_mask(run: str) -> int:
+    if len(run) > _LONG_RUN:
+        return _ALL_FACTORS
+    mask = 0
+    bits = _FACTOR_BITS
+    for i in range(len(run)):
+        for j in range(i + 1, min(len(run), i + _MAX_FACTOR) + 1):
+            mask |= bits.get(run[i:j], 0)
+    if len(_RUN_MASKS) >= _RUN_CACHE_SIZE:
+        _RUN_MASKS.clear()
+    _RUN_MASKS[run] = mask
+    return mask
+
+
+def _present(text: str) -> int:
+    """The factors that occur in ``text`` (case-insensitively, as re.IGNORECASE sees it), as a bit mask."""
+    low = (text if text.isascii() else text.translate(_FOLD)).lower()
+    mask = 0
+    get = _RUN_MASKS.get
+    for run in set(_LETTER_RUN.findall(low)):
+        found = get(run)
+        mask |= _run_mask(run) if found is None else found
+    return mask
+
+
+def _may_match(gate: tuple[int, ...], present: int) -> bool:
+    return all(present & choices for choices in gate)
+
+
 @dataclass(frozen=True, slots=True)
 class _Hit:
     cue: str
@@ -468,24 +674,28 @@ class LexicalReader:
         masked = _Masked(rationale[offset:], actions, offset)
         if not masked.actions:
             return NO_READING
-        reading = self._read(masked, rationale)
+        reading = self._read(masked, rationale, _present(masked.text))
         if reading.action is None or reading.confidence < self.min_confidence:
             return NO_READING
         return reading
 
     # ----------------------------------------------------------------------------------------------------------
 
-    def _read(self, masked: _Masked, rationale: str) -> RationaleReading:
+    def _read(self, masked: _Masked, rationale: str, present: int) -> RationaleReading:
         text = masked.text
         negated: set[int] = set()
-        for pattern in _NEGATIONS:
+        for pattern, gate in _NEGATION_GATES:
+            if not _may_match(gate, present):
+                continue
             for match in pattern.finditer(text):
                 index = masked.mention_at(match.start("a"))
                 if index is not None:
                     negated.add(index)
         hits: list[_Hit] = []
-        for cue in _POSITIVE_CUES:
-            for match in cue.pattern.finditer(text):
+        for cue, scan, gate in _CUE_GATES:
+            if not _may_match(gate, present):
+                continue
+            for match in scan.finditer(text):
                 index = masked.mention_at(match.start("a"))
                 if index is None:
                     continue
@@ -494,7 +704,7 @@ class LexicalReader:
                     if loser is not None and masked.actions[loser] != masked.actions[index]:
                         negated.add(loser)
                 hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
-        history = {m.start() for m in _HISTORY_LINE.finditer(text)}
+        history = {m.start() for m in _HISTORY_SCAN.finditer(text)} if _may_match(_HISTORY_GATE, present) else set()
         hits = [h for h in hits if h.mention not in negated and not self._on_history_line(masked, h.mention, history)]
         if not hits:
             return NO_READING
@@ -506,10 +716,10 @@ class LexicalReader:
         ordered = [best[i] for i in sorted(best)]
         decisions = [h for h in ordered if h.weight >= DECISION]
         if decisions:
-            return self._decide(masked, rationale, decisions[-1], ordered, negated)
+            return self._decide(masked, rationale, decisions[-1], ordered, negated, present)
         if not self.use_evidence:
             return NO_READING
-        return self._from_evidence(masked, rationale, ordered, negated)
+        return self._from_evidence(masked, rationale, ordered, negated, present)
 
     @staticmethod
     def _on_history_line(masked: _Masked, mention: int, history_starts: set[int]) -> bool:
@@ -518,7 +728,7 @@ class LexicalReader:
         return masked.text.rfind("\n", 0, masked.slot_positions[mention]) + 1 in history_starts
 
     @staticmethod
-    def _rejected(masked: _Masked, hit: _Hit) -> bool:
+    def _rejected(masked: _Masked, hit: _Hit, present: int) -> bool:
         """A hit that does not commit: in a question, one of alternatives, or followed by a hedge."""
         text = masked.text
         position = masked.slot_positions[hit.mention]
@@ -536,12 +746,12 @@ class LexicalReader:
             other = masked.mention_at(before.start())
             if other is not None and masked.actions[other] != action:
                 return True
-        return _HEDGE.search(text, hit.start) is not None
+        return _may_match(_HEDGE_GATE, present) and _HEDGE.search(text, hit.start) is not None
 
     def _decide(
-        self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int]
+        self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int], present: int
     ) -> RationaleReading:
-        if self._rejected(masked, hit):
+        if self._rejected(masked, hit, present):
             return NO_READING
         text = masked.text
         action = masked.actions[hit.mention]
@@ -550,7 +760,9 @@ class LexicalReader:
             return NO_READING
         confidence = hit.weight
         sentence_start, sentence_end = _sentence_bounds(text, masked.slot_positions[hit.mention])
-        if _DEFERRED.search(text, masked.slot_positions[hit.mention], sentence_end):
+        if _may_match(_DEFERRED_GATE, present) and _DEFERRED.search(
+            text, masked.slot_positions[hit.mention], sentence_end
+        ):
             confidence *= 0.5
         others = [h for h in ordered if h is not hit]
         conflicting_before = [
@@ -558,7 +770,9 @@ class LexicalReader:
             for h in others
             if h.mention < hit.mention and h.weight >= DECISION and masked.actions[h.mention] != action
         ]
-        if conflicting_before and not _CORRECTION.search(text, sentence_start, sentence_end):
+        if conflicting_before and not (
+            _may_match(_CORRECTION_GATE, present) and _CORRECTION.search(text, sentence_start, sentence_end)
+        ):
             confidence -= 0.1
         if any(h.mention > hit.mention and masked.actions[h.mention] != action for h in others):
             confidence -= 0.1
@@ -567,11 +781,13 @@ class LexicalReader:
         return self._reading(masked, rationale, action, confidence, hit)
 
     def _from_evidence(
-        self, masked: _Masked, rationale: str, ordered: Sequence[_Hit], negated: set[int]
+        self, masked: _Masked, rationale: str, ordered: Sequence[_Hit], negated: set[int], present: int
     ) -> RationaleReading:
         negative_actions = {masked.actions[i] for i in negated}
         usable = [
-            h for h in ordered if masked.actions[h.mention] not in negative_actions and not self._rejected(masked, h)
+            h
+            for h in ordered
+            if masked.actions[h.mention] not in negative_actions and not self._rejected(masked, h, present)
         ]
         if not usable or len(usable) != sum(1 for h in ordered if masked.actions[h.mention] not in negative_actions):
             return NO_READING

@@ -1,0 +1,617 @@
+"""FROZEN COPY of guardrail/rationale.py before the gating speed-up (reference for the differential tests).
+
+Do not edit: tests/test_rationale_equivalence.py checks that the optimised reader gives exactly the readings of this
+full-scan implementation. Original module docstring follows.
+
+Which action does a rationale recommend?
+
+An agent writes a rationale ("... the highest UCB is blue, so I choose blue.") and then an action. This module
+reads the rationale on its own and says which action of the space it recommends, if any, so that a detector can
+compare the two (the knowing-doing gap).
+
+The default reader, :class:`LexicalReader`, is a set of regular expressions over the rationale in which every
+mention of an action (found by :meth:`ActionSpace.find_mentions`, so ``arm_1``/``arm_10`` and
+``search``/``search_docs`` never get confused) is replaced by one placeholder character. The cue patterns are
+therefore written once, compiled once at import, and shared by every action space; they never depend on the
+action names, which also makes the reader invariant under renaming the actions.
+
+It prefers precision to recall: a hedge ("not sure between X and Y"), a question, a pure history recap or a
+recommendation that is later negated gives ``None`` rather than a guess.
+
+>>> from guardrail.actions import ActionSpace
+>>> space = ActionSpace(["red", "green", "blue"])
+>>> read_rationale("red: mean 0.40, UCB 1.23; blue: untried, UCB inf. The highest UCB is blue, so I choose blue.",
+...                space).action
+'blue'
+>>> read_rationale("Rather than red, choose green.", space).action
+'green'
+>>> read_rationale("I am not sure between red and blue.", space).action is None
+True
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from guardrail.actions import ActionSpace
+from guardrail.exceptions import ConfigurationError
+
+__all__ = ["NO_READING", "LexicalReader", "RationaleReader", "RationaleReading", "read_rationale"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RationaleReading:
+    """What a rationale recommends.
+
+    Attributes:
+        action: the canonical name of the recommended action (always in the space), or None.
+        confidence: how sure the reader is, in [0, 1]; 0.0 when ``action`` is None.
+        evidence: the text span that decided it (for telemetry and re-ask feedback).
+        span: ``(start, end)`` offsets of ``evidence`` in the rationale.
+    """
+
+    action: str | None
+    confidence: float
+    evidence: str | None = None
+    span: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        confidence: object = self.confidence  # checked at run time: custom readers build readings too
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.0 <= confidence <= 1.0:
+            raise ConfigurationError(f"confidence must be a number in [0, 1]; got {self.confidence!r}")
+        if self.action is None and self.confidence != 0.0:
+            raise ConfigurationError(f"a reading without an action has confidence 0; got {self.confidence!r}")
+
+
+NO_READING: Final = RationaleReading(action=None, confidence=0.0)
+"""The reading of a rationale that recommends nothing (or nothing the reader can tell)."""
+
+
+class RationaleReader(Protocol):
+    """Anything that tells which action a rationale recommends: a callable ``(rationale, actions)``."""
+
+    def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """Read ``rationale`` against ``actions``; return :data:`NO_READING` when it recommends nothing."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Patterns. They run over the *masked* rationale, in which each action mention is the one character _SLOT.
+# --------------------------------------------------------------------------------------------------------------
+
+_SLOT: Final = "\ue000"
+_T = f"(?P<a>{_SLOT})"  # the action a cue is about
+_B = f"(?P<b>{_SLOT})"  # the other action of a comparison (the one that loses)
+_OPEN = r"[\s*_`'\"“”‘’«»(\[]*"  # markdown and quotes before a name
+_CLOSE = r"[*_`'\"“”‘’»)\]]*"  # ... and after it
+
+_VERB_BASE = (
+    r"choose|pick|select|press|push|hit|pull|play|take|try|use|call|run|invoke|click|explore|exploit|query"
+    r"|go\s+with|go\s+for|opt\s+for|settle\s+on|stick\s+with|switch\s+to|move\s+to|start\s+with|head\s+for"
+    r"|continue\s+with|block|occupy|claim|(?:place|put|mark)(?:\s+(?:my|an?|the|our)\s+(?:mark|piece|token|symbol|[xo]))?\s+(?:in|at|on|into)"
+)
+_VERB_ING = (
+    r"choosing|picking|selecting|pressing|pushing|hitting|pulling|playing|taking|trying|using|calling|running"
+    r"|invoking|clicking|exploring|exploiting|querying|going\s+with|going\s+for|opting\s+for|settling\s+on"
+    r"|sticking\s+with|switching\s+to|moving\s+to|starting\s+with|continuing\s+with|blocking|occupying|claiming"
+    r"|(?:placing|putting)(?:\s+(?:my|an?|the|our)\s+(?:mark|piece|token|symbol|[xo]))?\s+(?:in|at|on|into)"
+)
+_VERB = rf"(?:{_VERB_BASE}|{_VERB_ING})(?:\s+out)?"
+_ADV = (
+    r"(?:(?:just|now|then|definitely|probably|simply|also|instead|again|first|next|finally|actually|rather"
+    r"|go\s+ahead\s+and|keep(?:\s+on)?|continue)\s+){0,2}"
+)
+# Articles and nouns between the verb and the name ("press the blue button", "try a broader search").
+_DET = (
+    r"(?:(?:the|a|an|this|that|button|arm|tool|cell|square|slot|lever|colou?r|option)\s+){0,2}"
+    r"(?:(?!(?:not|than|of|or|and|but|except|instead|rather|every|all|any|each|no|none|whichever|either|neither"
+    r"|to|between|from)\b)[^\W\d]\w*\s+)?"
+)
+_I_WILL = (
+    r"\b(?:(?:i|we)(?:\s+will|\s*['’]ll|\s+shall|\s+(?:am|are)\s+going\s+to|\s*['’](?:m|re)\s+going\s+to"
+    r"|\s+(?:am|are)\s+gonna|\s*['’](?:m|re)\s+gonna|\s+(?:have\s+)?decided\s+to|\s+decide\s+to|\s+(?:am|are)"
+    r"|\s*['’](?:m|re))?|let(?:['’]s|\s+us|\s+me))"
+)
+_I_SHOULD = (
+    r"\b(?:i|we)(?:\s+should|\s+must|\s+need\s+to|\s+have\s+to|\s+ought\s+to|\s+want\s+to|\s+would\s+like\s+to"
+    r"|\s*['’]d\s+like\s+to|\s*['’]d\s+rather|\s*['’]d|\s+would|\s+plan\s+to|\s+intend\s+to)"
+)
+_CLAUSE_START = r"(?:^|(?<=[.!?;:,\n(])|\b(?:and|then|so|thus|hence|therefore|now)\b)[ \t]*[-*>#]*[ \t]*"
+_POSITIVE_PREDICATE = (
+    r"(?:is|seems|would\s+be|makes)\s+(?:(?:the\s+most\s+|more\s+|perfect\s+)?sense|the\s+(?:best|right|optimal|smartest|logical|obvious|correct)"
+    r"|best|optimal|wise|reasonable|sensible|a\s+good\s+idea|mandatory|necessary|essential|required|forced"
+    r"|the\s+only\s+(?:move|option|choice))"
+)
+_ADJ_BEST = (
+    r"best|optimal|right|correct|smartest|logical|obvious|most\s+promising|preferred|ideal|strongest|top|better"
+    r"|sensible|safest|recommended|next|wisest|only"
+)
+_NOUN = (
+    r"option|choice|arm|button|action|move|tool|pick|bet|candidate|step|call|one|cell|square|play|lever|colou?r"
+    r"|fit|way\s+to\s+go|target|press|pull"
+)
+# A conditional or hypothetical subject does not commit: "If I take X, ..." (fixed-width lookbehinds).
+_NOT_HYPOTHETICAL = r"(?<!if\s)(?<!when\s)(?<!unless\s)(?<!once\s)(?<!whether\s)(?<!suppose\s)(?<!what\s)"
+_HIGHEST = r"(?:highest|largest|greatest|biggest|top|maximum|max|best)"
+_UCB = r"(?:ucb|upper\s+confidence\s+bound|upper\s+bound)(?:\s+(?:value|score|estimate))?"
+_MEAN = (
+    r"(?:average|mean|empirical\s+mean|average\s+reward|mean\s+reward|expected\s+(?:reward|value)|value|reward"
+    r"|score|estimate|win\s+rate|success\s+rate)"
+)
+_NOT_TRIED = (
+    r"(?:(?:yet|been|ever|once|even|really|actually)\s+)*(?:tried|explored|pressed|pulled|played|used|sampled"
+    r"|tested|chosen|selected|touched|visited|called|picked)\b"
+)
+
+_FLAGS: Final = re.IGNORECASE | re.MULTILINE
+
+DECISION: Final = 0.8
+"""Cue weights at or above this are decisions ("I choose X"); below, evidence ("X has the highest UCB")."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    name: str
+    weight: float  # > 0 recommends group ``a``; 0 only negates (group ``a``)
+    pattern: re.Pattern[str]
+
+
+def _cue(name: str, weight: float, pattern: str) -> _Cue:
+    return _Cue(name, weight, re.compile(pattern, _FLAGS))
+
+
+_POSITIVE_CUES: Final[tuple[_Cue, ...]] = (
+    _cue("intent", 0.9, rf"{_NOT_HYPOTHETICAL}{_I_WILL}\s+{_ADV}{_VERB}:?\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
+    _cue("should", 0.85, rf"{_NOT_HYPOTHETICAL}{_I_SHOULD}\s+{_ADV}{_VERB}:?\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
+    # The action is itself a verb: "I will finish", "I should search the docs".
+    _cue("intent-verb", 0.8, rf"{_NOT_HYPOTHETICAL}(?:{_I_WILL}|{_I_SHOULD})\s+{_ADV}{_T}{_CLOSE}(?=\s|[.!,;:]|$)"),
+    _cue("imperative", 0.8, rf"{_CLAUSE_START}(?:please\s+)?{_ADV}(?:{_VERB_BASE})\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}"),
+    _cue(
+        "gerund",
+        0.8,
+        rf"{_CLAUSE_START}(?:{_VERB_ING})\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}{_CLOSE}"
+        rf"(?:\s+(?:again|next|now|first|instead|then|this\s+(?:time|round)))?"
+        rf"\s*(?=[.!,\n]|$|{_POSITIVE_PREDICATE}|(?:since|because|as|given)\b)",
+    ),
+    _cue(
+        "worth-to",
+        0.8,
+        r"\b(?:time|worth|sense|best|wise|better|reasonable|good\s+idea|sensible|logical|optimal|plan\s+is"
+        rf"|right\s+(?:move|call))\s+(?:to\s+)?(?:{_VERB})\s+{_ADV}{_OPEN}{_DET}{_OPEN}{_T}",
+    ),
+    _cue(
+        "label-best",
+        0.85,
+        rf"\b(?:{_ADJ_BEST}|chosen|final)\s+(?:\w+\s+)??(?:{_NOUN}|decision|answer)"
+        r"(?:\s+(?:to\s+\w+(?:\s+(?:next|now|first))?|for\s+(?:this|now|me|us|the\s+\w+)|according\s+to\s+\w+"
+        r"|so\s+far|here|now|right\s+now|at\s+this\s+point|overall|in\s+this\s+case))?"
+        r"\s*(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|seems\s+to\s+be|=|:|->|=>)\s*"
+        rf"(?:(?:clearly|definitely|probably|therefore|then|obviously)\s+)?(?:to\s+(?:{_VERB})\s+)?"
+        rf"{_OPEN}{_DET}{_OPEN}{_T}",
+    ),
+    _cue(
+        "label",
+        0.9,
+        r"(?:^[\s*_#>\-]*|(?<=[.!?;]\s)|\b(?:my|our|final|the|easy|clear|obvious|simple)\s+)"
+        r"(?:choice|decision|pick|move|answer|recommendation|selection|conclusion|verdict|next(?:\s+(?:action|move"
+        r"|step|up))?|(?:first|next)\s+step(?:\s+now)?|better|best|(?:action|move|step|tool)\s+to\s+(?:take|use|run"
+        r"|call|play|make))\b"
+        r"(?:\s+(?:for\s+(?:this|the|now)(?:\s+(?:round|step|turn|time|move))?|this\s+(?:time|round|step|turn)|here"
+        r"|now))?"
+        rf"{_CLOSE}\s*(?:is\b|[:=\-–—>]+){_OPEN}{_T}",
+    ),
+    _cue(
+        "recommend",
+        0.85,
+        r"\b(?:(?:i|we)\s+(?:would\s+|['’]d\s+|strongly\s+)?)?(?:recommend|suggest|propose|advise|prefer|vote\s+for)"
+        rf"(?:ing)?\s+(?:(?:{_VERB_ING})\s+)?{_OPEN}{_DET}{_OPEN}{_T}",
+    ),
+    _cue(
+        "connective",
+        0.85,
+        rf"(?:^|(?<=[\s(,.;:]))(?:so|therefore|thus|hence|ergo|consequently|accordingly)\b\s*[,:]?{_OPEN}{_T}"
+        rf"{_CLOSE}(?=\s*(?:[.!\n]|$|,?\s*(?:then|again|next|now|this\s+(?:time|round)|for\s+now|voil)))",
+    ),
+    _cue(
+        "with-tool",
+        0.8,
+        rf"{_NOT_HYPOTHETICAL}{_I_WILL}\s+(?!compare|contrast|replace|swap|pair)\w+(?:\s+[\w'’.]+){{0,6}}?\s+"
+        rf"(?:with|using|via|through)\s+(?:the\s+)?{_OPEN}{_T}",
+    ),
+    _cue("named-tool", 0.8, rf"{_NOT_HYPOTHETICAL}{_I_WILL}\s+[^.!?\n(){_SLOT}]{{0,60}}\(\s*{_OPEN}{_T}{_CLOSE}\s*\)"),
+    _cue(
+        "passive",
+        0.85,
+        rf"{_T}{_CLOSE}\s+(?:should|will|must|needs\s+to|has\s+to)\s+be\s+(?:(?:the\s+one\s+)?)"
+        r"(?:pulled|pressed|chosen|picked|selected|played|tried|used|called|explored|taken|run)\b",
+    ),
+    _cue(
+        "this-time",
+        0.8,
+        rf"{_CLAUSE_START}(?:this\s+(?:time|round|step|turn)|for\s+now|now)\s*[,:]\s*{_OPEN}{_T}{_CLOSE}"
+        r"(?=\s*(?:[.!\n]|$))",
+    ),
+    _cue(
+        "deserves",
+        0.8,
+        rf"{_T}{_CLOSE}\s+(?:deserves|merits|is\s+worth|earns)\s+(?:a|an|another|one\s+more)\s+"
+        r"(?:shot|try|chance|look|pull|press|go)\b",
+    ),
+    _cue("again", 0.8, rf"{_CLAUSE_START}{_OPEN}{_T}{_CLOSE}\s+again\b(?=\s*(?:[-–—,.!:;]|$))"),
+    _cue("it-is", 0.85, rf"{_T}{_CLOSE}\s+it\s*(?:is|['’]s)\b(?=\s*(?:[.!,;\n]|$))"),
+    _cue(
+        "is-best",
+        0.85,
+        rf"{_T}{_CLOSE}\s+(?:again\s+|next\s+|now\s+)?(?:is|seems|looks|would\s+be|remains|appears|['’]s)\s+"
+        r"(?:like\s+)?(?:to\s+be\s+)?(?:(?:clearly|definitely|probably|still|easily|therefore|then|obviously)\s+)?"
+        rf"(?:the|my|our)\s+(?:\w+\s+)?(?:{_ADJ_BEST})\s+(?:\w+\s+)?(?:{_NOUN})\b",
+    ),
+    _cue("not-but", 0.8, rf"\bnot\s+{_OPEN}{_B}{_CLOSE}\s*[,;:]?\s*but\s+(?:rather\s+)?{_OPEN}{_T}"),
+    _cue(
+        "foreign",
+        0.85,
+        r"(?:\b(?:elijo|escojo|prefiero|je\s+choisis|je\s+prends|je\s+vais\s+(?:choisir|prendre)|ich\s+w[äa]hle"
+        r"|ich\s+nehme|w[äa]hle\s+ich|scelgo|escolho)\s+(?:(?:el|la|le|den|die|das|il|o|a)\s+)?"
+        rf"|(?:选择|選擇|我选|我選)\s*){_OPEN}{_T}",
+    ),
+    # Evidence: statements that favour an action without committing to it.
+    _cue(
+        "highest-ucb",
+        0.75,
+        rf"\b{_HIGHEST}\s+{_UCB}(?:\s+so\s+far|\s+now|\s+overall)?\s*(?:is|belongs\s+to|goes\s+to|=|:|->)\s*(?:for\s+)?{_OPEN}{_T}",
+    ),
+    _cue("has-highest-ucb", 0.75, rf"{_T}{_CLOSE}\s+(?:has|had|gives|shows|with)\s+(?:the\s+)?{_HIGHEST}\s+{_UCB}"),
+    _cue(
+        "ucb-says",
+        0.75,
+        r"\b(?:ucb|rule|algorithm|math|data|numbers|evidence|analysis|statistics|averages)\s+"
+        rf"(?:clearly\s+)?(?:says|suggests|points\s+to|favou?rs|recommends|picks|selects|indicates)\s+{_OPEN}{_T}",
+    ),
+    _cue(
+        "highest-mean",
+        0.7,
+        rf"\b{_HIGHEST}\s+{_MEAN}(?:\s+so\s+far)?\s*(?:is|belongs\s+to|=|:)\s*(?:for\s+)?{_OPEN}{_T}",
+    ),
+    _cue("has-highest-mean", 0.7, rf"{_T}{_CLOSE}\s+(?:has|had|gives|shows|with)\s+(?:the\s+)?{_HIGHEST}\s+{_MEAN}"),
+    _cue(
+        "above-all",
+        0.7,
+        rf"{_T}(?:[^.!?\n{_SLOT}]|\.(?=\d)){{0,60}}?\b(?:higher|greater|larger|better)\s+than\s+(?:all|every|any)\s+"
+        r"(?:of\s+)?(?:the\s+)?(?:other|others|rest)\b",
+    ),
+    _cue(
+        "looks-best",
+        0.7,
+        rf"{_T}{_CLOSE}\s+(?:is|seems|looks|appears)\s+(?:to\s+be\s+)?(?:clearly\s+|definitely\s+)?"
+        r"(?:best|optimal|most\s+promising|the\s+way\s+to\s+go|the\s+(?:clear\s+)?(?:winner|leader)|ahead)\b",
+    ),
+    _cue(
+        "better-than",
+        0.65,
+        rf"{_T}{_CLOSE}\s+(?:\w+\s+)?(?:is|looks|seems|appears|has\s+been|['’]s|performs|did|does|is\s+doing)\s+"
+        r"(?:\w+\s+)?(?:better|stronger|more\s+promising|more\s+rewarding|superior|preferable)\s+(?:than|to)\s+"
+        rf"{_OPEN}{_B}",
+    ),
+    _cue(
+        "beats",
+        0.65,
+        rf"{_T}{_CLOSE}\s+(?:clearly\s+|consistently\s+)?(?:beats|outperforms|dominates|beat|outperformed|outperform"
+        rf"|is\s+ahead\s+of|edges\s+out)\s+{_OPEN}{_B}",
+    ),
+    _cue(
+        "worse-than",
+        0.65,
+        rf"{_B}{_CLOSE}\s+(?:\w+\s+)?(?:is|looks|seems|appears|has\s+been|['’]s|performs|did|does)\s+(?:\w+\s+)?"
+        rf"(?:worse|weaker|less\s+promising|less\s+rewarding|inferior)\s+(?:than|to)\s+{_OPEN}{_T}",
+    ),
+)
+
+_NEGATIONS: Final[tuple[re.Pattern[str], ...]] = tuple(
+    re.compile(p, _FLAGS)
+    for p in (
+        # "not X", "avoid X", "rather than X", "I should not pick X", "instead of pressing X" (not "not tried X").
+        r"(?:\bnot|n['’]t|\bnever|\bno\s+more|\bno\s+longer|\bavoid(?:ing|s)?|\brather\s+than|\binstead\s+of"
+        r"|\bother\s+than|\bexcept(?:\s+for)?|\bskip(?:ping|s)?|\bstop\s+\w+ing|\bignor(?:e|ing)|\bagainst|\bbesides"
+        r"|\bnor|\bneither|\bforget(?:\s+about)?)"
+        rf"[ \t]+(?!{_NOT_TRIED})(?:(?!(?:but|and|so|then|because|since)\b)(?:[\w'’]+|{_SLOT})[ \t]+){{0,4}}?"
+        rf"{_OPEN}{_T}",
+        rf"{_T}{_CLOSE}\s+(?:again\s+)?(?:is|was|seems|looks|has\s+been|would\s+be|will\s+be|['’]s|appears|feels)\s+"
+        r"(?:(?:clearly|definitely|probably|really|just|already|still|too|quite|pretty|very|so|likely|simply|an?"
+        r"|the)\s+)*(?:bad|poor|terrible|awful|worse|worst|disappointing|waste|wasteful|premature|pointless|risky"
+        r"|useless|unnecessary|mistake|trap|losing|broad|wrong|dangerous|unhelpful|irrelevant|overkill|suboptimal"
+        r"|inferior|weak)\b",
+        rf"{_T}{_CLOSE}\s+(?:again\s+)?(?:is\s+not|isn['’]t|was\s+not|wasn['’]t|does\s+not|doesn['’]t|would\s+not"
+        rf"|wouldn['’]t|should\s+not|shouldn['’]t|seems\s+not|is\s+no\s+longer)\s+(?!{_NOT_TRIED})",
+        rf"{_T}{_CLOSE}\s+(?:should\s+be\s+avoided|must\s+be\s+avoided|is\s+to\s+be\s+avoided|would\s+lose|will\s+lose"
+        r"|loses|has\s+(?:the\s+)?(?:lowest|worst)|had\s+the\s+(?:lowest|worst)|can\s+be\s+ruled\s+out"
+        r"|is\s+ruled\s+out|has\s+(?:been\s+)?(?:disappointing|poor|terrible|bad))",
+        rf"(?:{_VERB_ING})\s+{_OPEN}{_DET}{_OPEN}{_T}{_CLOSE}(?:\s+again)?\s+(?:would|will|is|seems)\s+(?:be\s+)?"
+        r"(?:(?:a|too|just|clearly|probably)\s+)*(?:waste|wasteful|premature|pointless|mistake|risky|bad|wrong"
+        r"|unnecessary|useless|leak\w*|dangerous)",
+    )
+)
+
+_HEDGE: Final = re.compile(
+    r"\b(?:not\s+(?:sure|certain)|unsure|uncertain|hard\s+to\s+(?:say|tell|decide)|difficult\s+to\s+(?:say|tell"
+    r"|decide)|can(?:['’]|no)?t\s+(?:decide|tell|say)|torn\s+between|undecided|no\s+clear\s+winner"
+    r"|either\s+(?:one|way|of\s+them|could|would|is)|any\s+of\s+(?:them|these)|whichever|could\s+go\s+either"
+    r"|coin\s+flip|toss-?up|ne\s+suis\s+pas\s+s[uû]r|no\s+s[ée]|wei[ßs]\s+nicht)\b"
+    rf"|\beither\s+{_OPEN}{_SLOT}",
+    _FLAGS,
+)
+# Two names joined as alternatives around the decisive mention: "red or blue", "red/blue", "red, blue".
+_GROUP_AFTER: Final = re.compile(
+    rf"{_CLOSE}(?:\s*,\s*(?:(?:or|and)\s+)?|\s+(?:or|and|nor|vs\.?|versus)\s+|\s*/\s*)(?:the\s+)?{_OPEN}{_SLOT}",
+    re.IGNORECASE,
+)
+_GROUP_BEFORE: Final = re.compile(
+    rf"{_SLOT}{_CLOSE}(?:\s*,\s*(?:(?:or|and)\s+)?|\s+(?:or|and|nor|vs\.?|versus)\s+|\s*/\s*)(?:the\s+)?{_OPEN}$",
+    re.IGNORECASE,
+)
+_HISTORY_LINE: Final = re.compile(
+    r"^[ \t]*[-*>|#]*[ \t]*(?:step|round|turn|trial|t|time|episode|pull|iteration)[ \t]*[#=:]?[ \t]*\d+\b", _FLAGS
+)
+_DEFERRED: Final = re.compile(
+    r"\b(?:next\s+(?:round|time|turn|episode)|later|eventually|in\s+the\s+future|afterwards|at\s+some\s+point)\b",
+    re.IGNORECASE,
+)
+_CORRECTION: Final = re.compile(
+    r"\b(?:actually|instead|on\s+second\s+thought|wait|changed?\s+my\s+mind|scratch\s+that|rather|correction"
+    r"|finally|final|no\b)",
+    re.IGNORECASE,
+)
+_SENTENCE_END: Final = re.compile(r"[.!?](?=\s|$)|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    cue: str
+    weight: float
+    mention: int  # index into the mentions
+    start: int  # the cue's span in the masked text
+    end: int
+
+
+class _Masked:
+    """The rationale with each mention replaced by ``_SLOT``, and the way back to original offsets."""
+
+    __slots__ = ("_ends", "actions", "offset", "slot_positions", "starts", "text")
+
+    def __init__(self, text: str, space: ActionSpace, offset: int) -> None:
+        clean = text.replace(_SLOT, " ")
+        mentions = space.find_mentions(clean)
+        pieces: list[str] = []
+        self.slot_positions: list[int] = []
+        self.starts: list[tuple[int, int]] = []  # (masked position, original position) of each slot
+        self.actions: list[str] = []
+        cursor = 0
+        masked_len = 0
+        for mention in mentions:
+            pieces.append(clean[cursor : mention.start])
+            masked_len += mention.start - cursor
+            self.slot_positions.append(masked_len)
+            self.starts.append((masked_len, mention.start))
+            self.actions.append(mention.action)
+            pieces.append(_SLOT)
+            masked_len += 1
+            cursor = mention.end
+        pieces.append(clean[cursor:])
+        self.text = "".join(pieces)
+        self.offset = offset
+        self._ends = [m.end for m in mentions]
+
+    def mention_at(self, position: int) -> int | None:
+        i = bisect.bisect_left(self.slot_positions, position)
+        return i if i < len(self.slot_positions) and self.slot_positions[i] == position else None
+
+    def original(self, position: int, *, end: bool = False) -> int:
+        """Map a masked offset to the original text (a slot's end maps to its mention's end)."""
+        i = bisect.bisect_right(self.slot_positions, position - 1 if end else position) - 1
+        if i < 0:
+            return position + self.offset
+        slot, source = self.starts[i]
+        if position == slot:
+            return source + self.offset
+        return self._ends[i] + (position - slot - 1) + self.offset
+
+
+def _sentence_bounds(text: str, position: int) -> tuple[int, int]:
+    start = 0
+    for match in _SENTENCE_END.finditer(text, 0, position):
+        start = match.end()
+    end_match = _SENTENCE_END.search(text, position)
+    end = end_match.end() if end_match else len(text)
+    return start, end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LexicalReader:
+    """The default reader: recommendation cues, negation, comparison and hedging, by regular expressions.
+
+    The concluding recommendation wins (usually the last decision cue, "so I choose X"); statements such as
+    "X has the highest UCB" count when no decision is stated. Mentions in negations ("avoid X", "rather than X"),
+    questions, alternatives ("X or Y") and history lines ("Step 3: X gave 0.4") never count, and a hedge after
+    the decisive cue gives no reading.
+
+    Args:
+        min_confidence: below this confidence, return :data:`NO_READING` (precision before recall).
+        use_evidence: whether statements that only favour an action ("X has the highest UCB", "X is better
+            than Y") may decide when no explicit decision is stated.
+        max_chars: only the last ``max_chars`` characters of a longer rationale are read (the conclusion is at
+            the end), which bounds the cost on pathological input.
+    """
+
+    min_confidence: float = 0.5
+    use_evidence: bool = True
+    max_chars: int = 20_000
+
+    def __post_init__(self) -> None:
+        min_confidence: object = self.min_confidence
+        use_evidence: object = self.use_evidence
+        max_chars: object = self.max_chars
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)):
+            raise ConfigurationError(f"min_confidence must be a number; got {self.min_confidence!r}")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ConfigurationError(f"min_confidence must be in [0, 1]; got {self.min_confidence!r}")
+        if not isinstance(use_evidence, bool):
+            raise ConfigurationError(f"use_evidence must be True or False; got {self.use_evidence!r}")
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+            raise ConfigurationError(f"max_chars must be a positive integer; got {self.max_chars!r}")
+
+    def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """Read ``rationale`` against ``actions``; never raises on text, never returns an action outside it."""
+        text: object = rationale  # typed str, but a reader must not raise on anything it is handed
+        space: object = actions
+        if not isinstance(text, str) or not isinstance(space, ActionSpace) or not text.strip():
+            return NO_READING
+        offset = max(0, len(rationale) - self.max_chars)
+        masked = _Masked(rationale[offset:], actions, offset)
+        if not masked.actions:
+            return NO_READING
+        reading = self._read(masked, rationale)
+        if reading.action is None or reading.confidence < self.min_confidence:
+            return NO_READING
+        return reading
+
+    # ----------------------------------------------------------------------------------------------------------
+
+    def _read(self, masked: _Masked, rationale: str) -> RationaleReading:
+        text = masked.text
+        negated: set[int] = set()
+        for pattern in _NEGATIONS:
+            for match in pattern.finditer(text):
+                index = masked.mention_at(match.start("a"))
+                if index is not None:
+                    negated.add(index)
+        hits: list[_Hit] = []
+        for cue in _POSITIVE_CUES:
+            for match in cue.pattern.finditer(text):
+                index = masked.mention_at(match.start("a"))
+                if index is None:
+                    continue
+                if "b" in cue.pattern.groupindex and match.start("b") >= 0:
+                    loser = masked.mention_at(match.start("b"))
+                    if loser is not None and masked.actions[loser] != masked.actions[index]:
+                        negated.add(loser)
+                hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
+        history = {m.start() for m in _HISTORY_LINE.finditer(text)}
+        hits = [h for h in hits if h.mention not in negated and not self._on_history_line(masked, h.mention, history)]
+        if not hits:
+            return NO_READING
+        # The same mention may be hit by several cues: keep the strongest per mention, in text order.
+        best: dict[int, _Hit] = {}
+        for hit in hits:
+            if hit.mention not in best or hit.weight > best[hit.mention].weight:
+                best[hit.mention] = hit
+        ordered = [best[i] for i in sorted(best)]
+        decisions = [h for h in ordered if h.weight >= DECISION]
+        if decisions:
+            return self._decide(masked, rationale, decisions[-1], ordered, negated)
+        if not self.use_evidence:
+            return NO_READING
+        return self._from_evidence(masked, rationale, ordered, negated)
+
+    @staticmethod
+    def _on_history_line(masked: _Masked, mention: int, history_starts: set[int]) -> bool:
+        if not history_starts:
+            return False
+        return masked.text.rfind("\n", 0, masked.slot_positions[mention]) + 1 in history_starts
+
+    @staticmethod
+    def _rejected(masked: _Masked, hit: _Hit) -> bool:
+        """A hit that does not commit: in a question, one of alternatives, or followed by a hedge."""
+        text = masked.text
+        position = masked.slot_positions[hit.mention]
+        action = masked.actions[hit.mention]
+        _, sentence_end = _sentence_bounds(text, position)
+        if text[sentence_end - 1 : sentence_end] == "?":
+            return True
+        after = _GROUP_AFTER.match(text, position + 1)
+        if after is not None:
+            other = masked.mention_at(after.end() - 1)
+            if other is not None and masked.actions[other] != action:
+                return True
+        before = _GROUP_BEFORE.search(text, max(0, position - 40), position)
+        if before is not None:
+            other = masked.mention_at(before.start())
+            if other is not None and masked.actions[other] != action:
+                return True
+        return _HEDGE.search(text, hit.start) is not None
+
+    def _decide(
+        self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int]
+    ) -> RationaleReading:
+        if self._rejected(masked, hit):
+            return NO_READING
+        text = masked.text
+        action = masked.actions[hit.mention]
+        # Negating the chosen action after choosing it is a contradiction.
+        if any(masked.actions[i] == action and i > hit.mention for i in negated):
+            return NO_READING
+        confidence = hit.weight
+        sentence_start, sentence_end = _sentence_bounds(text, masked.slot_positions[hit.mention])
+        if _DEFERRED.search(text, masked.slot_positions[hit.mention], sentence_end):
+            confidence *= 0.5
+        others = [h for h in ordered if h is not hit]
+        conflicting_before = [
+            h
+            for h in others
+            if h.mention < hit.mention and h.weight >= DECISION and masked.actions[h.mention] != action
+        ]
+        if conflicting_before and not _CORRECTION.search(text, sentence_start, sentence_end):
+            confidence -= 0.1
+        if any(h.mention > hit.mention and masked.actions[h.mention] != action for h in others):
+            confidence -= 0.1
+        agreeing = sum(1 for h in others if masked.actions[h.mention] == action)
+        confidence = min(0.99, confidence + 0.05 * min(agreeing, 2))
+        return self._reading(masked, rationale, action, confidence, hit)
+
+    def _from_evidence(
+        self, masked: _Masked, rationale: str, ordered: Sequence[_Hit], negated: set[int]
+    ) -> RationaleReading:
+        negative_actions = {masked.actions[i] for i in negated}
+        usable = [
+            h for h in ordered if masked.actions[h.mention] not in negative_actions and not self._rejected(masked, h)
+        ]
+        if not usable or len(usable) != sum(1 for h in ordered if masked.actions[h.mention] not in negative_actions):
+            return NO_READING
+        candidates = {masked.actions[h.mention] for h in usable}
+        if len(candidates) != 1:
+            return NO_READING
+        action = candidates.pop()
+        last = usable[-1]
+        confidence = min(0.9, max(h.weight for h in usable) + 0.05 * min(len(usable) - 1, 2))
+        return self._reading(masked, rationale, action, confidence, last)
+
+    @staticmethod
+    def _reading(masked: _Masked, rationale: str, action: str, confidence: float, hit: _Hit) -> RationaleReading:
+        start = masked.original(hit.start)
+        end = masked.original(hit.end, end=True)
+        start, end = max(0, min(start, len(rationale))), max(0, min(end, len(rationale)))
+        evidence = rationale[start:end].strip() or None
+        confidence = 0.0 if math.isnan(confidence) else max(0.0, min(1.0, confidence))
+        return RationaleReading(action=action, confidence=confidence, evidence=evidence, span=(start, end))
+
+
+_DEFAULT_READER: Final = LexicalReader()
+
+
+def read_rationale(rationale: str, actions: ActionSpace, reader: RationaleReader | None = None) -> RationaleReading:
+    """Which action ``rationale`` recommends, by ``reader`` (default: :class:`LexicalReader`).
+
+    Never raises on any text; the reading's action is always in ``actions`` or None (a reader that answers
+    outside the space is read as :data:`NO_READING`).
+    """
+    text: object = rationale  # typed str, but never raise on anything else
+    if not isinstance(text, str) or not text:
+        return NO_READING
+    space = ActionSpace.of(actions)
+    reading = (reader or _DEFAULT_READER)(rationale, space)
+    if reading.action is not None and reading.action not in space:
+        return NO_READING
+    return reading
