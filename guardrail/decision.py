@@ -53,7 +53,7 @@ class Decision(BaseModel):
 
 
 class Reply(BaseModel):
-    """What an agent may return instead of bare output, to report its token usage.
+    """What an agent may return instead of bare output, to report its token usage and request count.
 
     >>> Reply(output="ACTION=red", usage=Usage(input_tokens=120, output_tokens=8)).output
     'ACTION=red'
@@ -63,3 +63,5 @@ class Reply(BaseModel):
 
     output: Any
     usage: Usage | None = None
+    calls: int = Field(default=1, ge=1)
+    """Requests this one invocation made (e.g. instructor's own retries); each counts as an agent call."""

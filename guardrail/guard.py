@@ -237,6 +237,7 @@ class _StepRun:
         self.calls += 1
         self.agent_seconds += seconds
         if isinstance(raw, Reply):
+            self.calls += raw.calls - 1
             if raw.usage is not None:
                 self.usage = raw.usage if self.usage is None else self.usage + raw.usage
             raw = raw.output

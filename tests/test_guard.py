@@ -402,3 +402,10 @@ def test_function_agent_records_prompts() -> None:
     agent = FunctionAgent(lambda prompt: GOOD)
     Guard(COLOURS).step(agent, "hello")
     assert agent.prompts == ["hello"]
+
+
+def test_reply_calls_count_requests_made_inside_one_invocation() -> None:
+    """An agent that retried internally (e.g. instructor) reports Reply(calls=n); all n are agent calls."""
+    guard, sink = make_guard()
+    guard.step(ScriptedAgent([Reply(output=GOOD, calls=3)]), "obs")
+    assert sink.steps[0].agent_calls == 3
