@@ -35,11 +35,19 @@ from guardrail import (
 )
 from guardrail.bench.baselines import run_baseline
 from guardrail.bench.envs import BanditSpec
-from guardrail.bench.runner import BanditPrompter, RunSummary, SimulatedBanditAgent, run_bandits
+from guardrail.bench.runner import (
+    BanditPrompter,
+    EpisodeTrace,
+    RunSummary,
+    SimulatedBanditAgent,
+    run_bandits,
+    summarize_traces,
+)
 from guardrail.bench.simulators import FrequencyBiasProfile, GreedyProfile, KnowingDoingProfile
+from guardrail.detectors import DetectorLike
 from guardrail.policies.base import PolicyLike
 
-DETECTORS = [KnowingDoingGap(), InvalidAction(), FrequencyBias(), Greediness()]
+DETECTORS: list[DetectorLike] = [KnowingDoingGap(), InvalidAction(), FrequencyBias(), Greediness()]
 EXPLORATION_KINDS = frozenset({"frequency_bias", "greediness"})
 
 CONFIGS: dict[str, Callable[[], list[PolicyLike]]] = {
@@ -60,8 +68,16 @@ PROFILES: dict[str, Callable[[], Any]] = {
 }
 
 
-def run(profile_name: str, config_name: str, *, spec: BanditSpec, bandits: int, seed: int) -> RunSummary:
+def run(profile_name: str, config_name: str, *, spec: BanditSpec, bandits: int, seeds: Sequence[int]) -> RunSummary:
+    """One configuration over ``bandits`` bandits per seed, pooled over the seeds."""
     profile = PROFILES[profile_name]()
+    traces: list[EpisodeTrace] = []
+    for seed in seeds:
+        traces.extend(_run_seed(profile, config_name, spec=spec, bandits=bandits, seed=seed))
+    return summarize_traces(config_name, traces)
+
+
+def _run_seed(profile: Any, config_name: str, *, spec: BanditSpec, bandits: int, seed: int) -> list[EpisodeTrace]:
 
     def make_guard() -> Guard:
         return Guard(
@@ -77,10 +93,10 @@ def run(profile_name: str, config_name: str, *, spec: BanditSpec, bandits: int, 
     def make_agent(i: int, rng: np.random.Generator) -> SimulatedBanditAgent:
         return SimulatedBanditAgent(profile, rng)
 
-    summary, _ = run_bandits(
+    _, traces = run_bandits(
         name=config_name, make_guard=make_guard, make_agent=make_agent, spec=spec, n_bandits=bandits, seed=seed
     )
-    return summary
+    return traces
 
 
 def table(rows: Sequence[tuple[str, RunSummary]], unguarded: RunSummary) -> str:
@@ -100,22 +116,28 @@ def table(rows: Sequence[tuple[str, RunSummary]], unguarded: RunSummary) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to pool (default: 0)")
+    parser.add_argument("--profiles", nargs="+", choices=sorted(PROFILES), help="only these profiles")
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), help="only these configurations")
     parser.add_argument("--bandits", type=int, default=64)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     print("$ python scripts/bench_exploration.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)))
     spec = BanditSpec(k=10, horizon=50, reward="gaussian", sigma=1.0, naming="colour")
     started = time.perf_counter()
-    baselines = {name: run_baseline(name, spec, n_bandits=args.bandits, seed=args.seed) for name in ("ucb", "random")}
+    baselines = {
+        name: run_baseline(name, spec, n_bandits=args.bandits, seed=args.seeds[0]) for name in ("ucb", "random")
+    }
     print(
-        f"\n10-arm Gaussian bandit, sigma=1, T=50, {args.bandits} bandits, seed {args.seed}. Baselines: "
+        f"\n10-arm Gaussian bandit, sigma=1, T=50, {args.bandits} bandits per seed, seeds {args.seeds} pooled "
+        f"({args.bandits * len(args.seeds)} bandits). Baselines (seed {args.seeds[0]}): "
         + ", ".join(f"{n.upper()} regret {b.final_regret()}" for n, b in baselines.items())
     )
     print("ContextSummary changes prompts only; the simulated agents ignore their prompt, so it cannot help them.")
-    out: dict[str, Any] = {"seed": args.seed, "bandits": args.bandits, "profiles": {}}
-    for profile_name in PROFILES:
-        rows = [(name, run(profile_name, name, spec=spec, bandits=args.bandits, seed=args.seed)) for name in CONFIGS]
+    out: dict[str, Any] = {"seeds": args.seeds, "bandits": args.bandits, "profiles": {}}
+    configs = ["unguarded (Observe)", *[c for c in (args.configs or CONFIGS) if c != "unguarded (Observe)"]]
+    for profile_name in args.profiles or PROFILES:
+        rows = [(name, run(profile_name, name, spec=spec, bandits=args.bandits, seeds=args.seeds)) for name in configs]
         unguarded = rows[0][1]
         print(f"\n### {profile_name}\n")
         print(table(rows, unguarded))

@@ -27,10 +27,10 @@ def test_demo_prints_the_table_and_report_prints_the_same_figures(
 
 def test_demo_guarded_agent_follows_its_rationale() -> None:
     """With the same seed, the guarded simulated agent agrees with its rationale on >= 99% of steps."""
+    from guardrail import Guard, Observe, OverrideToRationale, ReAsk
     from guardrail.bench.envs import BanditSpec
     from guardrail.bench.runner import BanditPrompter, SimulatedBanditAgent, run_bandits
     from guardrail.bench.simulators import KnowingDoingProfile
-    from guardrail import Guard, Observe, OverrideToRationale, ReAsk
 
     spec = BanditSpec(k=10, horizon=30)
     profile = KnowingDoingProfile()

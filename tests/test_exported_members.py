@@ -8,6 +8,7 @@ import pytest
 
 import guardrail
 
+
 def _isort_key(name: str) -> tuple[int, str]:
     """Ruff's RUF022 order: CONSTANTS, then Classes, then functions and the rest."""
     if name.isupper():

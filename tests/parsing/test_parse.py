@@ -172,9 +172,7 @@ def test_parse_never_raises_and_never_leaves_the_space(text: str, format: str) -
 
 
 @settings(max_examples=200)
-@given(
-    st.lists(st.sampled_from(["ACTION=", "Action: ", "<action>", "{", '"action":', "red", "blue", "\n", " ", "x"]))
-)
+@given(st.lists(st.sampled_from(["ACTION=", "Action: ", "<action>", "{", '"action":', "red", "blue", "\n", " ", "x"])))
 def test_parse_survives_format_fragments(parts: list[str]) -> None:
     """Texts stitched from format fragments never break the parser."""
     decision = parse("".join(parts), SPACE)

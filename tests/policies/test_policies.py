@@ -32,7 +32,9 @@ COLOURS = ["red", "green", "blue"]
 
 
 def act(action: str | None, rationale_action: str | None = None) -> Decision:
-    return Decision(action=action, rationale_action=rationale_action, rationale_confidence=0.9 if rationale_action else 0)
+    return Decision(
+        action=action, rationale_action=rationale_action, rationale_confidence=0.9 if rationale_action else 0
+    )
 
 
 def test_try_all_first_prefers_the_rationales_untried_action() -> None:
@@ -47,7 +49,9 @@ def test_try_all_first_prefers_the_rationales_untried_action() -> None:
 def test_try_all_first_is_seeded_and_stops_when_all_tried() -> None:
     """Without a usable rationale the untried pick is seeded; with all actions tried it does nothing."""
     history = [("red", 0.5)]
-    picks = {TryAllFirst().correct(make_step_state(COLOURS, act("red"), history=history, seed=s)).action for s in range(20)}  # type: ignore[union-attr]
+    picks = {
+        TryAllFirst().correct(make_step_state(COLOURS, act("red"), history=history, seed=s)).action for s in range(20)
+    }  # type: ignore[union-attr]
     assert picks == {"green", "blue"}
     same = [TryAllFirst().correct(make_step_state(COLOURS, act("red"), history=history, seed=3)) for _ in range(2)]
     assert same[0] == same[1]
