@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import inspect
 import math
 import os
@@ -843,6 +844,30 @@ class Guard:
         if _is_async(agent):
             return AsyncGuardedAgent(self, cast(AsyncAgent, agent))
         return GuardedAgent(self, agent)
+
+    def adapted(
+        self,
+        *,
+        parser: Callable[[Any, ActionSpace], Decision] | None = None,
+        prompter: Prompter | None = None,
+    ) -> Guard:
+        """This guard, reading and re-asking the way a framework needs; for adapters.
+
+        ``parser`` is used only when the guard has none of its own, and ``prompter`` only when it still has the
+        default :class:`TextPrompter`. When either applies, the result is a shallow copy that shares this guard's
+        history, telemetry, policies and budget (steps through it count in the same episodes and write to the
+        same sinks); otherwise it is this guard. The guard itself is never changed.
+        """
+        use_parser = parser is not None and self.parser is None
+        use_prompter = prompter is not None and isinstance(self.prompter, TextPrompter)
+        if not (use_parser or use_prompter):
+            return self
+        adapted = copy.copy(self)
+        if use_parser:
+            adapted.parser = parser
+        if use_prompter:
+            adapted.prompter = cast(Prompter, prompter)
+        return adapted
 
     def record_reward(self, episode: str, reward: float, *, step: int | None = None) -> None:
         """Record the reward of the episode's oldest unrewarded step (or of ``step``).

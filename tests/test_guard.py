@@ -409,3 +409,23 @@ def test_reply_calls_count_requests_made_inside_one_invocation() -> None:
     guard, sink = make_guard()
     guard.step(ScriptedAgent([Reply(output=GOOD, calls=3)]), "obs")
     assert sink.steps[0].agent_calls == 3
+
+
+def test_adapted_fills_only_what_the_guard_leaves_default_and_shares_state() -> None:
+    """guard.adapted(parser, prompter) is a copy sharing history and telemetry; a guard with its own parser keeps it."""
+    from guardrail import TextPrompter, parse
+
+    guard, sink = make_guard()
+
+    def upper_parser(raw: object, actions: ActionSpace):  # type: ignore[no-untyped-def]
+        return parse(str(raw).lower(), actions)
+
+    adapted = guard.adapted(parser=upper_parser, prompter=TextPrompter())
+    assert adapted is not guard
+    assert adapted.parser is upper_parser
+    assert guard.parser is None
+    adapted.step(ScriptedAgent(["ACTION=BLUE"]), "o", episode="shared")
+    assert guard.view("shared").counts == (0, 0, 1)
+    assert len(sink.steps) == 1
+    custom = Guard(COLOURS, parser=upper_parser)
+    assert custom.adapted(parser=lambda raw, actions: parse("", actions)) is custom

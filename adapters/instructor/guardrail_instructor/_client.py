@@ -22,7 +22,6 @@ call has its own ``max_retries``. Prefer instructor's re-ask for gaps (cheaper: 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -31,7 +30,7 @@ from instructor import AsyncInstructor, Instructor
 from instructor.core import Hooks, IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel
 
-from guardrail import Guard, Reply, StepResult, TextPrompter, Usage
+from guardrail import Guard, Reply, StepResult, Usage
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 from guardrail_instructor._models import decision_model
 from guardrail_instructor._parsing import RejectedResponse, ResponseParser, completion_text
@@ -59,16 +58,7 @@ def adapt_guard(guard: Guard) -> Guard:
     """
     if not isinstance(guard, Guard):
         raise ConfigurationError(f"expected a guardrail.Guard, got {guard!r}")
-    needs_parser = guard.parser is None
-    needs_prompter = isinstance(guard.prompter, TextPrompter)
-    if not (needs_parser or needs_prompter):
-        return guard
-    adapted = copy.copy(guard)
-    if needs_parser:
-        adapted.parser = ResponseParser(reader=guard.reader, format=guard.format)
-    if needs_prompter:
-        adapted.prompter = MessagesPrompter()
-    return adapted
+    return guard.adapted(parser=ResponseParser(reader=guard.reader, format=guard.format), prompter=MessagesPrompter())
 
 
 class _Attempts:
