@@ -6,6 +6,7 @@ Misuse (a wrong argument, found when you build something) is kept apart from fai
     ├── ConfigurationError              bad arguments, raised at construction (also a ValueError)
     │   └── MissingDependencyError      an optional extra is not installed (also an ImportError)
     ├── InvalidInputError               a call got input of the wrong kind, e.g. parse(42, ...) (also a TypeError)
+    ├── SkipStep                        raised by a parser: this output is not a step (adapters); nothing recorded
     └── GuardrailRuntimeError           something failed while guarding a step
         ├── NoLegalActionError          no legal action after every attempt and fallback="raise"
         ├── AgentTimeoutError           the agent did not answer within the configured timeout
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidInputError",
     "MissingDependencyError",
     "NoLegalActionError",
+    "SkipStep",
     "TelemetryError",
 ]
 
@@ -57,6 +59,18 @@ class MissingDependencyError(ConfigurationError, ImportError):
 
 class InvalidInputError(GuardrailError, TypeError):
     """A function was called with input of the wrong kind."""
+
+
+class SkipStep(GuardrailError):
+    """Raised by a parser to say an output is not a step at all (e.g. an agent's final answer, not an action).
+
+    ``Guard.step`` / ``astep`` re-raise it unchanged; no event is written and no history is recorded, so the
+    caller can hand ``output`` on as it is.
+    """
+
+    def __init__(self, output: Any) -> None:
+        super().__init__("this output is not a step")
+        self.output = output
 
 
 class GuardrailRuntimeError(GuardrailError):

@@ -429,3 +429,21 @@ def test_adapted_fills_only_what_the_guard_leaves_default_and_shares_state() -> 
     assert len(sink.steps) == 1
     custom = Guard(COLOURS, parser=upper_parser)
     assert custom.adapted(parser=lambda raw, actions: parse("", actions)) is custom
+
+
+async def test_skip_step_from_a_parser_records_nothing() -> None:
+    """A parser raising SkipStep ends the step: the exception propagates, no event, no history (sync and async)."""
+    from guardrail.exceptions import SkipStep
+
+    def not_a_step(raw: object, actions: ActionSpace):  # type: ignore[no-untyped-def]
+        raise SkipStep(raw)
+
+    sink = MemorySink()
+    guard = Guard(COLOURS, parser=not_a_step, telemetry=sink)
+    with pytest.raises(SkipStep) as caught:
+        guard.step(ScriptedAgent(["final answer"]), "o")
+    assert caught.value.output == "final answer"
+    with pytest.raises(SkipStep):
+        await guard.astep(AsyncScriptedAgent(["final answer"]), "o")
+    assert sink.events == []
+    assert guard.view().t == 0

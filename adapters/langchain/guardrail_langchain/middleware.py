@@ -1,0 +1,200 @@
+"""GuardrailMiddleware: the guard inside a LangChain v1 agent (``create_agent``).
+
+Needs the ``agents`` extra (``pip install 'guardrail-langchain[agents]'``, which installs ``langchain``); the rest of
+``guardrail_langchain`` works with ``langchain-core`` alone.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables.config import var_child_runnable_config
+
+from guardrail import ActionSpace, Decision, Guard, StepResult
+from guardrail.exceptions import ConfigurationError, NoLegalActionError, SkipStep
+from guardrail_langchain._errors import MissingDependencyError
+from guardrail_langchain._events import adispatch_step, dispatch_step
+from guardrail_langchain._guard import adapt_guard
+from guardrail_langchain._messages import as_message, reply_of, rewrite_message, tool_schemas
+from guardrail_langchain._runnable import episode_of
+
+try:
+    from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+except ImportError as error:  # pragma: no cover - exercised in a venv without langchain
+    raise MissingDependencyError("langchain", "agents", "GuardrailMiddleware") from error
+
+__all__ = ["GuardrailMiddleware"]
+
+
+class _PassThrough(SkipStep):
+    """The model's first answer is not a step (a final answer: no tool call, no action): hand it back as it is."""
+
+    def __init__(self, response: ModelResponse[Any]) -> None:
+        super().__init__(response)
+        self.response = response
+
+
+@dataclass(eq=False)
+class _Call:
+    """One model call of the agent, as the guard runs it (kept in a context variable for the parser)."""
+
+    calls: int = 0
+    responses: dict[int, ModelResponse[Any]] = field(default_factory=dict)
+    first: ModelResponse[Any] | None = None
+
+    def keep(self, response: ModelResponse[Any]) -> Any:
+        self.calls += 1
+        message = as_message(response)
+        if message is None:  # no AIMessage at all: read as an empty answer
+            message = AIMessage(content="")
+            response = ModelResponse(result=[message], structured_response=response.structured_response)
+        if self.calls == 1:
+            self.first = response
+        self.responses[id(message)] = response
+        return reply_of(message)
+
+
+_CURRENT: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("guardrail_langchain_call", default=None)
+
+
+def _has_calls(message: BaseMessage) -> bool:
+    return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
+
+
+@dataclass(frozen=True, slots=True)
+class _AgentParser:
+    """Wraps the guard's parser: the first answer of a model call that is a final answer ends the step unguarded."""
+
+    inner: Callable[[Any, ActionSpace], Decision]
+
+    def __call__(self, raw: Any, actions: ActionSpace) -> Decision:
+        decision = self.inner(raw, actions)
+        call = _CURRENT.get()
+        if call is not None and call.calls == 1 and call.first is not None:
+            message = as_message(raw)
+            passes = call.first.structured_response is not None or (
+                message is not None
+                and not _has_calls(message)
+                and decision.action is None
+                and decision.raw_action is None
+            )
+            if passes:
+                raise _PassThrough(call.first)
+        return decision
+
+
+class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
+    """Guards every model call of a LangChain v1 agent: parse, detect, re-ask, override, in one place.
+
+    In ``wrap_model_call`` / ``awrap_model_call``: the model's ``AIMessage`` is read as a decision (the first tool
+    call is the action), checked by the guard's detectors and corrected by its policies. A re-ask calls
+    ``handler(request.override(messages=...))`` with the request's messages, the failed answer and the feedback
+    (as ToolMessages, see :class:`~guardrail_langchain.MessagesPrompter`); an override renames the tool call,
+    keeping its id. Only the final message enters the agent's state. Findings and the step are dispatched as the
+    ``guardrail_finding`` / ``guardrail_step`` custom events.
+
+    An answer that calls no tool and names no action (the agent's final answer) is passed through unguarded, so
+    the agent can finish; give the guard an ``answer_action`` (see :func:`guard_for_tools`) to guard those too.
+    A structured-output response is passed through as well.
+
+    The episode is ``config["configurable"]["episode"]``, else the run's ``thread_id``, else ``episode``.
+    A re-ask is one model call to ``ModelCallLimitMiddleware`` (it counts agent-loop model turns); it is retried by
+    a ``ModelRetryMiddleware`` placed after this one (inner), while one placed before it (outer) retries the whole
+    guarded call, including when the guard raises ``NoLegalActionError`` (``fallback="raise"``).
+
+    Args:
+        guard: the guard; see :func:`guard_for_tools` to build one from the agent's tools.
+        episode: the episode of runs without a thread id.
+    """
+
+    def __init__(self, guard: Guard, *, episode: str = "default") -> None:
+        super().__init__()
+        if not isinstance(cast(object, episode), str) or not episode:
+            raise ConfigurationError(f"episode must be a non-empty string, got {episode!r}")
+        adapted = adapt_guard(guard)
+        if adapted is guard:
+            adapted = copy.copy(guard)
+        if adapted.parser is None:  # pragma: no cover - adapt_guard always sets one
+            raise ConfigurationError("the guard has no parser")
+        adapted.parser = _AgentParser(adapted.parser)
+        self.guard = guard
+        self._guard = adapted
+        self.episode = episode
+
+    def __repr__(self) -> str:
+        return f"GuardrailMiddleware({self.guard!r})"
+
+    def _episode(self, request: ModelRequest[Any]) -> str:
+        info = getattr(request.runtime, "execution_info", None)
+        thread = getattr(info, "thread_id", None)
+        default = str(thread) if thread else self.episode
+        return episode_of(var_child_runnable_config.get(), default)
+
+    def _schemas(self, request: ModelRequest[Any]) -> dict[str, dict[str, Any]]:
+        tools = [t for t in request.tools if not isinstance(t, Mapping) or "function" in t or "name" in t]
+        try:
+            return tool_schemas(tools)
+        except ConfigurationError:  # provider built-in tools without a name
+            return {}
+
+    def _final(self, request: ModelRequest[Any], call: _Call, result: StepResult) -> ModelResponse[Any]:
+        raw = result.decision.raw
+        response = call.responses[id(raw)]
+        final = rewrite_message(raw, result, schemas=self._schemas(request))
+        return ModelResponse(
+            result=[final if message is raw else message for message in response.result],
+            structured_response=response.structured_response,
+        )
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        """Run the model call as one guarded step; see the class docstring."""
+        call = _Call()
+
+        def agent(messages: Any) -> Any:
+            return call.keep(handler(request.override(messages=messages)))
+
+        token = _CURRENT.set(call)
+        try:
+            result = self._guard.step(agent, request.messages, episode=self._episode(request))
+        except _PassThrough as passed:
+            return passed.response
+        except NoLegalActionError as error:
+            dispatch_step(error, None)
+            raise
+        finally:
+            _CURRENT.reset(token)
+        dispatch_step(result, None)
+        return self._final(request, call, result)
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        """Async twin of :meth:`wrap_model_call`."""
+        call = _Call()
+
+        async def agent(messages: Any) -> Any:
+            return call.keep(await handler(request.override(messages=messages)))
+
+        token = _CURRENT.set(call)
+        try:
+            result = await self._guard.astep(agent, request.messages, episode=self._episode(request))
+        except _PassThrough as passed:
+            return passed.response
+        except NoLegalActionError as error:
+            await adispatch_step(error, None)
+            raise
+        finally:
+            _CURRENT.reset(token)
+        await adispatch_step(result, None)
+        return self._final(request, call, result)

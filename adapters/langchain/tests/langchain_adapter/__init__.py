@@ -1,0 +1,1 @@
+"""Fast unit tests of guardrail-langchain (fake chat models; no network, no real model)."""
