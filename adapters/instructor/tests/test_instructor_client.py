@@ -8,14 +8,6 @@ from typing import Any
 
 import pytest
 import tenacity
-from guardrail_instructor import (
-    GuardedInstructor,
-    MessagesPrompter,
-    RejectedResponse,
-    ResponseParser,
-    adapt_guard,
-    decision_model,
-)
 from instructor.core import Hooks, InstructorRetryException
 from instructor_fakes import ScriptedChat, answer
 from pydantic import BaseModel, ValidationError
@@ -36,6 +28,14 @@ from guardrail import (
 )
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 from guardrail.testing import capture_telemetry
+from guardrail_instructor import (
+    GuardedInstructor,
+    MessagesPrompter,
+    RejectedResponse,
+    ResponseParser,
+    adapt_guard,
+    decision_model,
+)
 
 BLUE_RATIONALE = "Blue has the highest UCB, so I choose blue."
 GAP = answer(BLUE_RATIONALE, "red")

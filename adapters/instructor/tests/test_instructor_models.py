@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import guardrail_instructor
 import pytest
-from guardrail_instructor import DecisionModel, decision_model
 from pydantic import ValidationError
 
+import guardrail_instructor
 from guardrail import ActionSpace, FrequencyBias, Guard, KnowingDoingGap, LexicalReader
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale import RationaleReading
+from guardrail_instructor import DecisionModel, decision_model
 
 GAP = {"rationale": "Blue has the highest UCB, so I choose blue.", "action": "red"}
 

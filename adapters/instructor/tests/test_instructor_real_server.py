@@ -19,9 +19,9 @@ import httpx2
 import instructor
 import openai
 import pytest
-from guardrail_instructor import DecisionModel, GuardedInstructor, RejectedResponse
 
 from guardrail import Guard, JsonlSink, MemorySink, OverrideToRationale, StepEvent, read_events
+from guardrail_instructor import DecisionModel, GuardedInstructor, RejectedResponse
 from tests.real.llama_fixtures import SERVER_MODEL_ALIAS
 
 pytestmark = pytest.mark.real
