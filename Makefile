@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install demo test test-real test-slow test-core-only lint typecheck check clean
+.PHONY: install demo test test-real test-slow test-core-only lint typecheck check clean bench-sim bench-real bench-aiw bench-exploration bench-perf
 
 $(STAMP): pyproject.toml adapters/langchain/pyproject.toml adapters/instructor/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,22 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy --strict guardrail adapters/langchain/guardrail_langchain adapters/instructor/guardrail_instructor tests/typing
+
+## benchmarks (docs/benchmarks.md, docs/policies.md, docs/performance.md say what each prints)
+bench-sim: install
+	$(BIN)/guardrail bench --agent knowing-doing,frequency-bias,greedy --policies all --bandits 64 --seed 0 --out bench-out/sim
+
+bench-real: install
+	$(BIN)/guardrail bench --agent gemma --policies none,best --bandits 8 --arms 10 --horizon 50 --threads 1 --seed 0 --out bench-out/gemma-full
+
+bench-aiw: install
+	$(BIN)/python scripts/bench_aiw.py evaluate tests/data/aiw_labelled.jsonl
+
+bench-exploration: install
+	$(BIN)/python scripts/bench_exploration.py --seeds 0 1 2 3 4
+
+bench-perf: install
+	$(BIN)/python scripts/bench_perf.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
