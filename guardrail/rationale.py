@@ -569,6 +569,25 @@ def _may_match(gate: tuple[int, ...], present: int) -> bool:
     return all(present & choices for choices in gate)
 
 
+_Plan = tuple[tuple[re.Pattern[str], ...], tuple[tuple["_Cue", re.Pattern[str]], ...], bool]
+_PLANS: dict[int, _Plan] = {}  # present-factor mask -> the scans that may match (a bounded cache)
+
+
+def _plan(present: int) -> _Plan:
+    """The negation scans, cue scans and history scan whose trigger words are all present; memoised per mask."""
+    plan = _PLANS.get(present)
+    if plan is None:
+        plan = (
+            tuple(pattern for pattern, gate in _NEGATION_GATES if _may_match(gate, present)),
+            tuple((cue, scan) for cue, scan, gate in _CUE_GATES if _may_match(gate, present)),
+            _may_match(_HISTORY_GATE, present),
+        )
+        if len(_PLANS) >= _RUN_CACHE_SIZE:
+            _PLANS.clear()
+        _PLANS[present] = plan
+    return plan
+
+
 @dataclass(frozen=True, slots=True)
 class _Hit:
     cue: str
@@ -683,18 +702,15 @@ class LexicalReader:
 
     def _read(self, masked: _Masked, rationale: str, present: int) -> RationaleReading:
         text = masked.text
+        negations, cues, history_may_match = _plan(present)
         negated: set[int] = set()
-        for pattern, gate in _NEGATION_GATES:
-            if not _may_match(gate, present):
-                continue
+        for pattern in negations:
             for match in pattern.finditer(text):
                 index = masked.mention_at(match.start("a"))
                 if index is not None:
                     negated.add(index)
         hits: list[_Hit] = []
-        for cue, scan, gate in _CUE_GATES:
-            if not _may_match(gate, present):
-                continue
+        for cue, scan in cues:
             for match in scan.finditer(text):
                 index = masked.mention_at(match.start("a"))
                 if index is None:
@@ -704,7 +720,7 @@ class LexicalReader:
                     if loser is not None and masked.actions[loser] != masked.actions[index]:
                         negated.add(loser)
                 hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
-        history = {m.start() for m in _HISTORY_SCAN.finditer(text)} if _may_match(_HISTORY_GATE, present) else set()
+        history = {m.start() for m in _HISTORY_SCAN.finditer(text)} if history_may_match else set()
         hits = [h for h in hits if h.mention not in negated and not self._on_history_line(masked, h.mention, history)]
         if not hits:
             return NO_READING
