@@ -244,4 +244,7 @@ class Redaction:
         if self.mode == "full" or not any(isinstance(v, str) for v in record.data.values()):
             return record
         data = {k: self(v) if isinstance(v, str) else v for k, v in record.data.items()}
-        return record.model_copy(update={"data": {k: v for k, v in data.items() if v is not None}})
+        redacted = {k: v for k, v in data.items() if v is not None}
+        if redacted == record.data:  # short labels such as a reason survive truncation: no copy needed
+            return record
+        return record.model_copy(update={"data": redacted})
