@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
     profiles: list[tuple[str, SimulatedAgent]] = [
         ("knowing-doing (27B)", KnowingDoingProfile()),
-        ("frequency bias (2B)", FrequencyBiasProfile()),
+        # 0.95 is the copy probability that measures the paper's 96% (0.9, the issue-3 agent, measures ~91%).
+        ("frequency bias (2B)", FrequencyBiasProfile(copy_probability=0.95)),
         ("greedy", GreedyProfile()),
     ]
     within = True
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             f"frequent-action share when frequent != greedy: {fractions.frequent:.3f} "
             f"(greedy {fractions.greedy:.3f}, other {fractions.other:.3f}; {fractions.n_steps} steps)"
         )
+        if isinstance(agent, FrequencyBiasProfile):
+            gap = abs(fractions.frequent - 0.96) * 100
+            print(f"|measured - paper's 2B 96%| = {gap:.2f} points (target <= 3)")
+            within = within and gap <= 3.0
         print(f"coverage at T: {result.run.final_coverage()}   cumulative regret at T: {result.run.final_regret()}\n")
 
     print("== baselines (same bandits and reward noise)")
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         run = run_baseline(name, spec, args.bandits, args.seed)
         print(f"{name:>15}: regret at T {run.final_regret()!s:>14}   coverage at T {run.final_coverage()}")
     print(
-        f"\npaper targets: 27B table above; 2B frequent share 0.96 (copy probability 0.9 by default); "
+        f"\npaper targets: 27B table above; 2B frequent share 0.96 (copy probability 0.95); "
         f"greedy coverage ~0.2 on 10 arms.\ndone in {time.perf_counter() - started:.1f} s"
     )
     return 0 if within else 1

@@ -192,3 +192,9 @@ def test_bad_profile_settings_are_configuration_errors(kwargs: dict[str, object]
     """Probabilities are checked at construction."""
     with pytest.raises(ConfigurationError):
         KnowingDoingProfile(**kwargs)  # type: ignore[arg-type]
+
+
+def test_frequency_bias_profile_at_095_matches_the_papers_2b_share_within_3_points() -> None:
+    """Copy probability 0.95 reproduces the paper's 96% frequent-action share (2B) within 3 points, 64 bandits."""
+    result = run_simulated(FrequencyBiasProfile(copy_probability=0.95), SPEC, 64, seed=0)
+    assert abs(result.frequency_fractions().frequent - 0.96) <= 0.03
