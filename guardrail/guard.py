@@ -23,7 +23,7 @@ from tenacity.wait import wait_base
 
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
-from guardrail.detectors.base import Detector, DetectorLike, Finding
+from guardrail.detectors.base import DetectorLike, Finding, detect_fn
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 from guardrail.exceptions import AgentTimeoutError, ConfigurationError, InvalidInputError, NoLegalActionError
@@ -39,6 +39,7 @@ from guardrail.policies.base import (
     SampleRequest,
     Shadow,
     answers_of,
+    correct_fn,
     policy_name,
 )
 from guardrail.policies.consistency import majority_vote
@@ -666,11 +667,11 @@ class Guard:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         # Resolved once: runtime protocol checks are too slow for the per-step path.
         self._detect_fns: tuple[Callable[[StepState], Sequence[Finding]], ...] = tuple(
-            d.detect if isinstance(d, Detector) else d for d in self.detectors
+            detect_fn(d) for d in self.detectors
         )
         self._policy_plan: tuple[
             tuple[PolicyLike, frozenset[str] | None, Callable[[StepState], Correction | None]], ...
-        ] = tuple((p, answers_of(p), p.correct if isinstance(p, Policy) else p) for p in self.policies)
+        ] = tuple((p, answers_of(p), correct_fn(p)) for p in self.policies)
         notes: list[PromptNote] = []
         for policy in self.policies:
             candidate: object = policy

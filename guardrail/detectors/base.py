@@ -19,7 +19,7 @@ __all__ = [
     "DetectorFn",
     "DetectorLike",
     "Finding",
-    "run_detector",
+    "detect_fn",
 ]
 
 KNOWING_DOING_GAP: Final = "knowing_doing_gap"
@@ -58,8 +58,6 @@ DetectorLike = Detector | DetectorFn
 """A detector object, or a plain function of the same shape."""
 
 
-def run_detector(detector: DetectorLike, state: StepState) -> Sequence[Finding]:
-    """Call a detector object or function."""
-    if isinstance(detector, Detector):
-        return detector.detect(state)
-    return detector(state)
+def detect_fn(detector: DetectorLike) -> DetectorFn:
+    """The callable behind a detector object or function (resolve once: protocol checks are slow per step)."""
+    return detector.detect if isinstance(detector, Detector) else detector

@@ -21,6 +21,7 @@ __all__ = [
     "SampleRequest",
     "Shadow",
     "answers_of",
+    "correct_fn",
     "policy_name",
 ]
 
@@ -94,6 +95,11 @@ PolicyLike = Policy | PolicyFn
 def answers_of(policy: PolicyLike) -> frozenset[str] | None:
     """The finding kinds a policy answers (None: every step)."""
     return policy.answers if isinstance(policy, Policy) else None
+
+
+def correct_fn(policy: PolicyLike) -> PolicyFn:
+    """The callable behind a policy object or function (resolve once: protocol checks are slow per step)."""
+    return policy.correct if isinstance(policy, Policy) else policy
 
 
 def policy_name(policy: object) -> str:

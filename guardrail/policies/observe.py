@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guardrail.policies.base import Policy, PolicyLike, Shadow, answers_of, policy_name
+from guardrail.policies.base import PolicyLike, Shadow, answers_of, correct_fn, policy_name
 from guardrail.state import StepState
 
 __all__ = ["Observe"]
@@ -30,7 +30,7 @@ class Observe:
         """The wrapped policy's correction, marked as not applied."""
         if self.policy is None:
             return None
-        inner = self.policy.correct(state) if isinstance(self.policy, Policy) else self.policy(state)
+        inner = correct_fn(self.policy)(state)
         if inner is None or isinstance(inner, Shadow):
             return inner
         return Shadow(correction=inner, policy=policy_name(self.policy))
