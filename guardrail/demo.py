@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from guardrail.bench.envs import BanditSpec
-from guardrail.bench.runner import BanditPrompter, RunSummary, SimulatedBanditAgent, run_bandits
+from guardrail.bench.runner import RunSummary, SimulatedBanditAgent, bandit_guard, run_bandits
 from guardrail.bench.simulators import KnowingDoingProfile
 from guardrail.guard import Guard
 from guardrail.policies import Observe, OverrideToRationale, PolicyLike, ReAsk
@@ -27,15 +27,7 @@ __all__ = ["register", "run_demo"]
 
 def _guard(name: str, telemetry: Path, seed: int, *, guarded: bool, arms: tuple[str, ...]) -> Guard:
     policies: list[PolicyLike] = [ReAsk(max_attempts=2), OverrideToRationale()] if guarded else [Observe()]
-    return Guard(
-        actions=arms,
-        policies=policies,
-        telemetry=telemetry,
-        fallback="random",  # the paper's rule for an invalid action
-        seed=seed,
-        prompter=BanditPrompter(),
-        run_id=name,
-    )
+    return bandit_guard(arms, policies, seed=seed, telemetry=telemetry, run_id=name)
 
 
 def run_demo(*, seed: int = 0, bandits: int = 64, horizon: int = 50, arms: int = 10, telemetry: Path) -> int:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from guardrail import (
-    Budget,
     ContextSummary,
     EpsilonGreedy,
     FrequencyBias,
@@ -36,10 +35,10 @@ from guardrail import (
 from guardrail.bench.baselines import run_baseline
 from guardrail.bench.envs import BanditSpec
 from guardrail.bench.runner import (
-    BanditPrompter,
     EpisodeTrace,
     RunSummary,
     SimulatedBanditAgent,
+    bandit_guard,
     run_bandits,
     summarize_traces,
 )
@@ -80,15 +79,7 @@ def run(profile_name: str, config_name: str, *, spec: BanditSpec, bandits: int, 
 def _run_seed(profile: Any, config_name: str, *, spec: BanditSpec, bandits: int, seed: int) -> list[EpisodeTrace]:
 
     def make_guard() -> Guard:
-        return Guard(
-            actions=spec.arm_names,
-            detectors=DETECTORS,
-            policies=CONFIGS[config_name](),
-            fallback="random",
-            seed=seed,
-            prompter=BanditPrompter(),
-            budget=Budget(),
-        )
+        return bandit_guard(spec.arm_names, CONFIGS[config_name](), seed=seed, detectors=DETECTORS)
 
     def make_agent(i: int, rng: np.random.Generator) -> SimulatedBanditAgent:
         return SimulatedBanditAgent(profile, rng)

@@ -24,7 +24,7 @@ import numpy as np
 
 from guardrail.bench.baselines import UCB1
 from guardrail.bench.envs import BanditSpec
-from guardrail.bench.runner import BanditPrompter, SimulatedBanditAgent, run_bandits, run_policy_bandits
+from guardrail.bench.runner import SimulatedBanditAgent, bandit_guard, run_bandits, run_policy_bandits
 from guardrail.bench.suites import BEST_CANDIDATES, SIMULATED_PROFILES, bandit_detectors
 from guardrail.guard import Guard
 from guardrail.policies import PolicyLike
@@ -52,14 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             for candidate, factory in BEST_CANDIDATES.items():
 
                 def make_guard(factory: Callable[[], list[PolicyLike]] = factory, seed: int = seed) -> Guard:
-                    return Guard(
-                        actions=spec.arm_names,
-                        detectors=bandit_detectors(),
-                        policies=factory(),
-                        fallback="random",
-                        seed=seed,
-                        prompter=BanditPrompter(),
-                    )
+                    return bandit_guard(spec.arm_names, factory(), seed=seed, detectors=bandit_detectors())
 
                 def make_agent(i: int, rng: np.random.Generator, profile: Any = profile) -> SimulatedBanditAgent:
                     return SimulatedBanditAgent(profile, rng)

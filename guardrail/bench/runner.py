@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,8 +29,12 @@ import numpy.typing as npt
 from guardrail.bench.envs import BanditSpec, BanditView, MultiArmedBandit
 from guardrail.bench.metrics import KnowingDoingTable, classify_action, frequency_fractions, knowing_doing_table
 from guardrail.bench.prompts import bandit_prompt
+from guardrail.detectors.base import DetectorLike
 from guardrail.exceptions import ConfigurationError
 from guardrail.guard import Guard, StepResult
+from guardrail.policies.base import PolicyLike
+from guardrail.telemetry.events import Redaction
+from guardrail.telemetry.sinks import Sink
 
 __all__ = [
     "INVALID_REWARD",
@@ -38,6 +43,7 @@ __all__ = [
     "EpisodeTrace",
     "RunSummary",
     "SimulatedBanditAgent",
+    "bandit_guard",
     "bandit_seeds",
     "play_bandit_episode",
     "play_policy_episode",
@@ -68,6 +74,30 @@ class BanditPrompter:
         """The note (e.g. a context summary) just before ``Think:``."""
         body, end = self._split(observation)
         return f"{body}\n{note}{end}"
+
+
+def bandit_guard(
+    arm_names: Sequence[str],
+    policies: Sequence[PolicyLike],
+    *,
+    seed: int,
+    detectors: Sequence[DetectorLike] | None = None,
+    telemetry: str | Path | Sink | None = None,
+    run_id: str | None = None,
+    redaction: Redaction | None = None,
+) -> Guard:
+    """The Guard every bandit run uses: the paper's random-arm fallback and prompts that end in ``Think:``."""
+    return Guard(
+        actions=arm_names,
+        detectors=detectors,
+        policies=policies,
+        telemetry=telemetry,
+        fallback="random",  # the paper's rule: an invalid action executes a random arm (reward -5)
+        seed=seed,
+        prompter=BanditPrompter(),
+        run_id=run_id,
+        redaction=redaction,
+    )
 
 
 class _Profile(Protocol):

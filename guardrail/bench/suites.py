@@ -39,10 +39,10 @@ from guardrail.bench.baselines import UCB1, EpsilonGreedy, Greedy, UniformRandom
 from guardrail.bench.envs import BanditSpec
 from guardrail.bench.runner import (
     BanditPolicyLike,
-    BanditPrompter,
     EpisodeTrace,
     RunSummary,
     SimulatedBanditAgent,
+    bandit_guard,
     run_bandits,
     run_policy_bandits,
 )
@@ -50,7 +50,7 @@ from guardrail.bench.simulators import FrequencyBiasProfile, GreedyProfile, Know
 from guardrail.detectors import FrequencyBias, Greediness, InvalidAction, KnowingDoingGap
 from guardrail.detectors.base import DetectorLike
 from guardrail.exceptions import ConfigurationError
-from guardrail.guard import Budget, Guard
+from guardrail.guard import Guard
 from guardrail.policies import (
     ContextSummary,
     Observe,
@@ -336,14 +336,11 @@ def run_bandit_suite(
             label = f"{agent.name}/{preset}"
 
             def make_guard(factory: Callable[[], list[PolicyLike]] = factory, label: str = label) -> Guard:
-                return Guard(
-                    actions=spec.arm_names,
-                    detectors=bandit_detectors(),
-                    policies=factory(),
-                    fallback="random",  # the paper's rule: an invalid action executes a random arm (reward -5)
+                return bandit_guard(
+                    spec.arm_names,
+                    factory(),
                     seed=seed,
-                    prompter=BanditPrompter(),
-                    budget=Budget(),
+                    detectors=bandit_detectors(),
                     telemetry=telemetry,
                     redaction=Redaction(max_chars=300),
                     run_id=label,
