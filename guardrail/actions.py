@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -157,7 +157,3 @@ class ActionSpace:
             if action is not None:
                 mentions.append(Mention(action, match.start(1), match.end(1)))
         return mentions
-
-    def mentioned(self, text: str) -> Sequence[str]:
-        """The distinct actions ``text`` names, in order of first mention."""
-        return tuple(dict.fromkeys(m.action for m in self.find_mentions(text)))

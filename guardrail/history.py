@@ -199,23 +199,12 @@ class HistoryView:
                     out.append(action)
         return out
 
-    def ucb_actions(self, c: float = 1.0) -> list[int]:
-        """Actions with the highest UCB index (ties: all; every untried action when any is untried)."""
-        index = self.ucb(c)
-        return [int(a) for a in np.flatnonzero(index == np.max(index))]
-
     def most_frequent(self) -> list[int]:
         """The most chosen actions so far (ties: all). Empty before the first step."""
         if self.t == 0:
             return []
         top = max(self.counts)
         return [a for a, n in enumerate(self.counts) if n == top]
-
-    def recent_share(self, action: int) -> float:
-        """Share of ``action`` in the recent window."""
-        if not self.recent:
-            return 0.0
-        return sum(1 for a in self.recent if a == action) / len(self.recent)
 
 
 @runtime_checkable
