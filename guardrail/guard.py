@@ -474,10 +474,11 @@ class _StepRun:
         coverage: float | None = None
         if self.final_action is not None:
             index = guard.actions.index(self.final_action)
-            counts_list = list(self.view.counts)
+            view = self.view
+            counts_list = list(view.counts)
             counts_list[index] += 1
             counts = {name: n for name, n in zip(guard.actions.names, counts_list, strict=True) if n}
-            coverage = sum(1 for n in counts_list if n) / len(counts_list)
+            coverage = (view.tried + (view.counts[index] == 0)) / view.k
         return StepEvent(
             run_id=guard.run_id,
             episode=self.episode,

@@ -170,20 +170,25 @@ class HistoryView:
 
     def means(self) -> FloatArray:
         """Mean reward per action; NaN where no reward was recorded."""
-        counts = np.asarray(self.reward_counts, dtype=np.float64)
-        sums = np.asarray(self.reward_sums, dtype=np.float64)
-        out = np.full(self.k, np.nan)
-        np.divide(sums, counts, out=out, where=counts > 0)
-        return out
+        return np.array(self.mean_list(), dtype=np.float64)
 
     def ucb(self, c: float = 1.0) -> FloatArray:
         """UCB1 index per action: mean + c*sqrt(ln t / n); +inf for actions with no reward yet."""
-        counts = np.asarray(self.reward_counts, dtype=np.float64)
-        t = max(self.rewarded_steps, 1)
-        bonus = np.full(self.k, np.inf)
-        np.divide(c * math.sqrt(math.log(t)), np.sqrt(counts), out=bonus, where=counts > 0)
-        means = self.means()
-        return np.where(counts > 0, means + bonus, np.inf)
+        return np.array(self.ucb_list(c), dtype=np.float64)
+
+    # Plain-float versions for the per-step hot path: for the k of an agent's action space a list comprehension
+    # beats building numpy arrays, and IEEE division and sqrt give the same values either way.
+    def mean_list(self) -> list[float]:
+        """:meth:`means` as a list of floats."""
+        return [total / n if n else math.nan for n, total in zip(self.reward_counts, self.reward_sums, strict=True)]
+
+    def ucb_list(self, c: float = 1.0) -> list[float]:
+        """:meth:`ucb` as a list of floats."""
+        scale = c * math.sqrt(math.log(max(self.rewarded_steps, 1)))
+        return [
+            total / n + scale / math.sqrt(n) if n else math.inf
+            for n, total in zip(self.reward_counts, self.reward_sums, strict=True)
+        ]
 
     def greedy_actions(self) -> list[int]:
         """Actions with the highest mean reward among those with a reward (ties: all). Empty if none."""

@@ -1,8 +1,12 @@
 """The guard's own cost: overhead per step and telemetry throughput, with an instant agent.
 
-An instant agent returns a fixed, consistent answer ("... so I should choose X.\\nACTION=X"), so every
-measured microsecond is the guard's: parse, read the rationale, detect, run the policies (which find nothing
-to correct, so no extra agent call is made), update the history, build the event and write it to JSONL.
+An instant agent returns a fixed, consistent answer, so every measured microsecond is the guard's: parse, read
+the rationale, detect, run the policies (which find nothing to correct, so no extra agent call is made), update
+the history, build the event and write it to JSONL.
+
+Two output styles: ``"text"`` ("... so I should choose X.\\nACTION=X", whose free-text rationale the lexical
+reader reads) and ``"json"`` (a JSON object whose ``intended_action`` field states the rationale's action, so
+no lexical reading is needed). Two detector sets: ``"all"`` four and the Guard's ``"default"`` two.
 
 Histories are pre-filled with ``record_step``/``record_reward`` to the size under test. Each measured step
 runs on an episode whose history has that size, give or take 10%: a small history is spread over many
@@ -13,6 +17,7 @@ Used by ``scripts/bench_perf.py``; see docs/performance.md.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -22,10 +27,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from guardrail.detectors import FrequencyBias, Greediness, InvalidAction, KnowingDoingGap
+from guardrail.detectors import DetectorLike, FrequencyBias, Greediness, InvalidAction, KnowingDoingGap
 from guardrail.guard import Guard
 from guardrail.history import InMemoryHistoryStore
 from guardrail.policies import OverrideToRationale, ReAsk
@@ -34,10 +40,13 @@ from guardrail.telemetry.sinks import JsonlSink
 
 __all__ = [
     "AGENT_CALL_SECONDS",
+    "DetectorSet",
+    "OutputStyle",
     "OverheadResult",
     "ThroughputResult",
     "action_names",
     "consistent_answer",
+    "consistent_json_answer",
     "format_table",
     "machine_description",
     "measure_jsonl_throughput",
@@ -48,6 +57,9 @@ __all__ = [
 AGENT_CALL_SECONDS = 0.1
 """The LLM call the overhead is compared with: 100 ms."""
 
+OutputStyle = Literal["text", "json"]
+DetectorSet = Literal["all", "default"]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OverheadResult:
@@ -56,6 +68,8 @@ class OverheadResult:
     actions: int
     history: int
     steps: int
+    output: OutputStyle = "text"
+    detectors: DetectorSet = "all"
     median_us: float
     p90_us: float
     mean_us: float
@@ -92,6 +106,12 @@ def consistent_answer(action: str) -> str:
     )
 
 
+def consistent_json_answer(action: str) -> str:
+    """The same answer as a JSON object whose ``intended_action`` field names the rationale's action."""
+    rationale = consistent_answer(action).split("\n", 1)[0]
+    return json.dumps({"rationale": rationale, "intended_action": action, "action": action})
+
+
 def prefill(store: InMemoryHistoryStore, episode: str, k: int, steps: int, rng: np.random.Generator) -> None:
     """Record ``steps`` steps, each with a reward, into ``episode`` (uniformly random actions)."""
     actions = rng.integers(k, size=steps)
@@ -114,28 +134,39 @@ def measure_step_overhead(
     warmup: int = 200,
     directory: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    output: OutputStyle = "text",
+    detectors: DetectorSet = "all",
     clock: Callable[[], int] = time.perf_counter_ns,
 ) -> OverheadResult:
     """Time ``steps`` guarded steps of an instant agent at ``actions`` actions and a ``history``-step history.
 
-    The guard runs all four detectors and ``[ReAsk(), OverrideToRationale()]`` and writes every event to a
-    JSONL file in ``directory`` (a temporary directory by default).
+    The guard runs ``detectors`` (all four, or the default knowing-doing gap and invalid action) and
+    ``[ReAsk(), OverrideToRationale()]`` and writes every event to a JSONL file in ``directory`` (a temporary
+    directory by default). ``output`` is the instant agent's answer style (see the module docstring).
     """
     if actions < 2 or history < 0 or steps < 1 or warmup < 0:
         raise ValueError("need actions >= 2, history >= 0, steps >= 1, warmup >= 0")
+    if output not in ("text", "json") or detectors not in ("all", "default"):
+        raise ValueError(
+            f"output must be 'text' or 'json' and detectors 'all' or 'default'; got {output!r}, {detectors!r}"
+        )
     rng = np.random.default_rng(seed)
     names = action_names(actions)
-    answers = [consistent_answer(name) for name in names]
+    answer_of = consistent_answer if output == "text" else consistent_json_answer
+    answers = [answer_of(name) for name in names]
     total = warmup + steps
     per_episode = max(1, min(total, history // 10))
     episodes = math.ceil(total / per_episode)
     store = InMemoryHistoryStore()
     for e in range(episodes):
         prefill(store, f"e{e}", actions, history, rng)
+    chosen: list[DetectorLike] = [KnowingDoingGap(), InvalidAction()]
+    if detectors == "all":
+        chosen += [FrequencyBias(), Greediness()]
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         guard = Guard(
             names,
-            detectors=[KnowingDoingGap(), InvalidAction(), FrequencyBias(), Greediness()],
+            detectors=chosen,
             policies=[ReAsk(max_attempts=2), OverrideToRationale()],
             telemetry=JsonlSink(Path(tmp) / "events.jsonl"),
             history=store,
@@ -161,6 +192,8 @@ def measure_step_overhead(
         actions=actions,
         history=history,
         steps=steps,
+        output=output,
+        detectors=detectors,
         median_us=statistics.median(timings),
         p90_us=_percentile(timings, 0.9),
         mean_us=statistics.fmean(timings),
@@ -203,13 +236,13 @@ def machine_description() -> str:
 def format_table(results: Sequence[OverheadResult], throughput: ThroughputResult | None = None) -> str:
     """The results as a Markdown table (and the JSONL line under it)."""
     lines = [
-        "| actions | history | steps | median µs | p90 µs | mean µs | median / 100 ms call |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| output | detectors | actions | history | steps | median µs | p90 µs | mean µs | median / 100 ms call |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.actions} | {r.history:,} | {r.steps:,} | {r.median_us:.1f} | {r.p90_us:.1f} | "
-            f"{r.mean_us:.1f} | {r.ratio_to_agent_call:.2e} |"
+            f"| {r.output} | {r.detectors} | {r.actions} | {r.history:,} | {r.steps:,} | {r.median_us:.1f} | "
+            f"{r.p90_us:.1f} | {r.mean_us:.1f} | {r.ratio_to_agent_call:.2e} |"
         )
     if throughput is not None:
         lines.append("")

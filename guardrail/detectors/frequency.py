@@ -6,8 +6,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from guardrail.detectors.base import FREQUENCY_BIAS, Finding
 from guardrail.exceptions import ConfigurationError
 from guardrail.state import StepState
@@ -55,14 +53,14 @@ class FrequencyBias:
         history = state.history
         if chosen not in history.most_frequent():
             return ()
-        means = history.means()
+        means = history.mean_list()
         if math.isnan(means[chosen]):
             return ()
-        best = float(np.nanmax(means))
-        cost = best - float(means[chosen])
+        best = max(m for m in means if not math.isnan(m))
+        cost = best - means[chosen]
         if cost <= 0:
             return ()
-        better = [state.name(int(a)) for a in np.flatnonzero(means == best)]
+        better = [state.name(a) for a, m in enumerate(means) if m == best]
         return (
             Finding(
                 kind=FREQUENCY_BIAS,

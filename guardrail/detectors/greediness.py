@@ -6,8 +6,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from guardrail.detectors.base import GREEDINESS, Finding
 from guardrail.exceptions import ConfigurationError
 from guardrail.state import StepState
@@ -61,13 +59,13 @@ class Greediness:
             shortfall = (self.coverage_target - history.coverage) / self.coverage_target
             return (self._finding(name, "coverage_below_target", shortfall, data, state, untried),)
         if self.ucb_margin is not None and not untried:
-            index = history.ucb(self.c)
-            best_value, chosen_value = float(np.max(index)), float(index[chosen])
+            index = history.ucb_list(self.c)
+            best_value, chosen_value = max(index), index[chosen]
             # An action with no reward yet has an infinite index: the gap is 0 if it is chosen, else infinite.
             gap = 0.0 if chosen_value == best_value else best_value - chosen_value
             if gap > self.ucb_margin:
                 data["ucb_gap"] = gap
-                best = [int(a) for a in np.flatnonzero(index == np.max(index))]
+                best = [a for a, value in enumerate(index) if value == best_value]
                 score = 1.0 if math.isinf(gap) else gap / (gap + 1.0)
                 return (self._finding(name, "ucb_gap", score, data, state, best),)
         return ()

@@ -65,7 +65,7 @@ def reading_from_mapping(data: Mapping[str, Any]) -> RawReading | None:
     lowered = {str(k).lower(): v for k, v in data.items()}
     # OpenAI-style tool call: {"type": "function", "function": {"name": ..., "arguments": ...}}
     function = lowered.get("function")
-    if isinstance(function, Mapping) and "name" in function:
+    if function is not None and isinstance(function, Mapping) and "name" in function:
         inner = reading_from_mapping({"name": function["name"], "arguments": function.get("arguments")})
         if inner is not None:
             return inner
@@ -82,12 +82,14 @@ def reading_from_mapping(data: Mapping[str, Any]) -> RawReading | None:
     rationale_parts = [lowered[k] for k in RATIONALE_KEYS if isinstance(lowered.get(k), str)]
     intended = next((_text(lowered[k]) for k in INTENDED_KEYS if k in lowered), None)
     arguments: dict[str, Any] | None = None
-    if isinstance(action_value, Mapping):
+    if not isinstance(action_value, str) and isinstance(action_value, Mapping):
         nested = action_value.get("arguments", action_value.get("args"))
         if isinstance(nested, Mapping):
             arguments = dict(nested)
     for key in ARGUMENT_KEYS:
         value = lowered.get(key)
+        if value is None:  # the usual case; isinstance against an ABC is slow
+            continue
         if isinstance(value, Mapping):
             arguments = dict(value)
             break

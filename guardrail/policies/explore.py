@@ -104,13 +104,13 @@ class UCBExplore:
         history = state.history
         if not history.has_rewards:
             return None
-        index = history.ucb(self.c)
-        best = float(np.max(index))
+        index = history.ucb_list(self.c)
+        best = max(index)
         chosen = state.index(state.decision.action)
-        chosen_value = float(index[chosen]) if chosen is not None else -math.inf
+        chosen_value = index[chosen] if chosen is not None else -math.inf
         gap = best - chosen_value
         if chosen is not None and (chosen_value == best or gap <= self.margin):
             return None
-        target = _pick(state, [int(a) for a in np.flatnonzero(index == best)])
+        target = _pick(state, [a for a, value in enumerate(index) if value == best])
         shown = "inf" if math.isinf(gap) else f"{gap:.3f}"
         return Override(action=state.name(target), reason=f"UCB gap {shown} > margin {self.margin:g}", explore=True)

@@ -9,6 +9,7 @@ import numpy as np
 from guardrail import InMemoryHistoryStore
 from guardrail.bench.perf import (
     consistent_answer,
+    consistent_json_answer,
     format_table,
     measure_jsonl_throughput,
     measure_step_overhead,
@@ -34,6 +35,28 @@ def test_consistent_answer_never_makes_the_guard_intervene() -> None:
     assert decision.rationale_action == "a7"
 
 
+def test_the_json_answer_states_its_intended_action_so_no_lexical_reading_is_needed() -> None:
+    """The JSON style parses to the same action, with the rationale's action taken from intended_action."""
+    from guardrail import parse
+
+    def no_reader(rationale: object, actions: object) -> object:
+        raise AssertionError("the lexical reader must not run when intended_action is given")
+
+    decision = parse(consistent_json_answer("a7"), [f"a{i}" for i in range(20)], reader=no_reader)  # type: ignore[arg-type]
+    assert (decision.format, decision.action, decision.rationale_action) == ("json", "a7", "a7")
+    assert decision.rationale_evidence == "explicit intended_action field"
+
+
+def test_measure_step_overhead_rejects_unknown_styles(tmp_path: Path) -> None:
+    """An unknown output style or detector set is a clear error, not a silent default."""
+    import pytest
+
+    with pytest.raises(ValueError, match="output must be"):
+        measure_step_overhead(actions=5, history=0, steps=1, warmup=0, directory=tmp_path, output="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="detectors"):
+        measure_step_overhead(actions=5, history=0, steps=1, warmup=0, directory=tmp_path, detectors="some")  # type: ignore[arg-type]
+
+
 def test_measure_step_overhead_and_throughput_report_positive_figures(tmp_path: Path) -> None:
     """A tiny run gives positive medians with p90 >= median, and a positive JSONL rate; the table lists it."""
     result = measure_step_overhead(actions=5, history=20, steps=30, warmup=5, directory=tmp_path)
@@ -41,8 +64,14 @@ def test_measure_step_overhead_and_throughput_report_positive_figures(tmp_path: 
     assert result.ratio_to_agent_call > 0
     throughput = measure_jsonl_throughput(events=200, directory=tmp_path)
     assert throughput.events_per_second > 0
-    table = format_table([result], throughput)
-    assert "| 5 | 20 | 30 |" in table
+    json_result = measure_step_overhead(
+        actions=5, history=20, steps=30, warmup=5, directory=tmp_path, output="json", detectors="default"
+    )
+    assert (json_result.output, json_result.detectors) == ("json", "default")
+    assert 0 < json_result.median_us <= json_result.p90_us
+    table = format_table([result, json_result], throughput)
+    assert "| text | all | 5 | 20 | 30 |" in table
+    assert "| json | default | 5 | 20 | 30 |" in table
     assert "events/s" in table
 
 
@@ -68,3 +97,4 @@ def test_bench_script_runs(tmp_path: Path, capsys: object) -> None:
     assert out.startswith("$ ")
     assert "median µs" in out
     assert "events/s" in out
+    assert "json output, default detectors: median" in out
