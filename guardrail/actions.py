@@ -23,6 +23,29 @@ _LABEL = re.compile(
 )
 
 
+_SPELLINGS_CACHE_SIZE = 4096  # distinct spellings of mentions remembered per action space
+# The only characters that re.IGNORECASE matches to an ASCII letter without lower-casing to it (U+0130 also
+# lower-cases to two characters); checked over every code point by the tests.
+_FOLD = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
+
+
+def _fold(text: str) -> str:
+    """``text`` with the characters of ``_FOLD`` replaced, then lower-cased: the same length, character for character.
+
+    re.IGNORECASE matches a character to an ASCII letter (and to the other literals of the reader's patterns)
+    exactly when the character folds to it; the tests check it over every code point.
+    """
+    if not text.isascii():
+        for special, letter in _FOLD:
+            text = text.replace(special, letter)  # str.translate looks every character up: many times slower
+    return text.lower()
+
+
+def _key_pattern(key: str) -> str:
+    """A normalised name (or its tail) as a pattern: any run of separators where the name has ``_``."""
+    return "[\\s_\\-]+".join(re.escape(piece) for piece in key.split("_"))
+
+
 def normalise_key(text: str) -> str:
     """The comparison key of an action name: NFKC, case-folded, separators folded to one ``_``."""
     return _SEPARATORS.sub("_", unicodedata.normalize("NFKC", text).strip().casefold()).strip("_")
@@ -145,15 +168,57 @@ class ActionSpace:
     def _mention_pattern(self) -> re.Pattern[str]:
         # Longest names first so "search docs" wins over "search" at the same position; the lookarounds stop
         # "arm_1" matching inside "arm_10" or "red" inside "reddish".
-        keys = sorted({normalise_key(n) for n in self._names}, key=len, reverse=True)
-        parts = ["[\\s_\\-]+".join(re.escape(piece) for piece in key.split("_")) for key in keys]
-        return re.compile(r"(?<![\w\-])(" + "|".join(parts) + r")(?![\w]|-\w)", re.IGNORECASE)
+        return re.compile(r"(?<![\w\-])(" + "|".join(map(_key_pattern, self._keys)) + r")(?![\w]|-\w)", re.IGNORECASE)
+
+    @cached_property
+    def _keys(self) -> list[str]:
+        return sorted({normalise_key(n) for n in self._names}, key=len, reverse=True)
+
+    @cached_property
+    def _folded_mention_pattern(self) -> re.Pattern[str] | None:
+        """The mention pattern for the folded text (see ``_fold``), case-sensitive; None unless every name is ASCII.
+
+        ASCII names, lower-case once normalised, match the folded text exactly where the re.IGNORECASE pattern
+        matches the text. They are grouped by first character, in their order within each group, with the
+        look-behind after that character (looking at the one before it): only names with the same first character
+        can match at the same position, so the same name wins, and the pattern starts with a character set, which
+        sre searches for instead of trying the whole pattern at every position.
+        """
+        if not all(key.isascii() for key in self._keys):
+            return None
+        groups: dict[str, list[str]] = {}
+        for key in self._keys:
+            groups.setdefault(key[0], []).append(_key_pattern(key[1:]) if len(key) > 1 else "")
+        alternatives = [rf"{re.escape(first)}(?<![\w\-].)(?:{'|'.join(rests)})" for first, rests in groups.items()]
+        return re.compile(r"(" + "|".join(alternatives) + r")(?![\w]|-\w)")
 
     def find_mentions(self, text: str) -> list[Mention]:
         """Every place ``text`` names an action (by its name, not its aliases), in order."""
-        mentions: list[Mention] = []
-        for match in self._mention_pattern.finditer(text):
-            action = self._by_key.get(normalise_key(match.group(1)))
-            if action is not None:
-                mentions.append(Mention(action, match.start(1), match.end(1)))
-        return mentions
+        return [Mention(action, start, end) for action, start, end in self._mention_spans(text)]
+
+    @cached_property
+    def _spellings(self) -> dict[str, str]:
+        # matched spelling -> its action, or "" for none: normalise_key is the costly part of finding mentions
+        return {}
+
+    def _mention_spans(self, text: str) -> list[tuple[str, int, int]]:
+        """``find_mentions`` as ``(action, start, end)`` tuples, for callers that only need the offsets."""
+        pattern = self._folded_mention_pattern
+        if pattern is None:
+            pattern, scanned = self._mention_pattern, text
+        else:
+            scanned = _fold(text)  # the same offsets as the text
+        spans: list[tuple[str, int, int]] = []
+        spellings = self._spellings
+        for match in pattern.finditer(scanned):
+            start, end = match.span(1)
+            spelling = text[start:end]
+            action = spellings.get(spelling)
+            if action is None:
+                action = self._by_key.get(normalise_key(spelling), "")
+                if len(spellings) >= _SPELLINGS_CACHE_SIZE:
+                    spellings.clear()
+                spellings[spelling] = action
+            if action:
+                spans.append((action, start, end))
+        return spans

@@ -7,8 +7,8 @@ compare the two (the knowing-doing gap).
 The default reader, :class:`LexicalReader`, is a set of regular expressions over the rationale in which every
 mention of an action (found by :meth:`ActionSpace.find_mentions`, so ``arm_1``/``arm_10`` and
 ``search``/``search_docs`` never get confused) is replaced by one placeholder character. The cue patterns are
-therefore written once, compiled once at import, and shared by every action space; they never depend on the
-action names, which also makes the reader invariant under renaming the actions.
+therefore written once, compiled once, and shared by every action space; they never depend on the action names,
+which also makes the reader invariant under renaming the actions.
 
 It prefers precision to recall: a hedge ("not sure between X and Y"), a question, a pure history recap or a
 recommendation that is later negated gives ``None`` rather than a guess.
@@ -32,9 +32,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
-from guardrail.actions import ActionSpace
+from guardrail.actions import ActionSpace, _fold
 from guardrail.exceptions import ConfigurationError
 
 __all__ = ["NO_READING", "LexicalReader", "RationaleReader", "RationaleReading", "read_rationale"]
@@ -155,10 +155,12 @@ class _Cue:
     name: str
     weight: float  # > 0 recommends group ``a``; 0 only negates (group ``a``)
     pattern: re.Pattern[str]
+    compares: bool  # has a group ``b``, the action that loses the comparison
 
 
 def _cue(name: str, weight: float, pattern: str) -> _Cue:
-    return _Cue(name, weight, re.compile(pattern, _FLAGS))
+    compiled = re.compile(pattern, _FLAGS)
+    return _Cue(name, weight, compiled, "b" in compiled.groupindex)
 
 
 _POSITIVE_CUES: Final[tuple[_Cue, ...]] = (
@@ -361,7 +363,9 @@ _CORRECTION: Final = re.compile(
     r"|finally|final|no\b)",
     re.IGNORECASE,
 )
-_SENTENCE_END: Final = re.compile(r"[.!?](?=\s|$)|\n")
+# A sentence ends at . ! ? before a space or the end, or at a line break (written to start with a character class,
+# which sre searches for without trying the pattern at every position).
+_SENTENCE_END: Final = re.compile(r"[.!?\n](?:(?<=\n)|(?=\s|$))")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -386,6 +390,17 @@ def _parser_modules() -> tuple[Any, Any] | None:
 
 
 _PARSER: Final = _parser_modules()
+_PARSED: dict[tuple[str, int], Any] = {}  # pattern source -> its parse tree (re.IGNORECASE does not change it)
+
+
+def _parsed(pattern: re.Pattern[str]) -> Sequence[tuple[Any, Any]]:
+    """The parsed top-level sequence of ``pattern``; only called when there is a parser."""
+    assert _PARSER is not None
+    key = (pattern.pattern, pattern.flags & re.VERBOSE)
+    tree = _PARSED.get(key)
+    if tree is None:
+        tree = _PARSED[key] = _PARSER[0].parse(*key)
+    return tree.data  # type: ignore[no-any-return]
 
 
 def _letter(code: object) -> str | None:
@@ -435,9 +450,8 @@ def _weakness(choices: frozenset[str]) -> tuple[bool, int, int]:
 def _requirement(pattern: re.Pattern[str]) -> _Requirement:
     if _PARSER is None:  # pragma: no cover - no parser: no gate, every pattern runs
         return ()
-    parser, constants = _PARSER
     try:
-        return tuple(_requirement_of(parser.parse(pattern.pattern, pattern.flags).data, constants))
+        return tuple(_requirement_of(_parsed(pattern), _PARSER[1]))
     except Exception:  # pragma: no cover - an unexpected parse tree: no gate
         return ()
 
@@ -490,9 +504,8 @@ def _fail_fast(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """
     if _PARSER is None:  # pragma: no cover
         return pattern
-    parser, constants = _PARSER
     try:
-        first, empty = _first_chars(parser.parse(pattern.pattern, pattern.flags).data, constants)
+        first, empty = _first_chars(_parsed(pattern), _PARSER[1])
     except Exception:  # pragma: no cover - an unexpected parse tree: leave the pattern alone
         return pattern
     if first is None or empty or not first or all(ch.lower() == ch.upper() for ch in first):
@@ -523,31 +536,27 @@ _GATES: Final = {
     pattern: tuple(sorted((sum(_FACTOR_BITS[f] for f in choices) for choices in requirement), key=int.bit_count))
     for pattern, requirement in _REQUIREMENTS.items()
 }
-_CUE_GATES: Final = tuple((cue, _fail_fast(cue.pattern), _GATES[cue.pattern]) for cue in _POSITIVE_CUES)
-_NEGATION_GATES: Final = tuple((_fail_fast(pattern), _GATES[pattern]) for pattern in _NEGATIONS)
-_HISTORY_SCAN: Final = _fail_fast(_HISTORY_LINE)
-_HISTORY_GATE: Final = _GATES[_HISTORY_LINE]
 _HEDGE_GATE: Final = _GATES[_HEDGE]
 _DEFERRED_GATE: Final = _GATES[_DEFERRED]
 _CORRECTION_GATE: Final = _GATES[_CORRECTION]
 
-# The only characters that re.IGNORECASE matches to an ASCII letter without lower-casing to it (U+0130 also
-# lower-cases to two characters); checked over every code point by the tests.
-_FOLD: Final = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
-_LETTER_RUN: Final = re.compile(r"[a-z]+")
-_RUN_MASKS: dict[str, int] = {}  # letter run -> the factors it contains (a bounded cache)
+# Maps the bytes of a UTF-8 text so that its runs of letters a-z are the runs of non-space bytes: a multi-byte
+# character is bytes >= 0x80, all mapped to a space (bytes.translate and split are much faster than a findall).
+_LETTERS_ONLY: Final = bytes(code if 0x61 <= code <= 0x7A else 0x20 for code in range(256))
+_RUN_MASKS: dict[bytes, int] = {}  # letter run -> the factors it contains (a bounded cache)
 _RUN_CACHE_SIZE: Final = 50_000
 _LONG_RUN: Final = 40  # longer runs are not decomposed: they count as containing every factor
 
 
-def _run_mask(run: str) -> int:
+def _run_mask(run: bytes) -> int:
     if len(run) > _LONG_RUN:
         return _ALL_FACTORS
     mask = 0
     bits = _FACTOR_BITS
-    for i in range(len(run)):
-        for j in range(i + 1, min(len(run), i + _MAX_FACTOR) + 1):
-            mask |= bits.get(run[i:j], 0)
+    letters = run.decode("ascii")
+    for i in range(len(letters)):
+        for j in range(i + 1, min(len(letters), i + _MAX_FACTOR) + 1):
+            mask |= bits.get(letters[i:j], 0)
     if len(_RUN_MASKS) >= _RUN_CACHE_SIZE:
         _RUN_MASKS.clear()
     _RUN_MASKS[run] = mask
@@ -556,10 +565,14 @@ def _run_mask(run: str) -> int:
 
 def _present(text: str) -> int:
     """The factors that occur in ``text`` (case-insensitively, as re.IGNORECASE sees it), as a bit mask."""
-    low = (text if text.isascii() else text.translate(_FOLD)).lower()
+    return _factors(_fold(text))
+
+
+def _factors(low: str) -> int:
+    """The factors that occur in ``low``, a text already folded and lower-cased: those of its runs of a-z."""
     mask = 0
     get = _RUN_MASKS.get
-    for run in set(_LETTER_RUN.findall(low)):
+    for run in set(low.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY).split()):
         found = get(run)
         mask |= _run_mask(run) if found is None else found
     return mask
@@ -569,27 +582,236 @@ def _may_match(gate: tuple[int, ...], present: int) -> bool:
     return all(present & choices for choices in gate)
 
 
-_Plan = tuple[tuple[re.Pattern[str], ...], tuple[tuple["_Cue", re.Pattern[str]], ...], bool]
-_PLANS: dict[int, _Plan] = {}  # present-factor mask -> the scans that may match (a bounded cache)
+# --------------------------------------------------------------------------------------------------------------
+# Scans. A pattern that its gate lets through is run in its folded form, and usually only checked, not run:
+# * Folded form. Folding (``_fold``: four special characters replaced, then lower-casing) maps the text character
+#   for character (once U+0130 is replaced, no character lower-cases to two), keeps \w, \s, \d and line breaks as
+#   they are, and sends every character that re.IGNORECASE matches to a literal of the patterns onto that literal.
+#   So each pattern, compiled without re.IGNORECASE, matches the folded text exactly where it matches the text
+#   with it (the tests check this over every code point; ``_foldable`` refuses literals for which it would not
+#   hold). It is much faster: sre skips a case-sensitive alternative on its first character instead of entering
+#   it, and the cues are long lists of alternatives. The gates read the same folded text.
+# * Backward check. Every cue or negation match contains the placeholder (group ``a``). The pattern up to that
+#   group, reversed, starts with the placeholder, so sre only tries it where the reversed text has one: a few
+#   attempts instead of one per character. Whenever the pattern matches the text, the reversed prefix matches
+#   the reversed text (look-behinds become look-aheads and fixed-width look-aheads look-behinds; anything that
+#   cannot be reversed is dropped, which only lets the check find more); so when the check finds nothing, the
+#   pattern is not run. Patterns that start with the placeholder need no check: sre already searches for it.
+# --------------------------------------------------------------------------------------------------------------
 
 
-def _plan(present: int) -> _Plan:
-    """The negation scans, cue scans and history scan whose trigger words are all present; memoised per mask."""
-    plan = _PLANS.get(present)
+class _Irreversible(Exception):
+    """A construct the reversal does not handle: that pattern gets no backward check."""
+
+
+def _reversed_source(items: Sequence[tuple[Any, Any]], constants: Any) -> str:
+    """Source of a regex matching the reverse of every string that the parsed sequence matches (and maybe more)."""
+    return "".join(_reversed_item(op, av, constants) for op, av in reversed(items))
+
+
+def _reversed_item(op: Any, av: Any, constants: Any) -> str:
+    c = constants
+    if op is c.LITERAL:
+        return re.escape(chr(av))
+    if op is c.NOT_LITERAL:
+        return f"[^{re.escape(chr(av))}]"
+    if op is c.ANY:
+        return "."
+    if op is c.IN:
+        return _class_source(av, c)
+    if op is c.SUBPATTERN:
+        _, add_flags, del_flags, sub = av
+        if add_flags or del_flags:
+            raise _Irreversible(op)
+        return f"(?:{_reversed_source(sub.data, c)})"
+    if op is c.BRANCH:
+        return "(?:" + "|".join(_reversed_source(alternative.data, c) for alternative in av[1]) + ")"
+    if op is c.MAX_REPEAT or op is c.MIN_REPEAT:
+        low, high, sub = av
+        body = _reversed_source(sub.data, c)
+        if not (len(sub.data) == 1 and sub.data[0][0] in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)):
+            body = f"(?:{body})"
+        bounds = f"{{{low},}}" if high == c.MAXREPEAT else f"{{{low},{high}}}"
+        return body + bounds + ("?" if op is c.MIN_REPEAT else "")
+    if op is c.AT:
+        mirrored = {
+            c.AT_BEGINNING: "$",  # the patterns are multi-line (checked by _backward): line start and end swap
+            c.AT_END: "^",
+            c.AT_BEGINNING_STRING: r"\Z",
+            c.AT_END_STRING: r"\A",
+            c.AT_BOUNDARY: r"\b",
+            c.AT_NON_BOUNDARY: r"\B",
+        }
+        return mirrored.get(av, "")  # an anchor without a mirror image is dropped: the check finds more
+    if op is c.ASSERT or op is c.ASSERT_NOT:
+        direction, sub = av
+        low, high = sub.getwidth()
+        if direction > 0 and low != high:
+            return ""  # a look-ahead of variable width cannot become a look-behind: dropped, the check finds more
+        kind = "=" if op is c.ASSERT else "!"
+        return f"({'?' if direction < 0 else '?<'}{kind}{_reversed_source(sub.data, c)})"
+    raise _Irreversible(op)
+
+
+def _class_source(items: Sequence[tuple[Any, Any]], constants: Any) -> str:
+    c = constants
+    categories = {
+        c.CATEGORY_DIGIT: r"\d",
+        c.CATEGORY_NOT_DIGIT: r"\D",
+        c.CATEGORY_SPACE: r"\s",
+        c.CATEGORY_NOT_SPACE: r"\S",
+        c.CATEGORY_WORD: r"\w",
+        c.CATEGORY_NOT_WORD: r"\W",
+    }
+    parts: list[str] = []
+    for op, av in items:
+        if op is c.NEGATE:
+            parts.append("^")
+        elif op is c.LITERAL:
+            parts.append(re.escape(chr(av)))
+        elif op is c.RANGE:
+            parts.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is c.CATEGORY and av in categories:
+            parts.append(categories[av])
+        else:
+            raise _Irreversible(op)
+    return f"[{''.join(parts)}]"
+
+
+def _backward(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """The backward check of ``pattern`` (same flags), to search the reversed text; None where it would not help."""
+    if _PARSER is None or "a" not in pattern.groupindex or not pattern.flags & re.MULTILINE:
+        return None
+    c = _PARSER[1]
+    items = _parsed(pattern)
+    group = pattern.groupindex["a"]
+    end = next((i for i, (op, av) in enumerate(items) if op is c.SUBPATTERN and av[0] == group), None)
+    if end is None or all(op in (c.AT, c.ASSERT, c.ASSERT_NOT) for op, _ in items[:end]):
+        return None  # group ``a`` is nested (not handled), or the pattern starts with it: nothing to gain
+    try:
+        return re.compile(_reversed_source(items[: end + 1], c), pattern.flags)
+    except _Irreversible:
+        return None
+
+
+def _case_partners() -> frozenset[str] | None:
+    """The characters that re.IGNORECASE matches to more than their case pair (s and ſ, σ and ς, ...), if known."""
+    for module, name in (("re._casefix", "_EXTRA_CASES"), ("sre_compile", "_ignorecase_fixes")):
+        try:
+            table = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):  # pragma: no cover - depends on the Python version
+            continue
+        return frozenset(chr(code) for code in table)
+    return None  # pragma: no cover
+
+
+_CASE_PARTNERS: Final = _case_partners()
+
+
+def _foldable_literal(code: int) -> bool:
+    """Whether re.IGNORECASE matches a character to this literal exactly when the character folds to it."""
+    ch = chr(code)
+    if _fold(ch) != ch:
+        return False  # upper case, or one of the special characters: the folded text never holds it
+    if ch.isascii():
+        return True  # its other case partners (ı, ſ) fold to it
+    if _CASE_PARTNERS is None:
+        return ch.upper() == ch  # no case at all
+    return ch not in _CASE_PARTNERS
+
+
+def _foldable(items: Sequence[tuple[Any, Any]], constants: Any) -> bool:
+    """Whether a parsed pattern, without re.IGNORECASE, matches folded text as it matches the text with it."""
+    c = constants
+    for op, av in items:
+        if op is c.LITERAL or op is c.NOT_LITERAL:
+            ranges = [(av, av)]
+        elif op is c.IN:  # and categories, which folding keeps
+            ranges = [(v, v) if o is c.LITERAL else v for o, v in av if o is c.LITERAL or o is c.RANGE]
+        elif op is c.SUBPATTERN:
+            if not _foldable(av[3].data, c):
+                return False
+            continue
+        elif op is c.BRANCH:
+            if not all(_foldable(alternative.data, c) for alternative in av[1]):
+                return False
+            continue
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.ASSERT, c.ASSERT_NOT):
+            if not _foldable(av[-1].data, c):
+                return False
+            continue
+        elif op is c.AT or op is c.ANY:  # they look at \w and line breaks only, which folding keeps
+            continue
+        else:
+            return False  # not expected in these patterns: claim nothing
+        for low, high in ranges:
+            if high - low > 1000 or not all(_foldable_literal(code) for code in range(low, high + 1)):
+                return False
+    return True
+
+
+class _Scan(NamedTuple):
+    forward: re.Pattern[str]  # the pattern, to run over the text of its form
+    backward: re.Pattern[str] | None  # to search that text reversed: when it finds nothing, the pattern is not run
+
+
+_SCANS: dict[tuple[re.Pattern[str], bool], _Scan] = {}
+
+
+def _scan(pattern: re.Pattern[str], folded: bool) -> _Scan:
+    """``pattern`` ready to run over the masked text, or in its folded form over the folded text; compiled once."""
+    scan = _SCANS.get((pattern, folded))
+    if scan is None:
+        form = re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE) if folded else pattern
+        scan = _SCANS[pattern, folded] = _Scan(_fail_fast(form), _backward(form))
+    return scan
+
+
+_CUE_GATES: Final = tuple((cue, _GATES[cue.pattern]) for cue in _POSITIVE_CUES)
+_NEGATION_GATES: Final = tuple((pattern, _GATES[pattern]) for pattern in _NEGATIONS)
+_HISTORY_GATE: Final = _GATES[_HISTORY_LINE]
+# Whether the folded forms are used: only if every pattern so run allows it (the tests require it).
+_FOLDED: Final = _PARSER is not None and all(
+    _foldable(_parsed(pattern), _PARSER[1])
+    for pattern in (*(cue.pattern for cue in _POSITIVE_CUES), *_NEGATIONS, _HISTORY_LINE)
+)
+
+
+class _Plan(NamedTuple):
+    """What may match a rationale with given factors, in one form; the rest cannot match and is never run."""
+
+    negations: tuple[_Scan, ...]
+    cues: tuple[tuple[_Cue, _Scan], ...]
+    history: re.Pattern[str] | None
+    hedge: bool
+    deferred: bool
+    correction: bool
+
+
+_PLANS: dict[int, _Plan] = {}  # present-factor mask and form -> the plan (a bounded cache)
+
+
+def _plan(present: int, folded: bool) -> _Plan:
+    """The scans and checks whose trigger words are all present, in the given form; memoised."""
+    key = present << 1 | folded
+    plan = _PLANS.get(key)
     if plan is None:
-        plan = (
-            tuple(pattern for pattern, gate in _NEGATION_GATES if _may_match(gate, present)),
-            tuple((cue, scan) for cue, scan, gate in _CUE_GATES if _may_match(gate, present)),
-            _may_match(_HISTORY_GATE, present),
+        plan = _Plan(
+            negations=tuple(_scan(p, folded) for p, gate in _NEGATION_GATES if _may_match(gate, present)),
+            cues=tuple((cue, _scan(cue.pattern, folded)) for cue, gate in _CUE_GATES if _may_match(gate, present)),
+            history=_scan(_HISTORY_LINE, folded).forward if _may_match(_HISTORY_GATE, present) else None,
+            hedge=_may_match(_HEDGE_GATE, present),
+            deferred=_may_match(_DEFERRED_GATE, present),
+            correction=_may_match(_CORRECTION_GATE, present),
         )
         if len(_PLANS) >= _RUN_CACHE_SIZE:
             _PLANS.clear()
-        _PLANS[present] = plan
+        _PLANS[key] = plan
     return plan
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+@dataclass(slots=True)
+class _Hit:  # not frozen: a frozen dataclass costs four times as much to build, and hits are built per match
     cue: str
     weight: float
     mention: int  # index into the mentions
@@ -600,34 +822,34 @@ class _Hit:
 class _Masked:
     """The rationale with each mention replaced by ``_SLOT``, and the way back to original offsets."""
 
-    __slots__ = ("_ends", "actions", "offset", "slot_positions", "starts", "text")
+    __slots__ = ("_ends", "_mention_of_slot", "actions", "offset", "slot_positions", "starts", "text")
 
     def __init__(self, text: str, space: ActionSpace, offset: int) -> None:
         clean = text.replace(_SLOT, " ")
-        mentions = space.find_mentions(clean)
+        mentions = space._mention_spans(clean)
         pieces: list[str] = []
         self.slot_positions: list[int] = []
         self.starts: list[tuple[int, int]] = []  # (masked position, original position) of each slot
         self.actions: list[str] = []
         cursor = 0
         masked_len = 0
-        for mention in mentions:
-            pieces.append(clean[cursor : mention.start])
-            masked_len += mention.start - cursor
+        for action, start, end in mentions:
+            pieces.append(clean[cursor:start])
+            masked_len += start - cursor
             self.slot_positions.append(masked_len)
-            self.starts.append((masked_len, mention.start))
-            self.actions.append(mention.action)
+            self.starts.append((masked_len, start))
+            self.actions.append(action)
             pieces.append(_SLOT)
             masked_len += 1
-            cursor = mention.end
+            cursor = end
         pieces.append(clean[cursor:])
         self.text = "".join(pieces)
         self.offset = offset
-        self._ends = [m.end for m in mentions]
+        self._ends = [end for _, _, end in mentions]
+        self._mention_of_slot = {position: i for i, position in enumerate(self.slot_positions)}
 
     def mention_at(self, position: int) -> int | None:
-        i = bisect.bisect_left(self.slot_positions, position)
-        return i if i < len(self.slot_positions) and self.slot_positions[i] == position else None
+        return self._mention_of_slot.get(position)
 
     def original(self, position: int, *, end: bool = False) -> int:
         """Map a masked offset to the original text (a slot's end maps to its mention's end)."""
@@ -640,13 +862,16 @@ class _Masked:
         return self._ends[i] + (position - slot - 1) + self.offset
 
 
-def _sentence_bounds(text: str, position: int) -> tuple[int, int]:
+def _sentence_start(text: str, position: int) -> int:
     start = 0
     for match in _SENTENCE_END.finditer(text, 0, position):
         start = match.end()
-    end_match = _SENTENCE_END.search(text, position)
-    end = end_match.end() if end_match else len(text)
-    return start, end
+    return start
+
+
+def _sentence_end(text: str, position: int) -> int:
+    match = _SENTENCE_END.search(text, position)
+    return match.end() if match else len(text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -693,35 +918,47 @@ class LexicalReader:
         masked = _Masked(rationale[offset:], actions, offset)
         if not masked.actions:
             return NO_READING
-        reading = self._read(masked, rationale, _present(masked.text))
+        reading = self._read(masked, rationale)
         if reading.action is None or reading.confidence < self.min_confidence:
             return NO_READING
         return reading
 
     # ----------------------------------------------------------------------------------------------------------
 
-    def _read(self, masked: _Masked, rationale: str, present: int) -> RationaleReading:
+    def _read(self, masked: _Masked, rationale: str) -> RationaleReading:
         text = masked.text
-        negations, cues, history_may_match = _plan(present)
+        folded = _fold(text)
+        plan = _plan(_factors(folded), _FOLDED)
+        scanned = folded if _FOLDED else text
+        backward = scanned[::-1]
         negated: set[int] = set()
-        for pattern in negations:
-            for match in pattern.finditer(text):
+        for scan in plan.negations:
+            if scan.backward is not None and scan.backward.search(backward) is None:
+                continue
+            for match in scan.forward.finditer(scanned):
                 index = masked.mention_at(match.start("a"))
                 if index is not None:
                     negated.add(index)
         hits: list[_Hit] = []
-        for cue, scan in cues:
-            for match in scan.finditer(text):
+        for cue, scan in plan.cues:
+            if scan.backward is not None and scan.backward.search(backward) is None:
+                continue
+            for match in scan.forward.finditer(scanned):
                 index = masked.mention_at(match.start("a"))
                 if index is None:
                     continue
-                if "b" in cue.pattern.groupindex and match.start("b") >= 0:
+                if cue.compares and match.start("b") >= 0:
                     loser = masked.mention_at(match.start("b"))
                     if loser is not None and masked.actions[loser] != masked.actions[index]:
                         negated.add(loser)
                 hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
-        history = {m.start() for m in _HISTORY_SCAN.finditer(text)} if history_may_match else set()
-        hits = [h for h in hits if h.mention not in negated and not self._on_history_line(masked, h.mention, history)]
+        history = plan.history
+        hits = [
+            h
+            for h in hits
+            if h.mention not in negated
+            and not (history is not None and self._on_history_line(masked, scanned, h.mention, history))
+        ]
         if not hits:
             return NO_READING
         # The same mention may be hit by several cues: keep the strongest per mention, in text order.
@@ -732,24 +969,22 @@ class LexicalReader:
         ordered = [best[i] for i in sorted(best)]
         decisions = [h for h in ordered if h.weight >= DECISION]
         if decisions:
-            return self._decide(masked, rationale, decisions[-1], ordered, negated, present)
+            return self._decide(masked, rationale, decisions[-1], ordered, negated, plan)
         if not self.use_evidence:
             return NO_READING
-        return self._from_evidence(masked, rationale, ordered, negated, present)
+        return self._from_evidence(masked, rationale, ordered, negated, plan)
 
     @staticmethod
-    def _on_history_line(masked: _Masked, mention: int, history_starts: set[int]) -> bool:
-        if not history_starts:
-            return False
-        return masked.text.rfind("\n", 0, masked.slot_positions[mention]) + 1 in history_starts
+    def _on_history_line(masked: _Masked, scanned: str, mention: int, history: re.Pattern[str]) -> bool:
+        # A history line match starts at a line start and stays on its line: matching there is finding it.
+        return history.match(scanned, scanned.rfind("\n", 0, masked.slot_positions[mention]) + 1) is not None
 
     @staticmethod
-    def _rejected(masked: _Masked, hit: _Hit, present: int) -> bool:
+    def _rejected(masked: _Masked, hit: _Hit, plan: _Plan, sentence_end: int) -> bool:
         """A hit that does not commit: in a question, one of alternatives, or followed by a hedge."""
         text = masked.text
         position = masked.slot_positions[hit.mention]
         action = masked.actions[hit.mention]
-        _, sentence_end = _sentence_bounds(text, position)
         if text[sentence_end - 1 : sentence_end] == "?":
             return True
         after = _GROUP_AFTER.match(text, position + 1)
@@ -762,48 +997,52 @@ class LexicalReader:
             other = masked.mention_at(before.start())
             if other is not None and masked.actions[other] != action:
                 return True
-        return _may_match(_HEDGE_GATE, present) and _HEDGE.search(text, hit.start) is not None
+        return plan.hedge and _HEDGE.search(text, hit.start) is not None
 
     def _decide(
-        self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int], present: int
+        self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int], plan: _Plan
     ) -> RationaleReading:
-        if self._rejected(masked, hit, present):
-            return NO_READING
         text = masked.text
+        position = masked.slot_positions[hit.mention]
+        sentence_end = _sentence_end(text, position)
+        if self._rejected(masked, hit, plan, sentence_end):
+            return NO_READING
         action = masked.actions[hit.mention]
         # Negating the chosen action after choosing it is a contradiction.
         if any(masked.actions[i] == action and i > hit.mention for i in negated):
             return NO_READING
         confidence = hit.weight
-        sentence_start, sentence_end = _sentence_bounds(text, masked.slot_positions[hit.mention])
-        if _may_match(_DEFERRED_GATE, present) and _DEFERRED.search(
-            text, masked.slot_positions[hit.mention], sentence_end
-        ):
+        if plan.deferred and _DEFERRED.search(text, position, sentence_end):
             confidence *= 0.5
-        others = [h for h in ordered if h is not hit]
-        conflicting_before = [
-            h
-            for h in others
-            if h.mention < hit.mention and h.weight >= DECISION and masked.actions[h.mention] != action
-        ]
+        agreeing = 0
+        conflicting_before = conflicting_after = False  # another action: decided before, or named after
+        for other in ordered:
+            if other is hit:
+                continue
+            if masked.actions[other.mention] == action:
+                agreeing += 1
+            elif other.mention > hit.mention:
+                conflicting_after = True
+            elif other.weight >= DECISION:
+                conflicting_before = True
         if conflicting_before and not (
-            _may_match(_CORRECTION_GATE, present) and _CORRECTION.search(text, sentence_start, sentence_end)
+            plan.correction and _CORRECTION.search(text, _sentence_start(text, position), sentence_end)
         ):
             confidence -= 0.1
-        if any(h.mention > hit.mention and masked.actions[h.mention] != action for h in others):
+        if conflicting_after:
             confidence -= 0.1
-        agreeing = sum(1 for h in others if masked.actions[h.mention] == action)
         confidence = min(0.99, confidence + 0.05 * min(agreeing, 2))
         return self._reading(masked, rationale, action, confidence, hit)
 
     def _from_evidence(
-        self, masked: _Masked, rationale: str, ordered: Sequence[_Hit], negated: set[int], present: int
+        self, masked: _Masked, rationale: str, ordered: Sequence[_Hit], negated: set[int], plan: _Plan
     ) -> RationaleReading:
         negative_actions = {masked.actions[i] for i in negated}
         usable = [
             h
             for h in ordered
-            if masked.actions[h.mention] not in negative_actions and not self._rejected(masked, h, present)
+            if masked.actions[h.mention] not in negative_actions
+            and not self._rejected(masked, h, plan, _sentence_end(masked.text, masked.slot_positions[h.mention]))
         ]
         if not usable or len(usable) != sum(1 for h in ordered if masked.actions[h.mention] not in negative_actions):
             return NO_READING
