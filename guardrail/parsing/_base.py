@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "ACTION_KEYS",
@@ -46,6 +46,15 @@ FormatParser = Callable[[str], "RawReading | None"]
 """A text format: returns a reading, or None when the text is not in this format."""
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, with the common cases first: an ABC check is slow on a hot path."""
+    if isinstance(value, dict):
+        return True
+    if value is None or isinstance(value, (str, int, float, list)):
+        return False
+    return isinstance(value, Mapping)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -53,7 +62,7 @@ def _text(value: Any) -> str | None:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         # {"action": {"name": "search", "arguments": {...}}}: the tool-call shape nested in a field
         name = value.get("name")
         return name if isinstance(name, str) else None
@@ -65,7 +74,7 @@ def reading_from_mapping(data: Mapping[str, Any]) -> RawReading | None:
     lowered = {str(k).lower(): v for k, v in data.items()}
     # OpenAI-style tool call: {"type": "function", "function": {"name": ..., "arguments": ...}}
     function = lowered.get("function")
-    if function is not None and isinstance(function, Mapping) and "name" in function:
+    if _is_mapping(function) and "name" in function:
         inner = reading_from_mapping({"name": function["name"], "arguments": function.get("arguments")})
         if inner is not None:
             return inner
@@ -82,15 +91,13 @@ def reading_from_mapping(data: Mapping[str, Any]) -> RawReading | None:
     rationale_parts = [lowered[k] for k in RATIONALE_KEYS if isinstance(lowered.get(k), str)]
     intended = next((_text(lowered[k]) for k in INTENDED_KEYS if k in lowered), None)
     arguments: dict[str, Any] | None = None
-    if not isinstance(action_value, str) and isinstance(action_value, Mapping):
+    if _is_mapping(action_value):
         nested = action_value.get("arguments", action_value.get("args"))
-        if isinstance(nested, Mapping):
+        if _is_mapping(nested):
             arguments = dict(nested)
     for key in ARGUMENT_KEYS:
         value = lowered.get(key)
-        if value is None:  # the usual case; isinstance against an ABC is slow
-            continue
-        if isinstance(value, Mapping):
+        if _is_mapping(value):
             arguments = dict(value)
             break
         if isinstance(value, str) and key in ("arguments", "action_input", "tool_input"):

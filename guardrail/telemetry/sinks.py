@@ -228,12 +228,8 @@ class JsonlSink:
 def _write_all(fd: int, data: bytes) -> None:
     """One ``write`` (atomic for O_APPEND regular files); loops only if the kernel accepted part of it."""
     written = os.write(fd, data)
-    if written == len(data):  # the usual case: no memoryview needed
-        return
-    view = memoryview(data)[written:]
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    while written < len(data):
+        written += os.write(fd, memoryview(data)[written:])
 
 
 def as_sinks(telemetry: str | os.PathLike[str] | Sink | Iterable[Sink] | None) -> list[Sink]:
