@@ -25,9 +25,9 @@ import httpx
 import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelCallLimitMiddleware, ModelRetryMiddleware
+from langchain_adapter.tools import search_docs, send_email
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
-from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from guardrail import Guard, JsonlSink, MemorySink, OverrideToRationale, ReAsk, StepEvent, read_events
@@ -38,18 +38,6 @@ pytestmark = pytest.mark.real
 MODEL = "gemma3-270m"
 ACTIONS = ["zq_one", "zq_two"]  # names the model has no reason to write: its own text never names an action
 PROMPT = "Write one short sentence about the weather."
-
-
-@tool
-def search_docs(query: str) -> str:
-    """Search the documentation."""
-    return f"docs about {query}: pip install guardrail"
-
-
-@tool
-def send_email(to: str, body: str) -> str:
-    """Send an email."""
-    return f"sent to {to}"
 
 
 TOOL_NAMES = {"search_docs", "send_email"}

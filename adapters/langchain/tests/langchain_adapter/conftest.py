@@ -7,22 +7,12 @@ from uuid import UUID
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool
+
+from .tools import search_docs, send_email
 
 GAP = "The documentation answers this, so I should call search_docs."
 """A rationale that recommends search_docs (read with high confidence by the lexical reader)."""
-
-
-@tool
-def search_docs(query: str) -> str:
-    """Search the documentation."""
-    return f"docs about {query}: pip install guardrail"
-
-
-@tool
-def send_email(to: str, body: str) -> str:
-    """Send an email."""
-    return f"sent to {to}"
 
 
 TOOLS: list[BaseTool] = [search_docs, send_email]
