@@ -156,6 +156,23 @@ class ActionSpace:
         """The action that ``text`` names, or None. Never returns a name outside the space."""
         if not isinstance(text, str) or len(text) > 1000:
             return None
+        # An agent writes its few spellings of the actions over and over: remember each one's answer.
+        resolved = self._resolved
+        known = resolved.get(text)
+        if known is not None:
+            return known or None
+        found = self._resolve(text)
+        if len(resolved) >= _SPELLINGS_CACHE_SIZE:
+            resolved.clear()
+        resolved[text] = found or ""
+        return found
+
+    @cached_property
+    def _resolved(self) -> dict[str, str]:
+        # text given to resolve() -> its action, or "" for none (a bounded cache)
+        return {}
+
+    def _resolve(self, text: str) -> str | None:
         candidate = text.strip()
         for _ in range(3):  # "**Action:** `red`." needs label and wrapper stripping in turn
             candidate = _LABEL.sub("", candidate).strip(_WRAPPERS)

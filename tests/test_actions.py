@@ -87,3 +87,20 @@ def test_resolve_never_returns_outside_the_space(text: str) -> None:
     """Whatever the text, resolve returns a declared action or None."""
     space = ActionSpace(["red", "green", "blue", "arm_1"])
     assert space.resolve(text) in (None, *space.names)
+
+
+def test_resolve_answers_repeated_spellings_from_memory_exactly() -> None:
+    """Repeated texts (answered from a bounded memory) resolve exactly as on first sight, None included."""
+    import guardrail.actions as actions_module
+
+    texts = ["Red", "red", "Action: **Blue**.", "purple", "", "  green ", "arm 1", "red or blue"]
+    fresh = [ActionSpace(["red", "green", "blue", "arm_1"]).resolve(t) for t in texts]
+    space = ActionSpace(["red", "green", "blue", "arm_1"])
+    for _ in range(3):
+        assert [space.resolve(t) for t in texts] == fresh
+    assert fresh == ["red", "red", "blue", None, None, "green", "arm_1", None]
+    limit = actions_module._SPELLINGS_CACHE_SIZE
+    for i in range(limit + 10):
+        space.resolve(f"word {i}")
+    assert len(space._resolved) <= limit
+    assert [space.resolve(t) for t in texts] == fresh

@@ -8,6 +8,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from guardrail import (
@@ -447,3 +448,38 @@ async def test_skip_step_from_a_parser_records_nothing() -> None:
         await guard.astep(AsyncScriptedAgent(["final answer"]), "o")
     assert sink.events == []
     assert guard.view().t == 0
+
+
+def test_the_states_and_results_the_guard_builds_equal_those_of_their_constructors() -> None:
+    """The guard fills StepState and StepResult without their field-by-field __init__: the objects are the same."""
+    import dataclasses
+
+    from guardrail import Finding, StepResult
+    from guardrail.state import StepState
+
+    seen: list[StepState] = []
+
+    def flag(state: StepState) -> list[Finding]:
+        seen.append(state)
+        return [Finding(kind="custom", score=0.5, detail="flagged")]
+
+    def look(state: StepState) -> None:
+        seen.append(state)  # the state policies see, with the findings
+
+    guard = Guard(COLOURS, detectors=[flag], policies=[look], seed=3)
+    result = guard.step(ScriptedAgent([GAP]), "o", episode="ep")
+    assert len(seen) == 2
+    assert seen[1].findings
+    assert not seen[0].findings
+    for built in (*seen, result):
+        cls = type(built)
+        assert cls in (StepState, StepResult)
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert sorted(vars(built)) == sorted(names)  # every field, nothing else
+        rebuilt = cls(**{name: getattr(built, name) for name in names})
+        assert rebuilt == built
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.episode = "changed"  # type: ignore[misc]
+    # the lazily created generator still works on a state built this way, seeded from the state's seed
+    assert seen[0].rng is seen[0].rng
+    assert seen[0].rng.random() == np.random.default_rng(seen[0].seed).random()

@@ -51,7 +51,7 @@ class FrequencyBias:
 
     def _with_rewards(self, state: StepState, chosen: int, share: float) -> Sequence[Finding]:
         history = state.history
-        if chosen not in history.most_frequent():
+        if history.counts[chosen] != max(history.counts):  # not (one of) the most frequent
             return ()
         means = history.mean_list()
         if math.isnan(means[chosen]):

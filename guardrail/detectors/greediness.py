@@ -44,20 +44,27 @@ class Greediness:
         chosen = state.index(state.decision.action)
         if chosen is None or not history.has_rewards:
             return ()
-        untried = history.untried()
-        exploiting = chosen in history.greedy_actions()
+        untried = history.untried() if history.tried < history.k else []
         name = state.name(chosen)
         data: dict[str, object] = {"coverage": history.coverage, "untried": len(untried)}
-        if exploiting and untried and history.t >= self.explore_by:
-            return (self._finding(name, "untried_remaining", len(untried) / history.k, data, state, untried),)
-        if (
-            exploiting
-            and self.coverage_target is not None
+        # Whether it exploits matters only to the first two tests (the hot path has all actions tried and no
+        # coverage target, and skips it).
+        if (untried and history.t >= self.explore_by) or (
+            self.coverage_target is not None
             and history.t >= self.coverage_by
             and history.coverage < self.coverage_target
         ):
-            shortfall = (self.coverage_target - history.coverage) / self.coverage_target
-            return (self._finding(name, "coverage_below_target", shortfall, data, state, untried),)
+            exploiting = chosen in history.greedy_actions()
+            if exploiting and untried and history.t >= self.explore_by:
+                return (self._finding(name, "untried_remaining", len(untried) / history.k, data, state, untried),)
+            if (
+                exploiting
+                and self.coverage_target is not None
+                and history.t >= self.coverage_by
+                and history.coverage < self.coverage_target
+            ):
+                shortfall = (self.coverage_target - history.coverage) / self.coverage_target
+                return (self._finding(name, "coverage_below_target", shortfall, data, state, untried),)
         if self.ucb_margin is not None and not untried:
             index = history.ucb_list(self.c)
             best_value, chosen_value = max(index), index[chosen]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,9 +74,17 @@ _UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET: Final = (0x4000 << 64) | (0x8000 << 48)
 
 
+# Event ids need to be unique, not secret: a generator seeded from os.urandom (again in every forked child, so
+# two processes never share a sequence) costs a third of an os.urandom call per id. Private, so that a user's
+# random.seed() cannot make two runs write the same ids.
+_IDS: Final = random.Random()
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to share the sequence with
+    os.register_at_fork(after_in_child=_IDS.seed)
+
+
 def new_event_id() -> str:
-    """A random event id: a version-4 UUID in hex, as ``uuid.uuid4().hex`` makes it, without the UUID object."""
-    return f"{(int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    """A random event id: a version-4 UUID in hex, as ``uuid.uuid4().hex`` writes it (122 random bits)."""
+    return f"{(_IDS.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET:032x}"
 
 
 class _Record(BaseModel):
@@ -150,6 +159,26 @@ class StepEvent(_Record):
     agent_errors: tuple[str, ...] = ()
     policies: tuple[str, ...] = ()
 
+    @classmethod
+    def _of_typed_fields(cls, fields: dict[str, Any]) -> StepEvent:
+        """The event of ``fields``, which give every field, each already of its declared type; not validated.
+
+        The guard builds one event per step from values it has typed itself (its records are validated models),
+        and validating them again cost a tenth of a step (docs/performance.md). tests/telemetry/test_events.py
+        checks that the events the guard builds this way validate to themselves.
+        """
+        if fields.keys() != _STEP_FIELDS:
+            missing = sorted(set(_STEP_FIELDS) - set(fields))
+            unknown = sorted(set(fields) - set(_STEP_FIELDS))
+            raise ConfigurationError(f"StepEvent fields: missing {missing}, unknown {unknown}")
+        event = cls.__new__(cls)
+        _set = object.__setattr__  # the model is frozen: set what model_construct sets, as it does
+        _set(event, "__dict__", fields)
+        _set(event, "__pydantic_fields_set__", set(fields))
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
+        return event
+
     @property
     def agrees(self) -> bool | None:
         """Whether the executed action is the one the final answer's rationale recommends (None: unknown)."""
@@ -166,6 +195,9 @@ class StepEvent(_Record):
     def kinds(self) -> frozenset[str]:
         """The finding kinds raised on this step."""
         return frozenset(f.kind for f in self.findings)
+
+
+_STEP_FIELDS: Final = frozenset(StepEvent.model_fields)
 
 
 class RewardEvent(_Record):
