@@ -694,6 +694,146 @@ def _backward(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
         return None
 
 
+# Literal-first forward forms. sre finds where a match may start fast when a pattern starts with a literal, a class, or
+# alternatives that each start with one (it scans for those characters in C), and skips an alternative that starts
+# with a literal on its first character; a pattern that starts with look-behinds or ``\b`` gets neither: every
+# position runs the whole prefix, and each alternative after ``\b`` is entered. So the forward form moves the
+# zero-width items in front of the first character behind it: ``Z c R`` becomes ``c (?<=Z c) R`` (at the position
+# after ``c``, the look-behind, one character wide, checks ``Z`` and ``c`` exactly where they were checked before),
+# ``Z (?:A|B) R`` becomes ``(?:Z A|Z B) R``, and an alternative that itself starts with alternatives, ``(?:a|b)T``,
+# becomes ``aT|bT`` when ``T`` holds no group. Each step keeps the order in which sre tries the alternatives, so
+# every match is the same match, groups included (tests/test_rationale_forms.py compares them). Patterns that start
+# otherwise (a repeat, the placeholder) keep ``_fail_fast`` or their own literal prefix.
+
+
+class _Seq(NamedTuple):
+    """A parsed sequence built here (the parser's own has the same ``data``)."""
+
+    data: list[tuple[Any, Any]]
+
+
+def _source(items: Sequence[tuple[Any, Any]], constants: Any, names: dict[int, str]) -> str:
+    """Source of a regex for the parsed sequence (groups by their names): the inverse of parsing."""
+    return "".join(_item_source(op, av, constants, names) for op, av in items)
+
+
+def _item_source(op: Any, av: Any, constants: Any, names: dict[int, str]) -> str:
+    c = constants
+    if op is c.LITERAL:
+        return re.escape(chr(av))
+    if op is c.NOT_LITERAL:
+        return f"[^{re.escape(chr(av))}]"
+    if op is c.ANY:
+        return "."
+    if op is c.IN:
+        return _class_source(av, c)
+    if op is c.SUBPATTERN:
+        group, add_flags, del_flags, sub = av
+        if add_flags or del_flags or (group is not None and group not in names):
+            raise _Irreversible(op)
+        opening = "(?:" if group is None else f"(?P<{names[group]}>"
+        return f"{opening}{_source(sub.data, c, names)})"
+    if op is c.BRANCH:
+        return "(?:" + "|".join(_source(alternative.data, c, names) for alternative in av[1]) + ")"
+    if op is c.MAX_REPEAT or op is c.MIN_REPEAT:
+        low, high, sub = av
+        body = _source(sub.data, c, names)
+        if not (len(sub.data) == 1 and sub.data[0][0] in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)):
+            body = f"(?:{body})"
+        bounds = f"{{{low},}}" if high == c.MAXREPEAT else f"{{{low},{high}}}"
+        return body + bounds + ("?" if op is c.MIN_REPEAT else "")
+    if op is c.AT:
+        anchors = {
+            c.AT_BEGINNING: "^",
+            c.AT_END: "$",
+            c.AT_BEGINNING_STRING: r"\A",
+            c.AT_END_STRING: r"\Z",
+            c.AT_BOUNDARY: r"\b",
+            c.AT_NON_BOUNDARY: r"\B",
+        }
+        if av not in anchors:
+            raise _Irreversible(op)
+        return anchors[av]
+    if op is c.ASSERT or op is c.ASSERT_NOT:
+        direction, sub = av
+        kind = "=" if op is c.ASSERT else "!"
+        return f"({'?' if direction > 0 else '?<'}{kind}{_source(sub.data, c, names)})"
+    raise _Irreversible(op)
+
+
+def _has_group(items: Sequence[tuple[Any, Any]], constants: Any) -> bool:
+    c = constants
+    for op, av in items:
+        if op is c.SUBPATTERN and (av[0] is not None or _has_group(av[3].data, c)):
+            return True
+        if op is c.BRANCH and any(_has_group(alternative.data, c) for alternative in av[1]):
+            return True
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.ASSERT, c.ASSERT_NOT) and _has_group(av[-1].data, c):
+            return True
+    return False
+
+
+def _zero_width(op: Any, av: Any, constants: Any) -> bool:
+    """An anchor, a look-around, or alternatives of those: a test of the position that consumes nothing."""
+    c = constants
+    if op is c.AT or op is c.ASSERT or op is c.ASSERT_NOT:
+        return True
+    return op is c.BRANCH and all(all(_zero_width(o, a, c) for o, a in alt.data) for alt in av[1])
+
+
+def _hoisted(
+    items: Sequence[tuple[Any, Any]], constants: Any, zero: Sequence[tuple[Any, Any]] = ()
+) -> list[tuple[Any, Any]] | None:
+    """``zero`` (zero-width items) then ``items``, rewritten to start with a literal or class, or with alternatives
+    that each start with one; None when the first consuming item is anything else (a repeat, say)."""
+    c = constants
+    items = list(items)
+    zero = list(zero)
+    while items and _zero_width(*items[0], c):
+        if _has_group([items[0]], c):
+            return None
+        zero.append(items.pop(0))
+    if not items:
+        return None
+    (op, av), rest = items[0], items[1:]
+    if op is c.LITERAL or op is c.IN:
+        # Tests of one position commute: the anchors (\b, one comparison) go before the look-behinds.
+        zero.sort(key=lambda item: item[0] is not c.AT)
+        return [(op, av), (c.ASSERT, (-1, _Seq([*zero, (op, av)]))), *rest] if zero else items
+    if op is c.SUBPATTERN and av[0] is None and not av[1] and not av[2]:
+        return _hoisted(list(av[3].data) + rest, c, zero)
+    if op is not c.BRANCH:
+        return None
+    alternatives: list[_Seq] = []
+    for alternative in av[1]:
+        new = _hoisted(alternative.data, c, zero)
+        if new is None:
+            return None
+        first, tail = new[0], new[1:]
+        if first[0] is c.BRANCH:  # (?:a|b)T: aT|bT, if T holds no group (a group cannot be written twice)
+            if _has_group(tail, c):
+                return None
+            alternatives.extend(_Seq([*inner.data, *tail]) for inner in first[1][1])
+        else:
+            alternatives.append(_Seq(new))
+    return [(c.BRANCH, (None, alternatives)), *rest]
+
+
+def _literal_first(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """``pattern`` rewritten to start with a literal or class (see above), or None where that is not possible."""
+    if _PARSER is None:  # pragma: no cover
+        return None
+    c = _PARSER[1]
+    try:
+        items = _hoisted(_parsed(pattern), c)
+        if items is None or list(items) == list(_parsed(pattern)):
+            return None
+        names = {number: name for name, number in pattern.groupindex.items()}
+        return re.compile(_source(items, c, names), pattern.flags)
+    except (_Irreversible, re.error):  # pragma: no cover - an unexpected parse tree: leave the pattern alone
+        return None
+
+
 def _case_partners() -> frozenset[str] | None:
     """The characters that re.IGNORECASE matches to more than their case pair (s and ſ, σ and ς, ...), if known."""
     for module, name in (("re._casefix", "_EXTRA_CASES"), ("sre_compile", "_ignorecase_fixes")):
@@ -758,12 +898,23 @@ class _Scan(NamedTuple):
 _SCANS: dict[tuple[re.Pattern[str], bool], _Scan] = {}
 
 
+def _scan_form(pattern: re.Pattern[str], folded: bool) -> re.Pattern[str]:
+    """``pattern`` as run over the folded text (without re.IGNORECASE), or as it is."""
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE) if folded else pattern
+
+
 def _scan(pattern: re.Pattern[str], folded: bool) -> _Scan:
     """``pattern`` ready to run over the masked text, or in its folded form over the folded text; compiled once."""
     scan = _SCANS.get((pattern, folded))
     if scan is None:
-        form = re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE) if folded else pattern
-        scan = _SCANS[pattern, folded] = _Scan(_fail_fast(form), _backward(form))
+        form = _scan_form(pattern, folded)
+        forward = _literal_first(form)
+        # A literal-first pattern that reaches its action through _DET gets no backward check: the reversed _DET
+        # (optional words, then an optional word of any letters) backtracks through every split of the words before
+        # the mention, and the check costs more than the forward scan it would spare (measured, short and long
+        # texts alike). A check only ever skips scans that find nothing, so dropping one changes no reading.
+        backward = None if forward is not None and _DET in pattern.pattern else _backward(form)
+        scan = _SCANS[pattern, folded] = _Scan(forward or _fail_fast(form), backward)
     return scan
 
 
@@ -786,6 +937,7 @@ class _Plan(NamedTuple):
     hedge: bool
     deferred: bool
     correction: bool
+    checked: bool  # whether any of the scans has a backward check (else the text is not reversed)
 
 
 _PLANS: dict[int, _Plan] = {}  # present-factor mask and form -> the plan (a bounded cache)
@@ -796,13 +948,16 @@ def _plan(present: int, folded: bool) -> _Plan:
     key = present << 1 | folded
     plan = _PLANS.get(key)
     if plan is None:
+        negations = tuple(_scan(p, folded) for p, gate in _NEGATION_GATES if _may_match(gate, present))
+        cues = tuple((cue, _scan(cue.pattern, folded)) for cue, gate in _CUE_GATES if _may_match(gate, present))
         plan = _Plan(
-            negations=tuple(_scan(p, folded) for p, gate in _NEGATION_GATES if _may_match(gate, present)),
-            cues=tuple((cue, _scan(cue.pattern, folded)) for cue, gate in _CUE_GATES if _may_match(gate, present)),
+            negations=negations,
+            cues=cues,
             history=_scan(_HISTORY_LINE, folded).forward if _may_match(_HISTORY_GATE, present) else None,
             hedge=_may_match(_HEDGE_GATE, present),
             deferred=_may_match(_DEFERRED_GATE, present),
             correction=_may_match(_CORRECTION_GATE, present),
+            checked=any(scan.backward is not None for scan in (*negations, *(scan for _, scan in cues))),
         )
         if len(_PLANS) >= _RUN_CACHE_SIZE:
             _PLANS.clear()
@@ -822,34 +977,34 @@ class _Hit:  # not frozen: a frozen dataclass costs four times as much to build,
 class _Masked:
     """The rationale with each mention replaced by ``_SLOT``, and the way back to original offsets."""
 
-    __slots__ = ("_ends", "_mention_of_slot", "actions", "offset", "slot_positions", "starts", "text")
+    __slots__ = ("_ends", "actions", "mention_of_slot", "offset", "slot_positions", "starts", "text")
 
     def __init__(self, text: str, space: ActionSpace, offset: int) -> None:
         clean = text.replace(_SLOT, " ")
         mentions = space._mention_spans(clean)
         pieces: list[str] = []
-        self.slot_positions: list[int] = []
-        self.starts: list[tuple[int, int]] = []  # (masked position, original position) of each slot
-        self.actions: list[str] = []
+        slot_positions: list[int] = []
+        starts: list[tuple[int, int]] = []  # (masked position, original position) of each slot
         cursor = 0
-        masked_len = 0
-        for action, start, end in mentions:
+        shift = 0  # original offset minus masked offset, after the mentions so far
+        for _, start, end in mentions:
             pieces.append(clean[cursor:start])
-            masked_len += start - cursor
-            self.slot_positions.append(masked_len)
-            self.starts.append((masked_len, start))
-            self.actions.append(action)
             pieces.append(_SLOT)
-            masked_len += 1
+            slot_positions.append(start - shift)
+            starts.append((start - shift, start))
+            shift += end - start - 1
             cursor = end
         pieces.append(clean[cursor:])
         self.text = "".join(pieces)
         self.offset = offset
+        self.slot_positions = slot_positions
+        self.starts = starts
+        self.actions = [action for action, _, _ in mentions]
         self._ends = [end for _, _, end in mentions]
-        self._mention_of_slot = {position: i for i, position in enumerate(self.slot_positions)}
+        self.mention_of_slot = {position: i for i, position in enumerate(slot_positions)}
 
     def mention_at(self, position: int) -> int | None:
-        return self._mention_of_slot.get(position)
+        return self.mention_of_slot.get(position)
 
     def original(self, position: int, *, end: bool = False) -> int:
         """Map a masked offset to the original text (a slot's end maps to its mention's end)."""
@@ -930,28 +1085,36 @@ class LexicalReader:
         folded = _fold(text)
         plan = _plan(_factors(folded), _FOLDED)
         scanned = folded if _FOLDED else text
-        backward = scanned[::-1]
+        backward = scanned[::-1] if plan.checked else ""
+        mention_at = masked.mention_of_slot.get
+        # Every match holds the placeholder, so none is empty: searching again from the end of the last match finds
+        # what finditer finds, without building an iterator for the scans that find nothing (most of them).
         negated: set[int] = set()
         for scan in plan.negations:
             if scan.backward is not None and scan.backward.search(backward) is None:
                 continue
-            for match in scan.forward.finditer(scanned):
-                index = masked.mention_at(match.start("a"))
+            search = scan.forward.search
+            match = search(scanned)
+            while match is not None:
+                index = mention_at(match.start("a"))
                 if index is not None:
                     negated.add(index)
+                match = search(scanned, match.end())
         hits: list[_Hit] = []
         for cue, scan in plan.cues:
             if scan.backward is not None and scan.backward.search(backward) is None:
                 continue
-            for match in scan.forward.finditer(scanned):
-                index = masked.mention_at(match.start("a"))
-                if index is None:
-                    continue
-                if cue.compares and match.start("b") >= 0:
-                    loser = masked.mention_at(match.start("b"))
-                    if loser is not None and masked.actions[loser] != masked.actions[index]:
-                        negated.add(loser)
-                hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
+            search = scan.forward.search
+            match = search(scanned)
+            while match is not None:
+                index = mention_at(match.start("a"))
+                if index is not None:
+                    if cue.compares and match.start("b") >= 0:
+                        loser = mention_at(match.start("b"))
+                        if loser is not None and masked.actions[loser] != masked.actions[index]:
+                            negated.add(loser)
+                    hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
+                match = search(scanned, match.end())
         history = plan.history
         hits = [
             h
@@ -1061,7 +1224,23 @@ class LexicalReader:
         start, end = max(0, min(start, len(rationale))), max(0, min(end, len(rationale)))
         evidence = rationale[start:end].strip() or None
         confidence = 0.0 if math.isnan(confidence) else max(0.0, min(1.0, confidence))
-        return RationaleReading(action=action, confidence=confidence, evidence=evidence, span=(start, end))
+        return _valid_reading(action, confidence, evidence, (start, end))
+
+
+def _valid_reading(action: str, confidence: float, evidence: str | None, span: tuple[int, int]) -> RationaleReading:
+    """A reading built without ``__post_init__``: the reader's confidences are floats already clamped to [0, 1], and
+    its action is never None, so the checks (there for custom readers) could not fail; skipping them halves the
+    cost of building it. The fields are set as the frozen dataclass's ``__init__`` sets them."""
+    reading = _new_object(RationaleReading)
+    _set_field(reading, "action", action)
+    _set_field(reading, "confidence", confidence)
+    _set_field(reading, "evidence", evidence)
+    _set_field(reading, "span", span)
+    return reading
+
+
+_new_object: Final = object.__new__
+_set_field: Final = object.__setattr__
 
 
 _DEFAULT_READER: Final = LexicalReader()
