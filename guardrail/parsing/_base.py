@@ -88,7 +88,7 @@ def reading_from_mapping(data: Mapping[str, Any]) -> RawReading | None:
         action_value, found = lowered["name"], True
     if not found:
         return None
-    rationale_parts = [lowered[k] for k in RATIONALE_KEYS if isinstance(lowered.get(k), str)]
+    rationale_parts = [value for k in RATIONALE_KEYS if k in lowered and isinstance(value := lowered[k], str)]
     intended = next((_text(lowered[k]) for k in INTENDED_KEYS if k in lowered), None)
     arguments: dict[str, Any] | None = None
     if _is_mapping(action_value):
@@ -97,6 +97,8 @@ def reading_from_mapping(data: Mapping[str, Any]) -> RawReading | None:
             arguments = dict(nested)
     for key in ARGUMENT_KEYS:
         value = lowered.get(key)
+        if value is None:
+            continue
         if _is_mapping(value):
             arguments = dict(value)
             break
