@@ -45,9 +45,7 @@ class Greediness:
         if chosen is None or not history.has_rewards:
             return ()
         untried = history.untried() if history.tried < history.k else []
-        name = state.name(chosen)
-        data: dict[str, object] = {"coverage": history.coverage, "untried": len(untried)}
-        # Whether it exploits matters only to the first two tests (the hot path has all actions tried and no
+        # Whether it exploits matters only to the first two tests (the hot path has every action tried and no
         # coverage target, and skips it).
         if (untried and history.t >= self.explore_by) or (
             self.coverage_target is not None
@@ -56,7 +54,7 @@ class Greediness:
         ):
             exploiting = chosen in history.greedy_actions()
             if exploiting and untried and history.t >= self.explore_by:
-                return (self._finding(name, "untried_remaining", len(untried) / history.k, data, state, untried),)
+                return (self._finding("untried_remaining", len(untried) / history.k, state, chosen, untried),)
             if (
                 exploiting
                 and self.coverage_target is not None
@@ -64,28 +62,30 @@ class Greediness:
                 and history.coverage < self.coverage_target
             ):
                 shortfall = (self.coverage_target - history.coverage) / self.coverage_target
-                return (self._finding(name, "coverage_below_target", shortfall, data, state, untried),)
+                return (self._finding("coverage_below_target", shortfall, state, chosen, untried),)
         if self.ucb_margin is not None and not untried:
             index = history.ucb_list(self.c)
             best_value, chosen_value = max(index), index[chosen]
             # An action with no reward yet has an infinite index: the gap is 0 if it is chosen, else infinite.
             gap = 0.0 if chosen_value == best_value else best_value - chosen_value
             if gap > self.ucb_margin:
-                data["ucb_gap"] = gap
                 best = [a for a, value in enumerate(index) if value == best_value]
                 score = 1.0 if math.isinf(gap) else gap / (gap + 1.0)
-                return (self._finding(name, "ucb_gap", score, data, state, best),)
+                return (self._finding("ucb_gap", score, state, chosen, best, ucb_gap=gap),)
         return ()
 
     @staticmethod
     def _finding(
-        name: str, reason: str, score: float, data: dict[str, object], state: StepState, others: list[int]
+        reason: str, score: float, state: StepState, chosen: int, others: list[int], **extra: float
     ) -> Finding:
-        data = {**data, "reason": reason}
+        history = state.history
+        name = state.name(chosen)
+        untried = history.k - history.tried
+        data: dict[str, object] = {"coverage": history.coverage, "untried": untried, **extra, "reason": reason}
         details = {
             "untried_remaining": f"exploits {name!r} while {len(others)} action(s) remain untried",
-            "coverage_below_target": f"exploits {name!r} at coverage {state.history.coverage:.0%}",
-            "ucb_gap": f"{name!r} is {data.get('ucb_gap', 0):.3f} below the best UCB index",
+            "coverage_below_target": f"exploits {name!r} at coverage {history.coverage:.0%}",
+            "ucb_gap": f"{name!r} is {extra.get('ucb_gap', 0):.3f} below the best UCB index",
         }
         return Finding(
             kind=GREEDINESS,
