@@ -218,13 +218,16 @@ class ActionSpace:
         # matched spelling -> its action, or "" for none: normalise_key is the costly part of finding mentions
         return {}
 
-    def _mention_spans(self, text: str) -> list[tuple[str, int, int]]:
-        """``find_mentions`` as ``(action, start, end)`` tuples, for callers that only need the offsets."""
+    def _mention_spans(self, text: str, folded: str | None = None) -> list[tuple[str, int, int]]:
+        """``find_mentions`` as ``(action, start, end)`` tuples, for callers that only need the offsets.
+
+        ``folded`` is ``_fold(text)``, for a caller that has it already (it is not folded again).
+        """
         pattern = self._folded_mention_pattern
         if pattern is None:
             pattern, scanned = self._mention_pattern, text
         else:
-            scanned = _fold(text)  # the same offsets as the text
+            scanned = _fold(text) if folded is None else folded  # the same offsets as the text
         spans: list[tuple[str, int, int]] = []
         spellings = self._spellings
         for match in pattern.finditer(scanned):

@@ -27,10 +27,10 @@ True
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -159,6 +159,8 @@ class _Cue:
 
 
 def _cue(name: str, weight: float, pattern: str) -> _Cue:
+    if not 0.5 <= weight <= 1.0:  # the reader's confidences stay in [0, 1] without clamping (see _reading)
+        raise ValueError(f"cue weights are in [0.5, 1]; got {weight!r}")
     compiled = re.compile(pattern, _FLAGS)
     return _Cue(name, weight, compiled, "b" in compiled.groupindex)
 
@@ -375,9 +377,17 @@ _SENTENCE_END: Final = re.compile(r"[.!?\n](?:(?<=\n)|(?=\s|$))")
 # it); per call, the letter runs of the rationale say which of those words are present, and a pattern whose
 # requirement is not met is not run at all. This only skips scans that would find nothing: the readings are those
 # of running every pattern (tests/test_rationale_equivalence.py checks it against a frozen full-scan copy).
+# Besides letters the gates read apostrophes, parentheses, digits and other characters (see _letter), and they read
+# the masked text, in which the placeholder requires nothing (tests/test_rationale_gates.py).
 # --------------------------------------------------------------------------------------------------------------
 
 _Requirement = tuple[frozenset[str], ...]  # every set must have a member in the text (as a substring)
+_APOSTROPHES: Final = "'\u2019"
+_OTHER: Final = "~"  # any character that does not fold to ASCII (so not an apostrophe either), for the gates
+_DIGIT: Final = "0"  # any ASCII digit, for the gates (\d also matches other digits: _OTHER for the gates)
+_PARENTHESES: Final = "()"  # read as themselves by the gates ("I will call (X)" needs both)
+# The characters that fold to ASCII (see ``_fold``): ASCII itself, and those of actions._FOLD.
+_FOLDING_TO_ASCII: Final = "".join(map(chr, range(128))) + "\u0130\u0131\u017f\u212a"
 
 
 def _parser_modules() -> tuple[Any, Any] | None:
@@ -390,10 +400,21 @@ def _parser_modules() -> tuple[Any, Any] | None:
 
 
 _PARSER: Final = _parser_modules()
+
+
+class _Form(NamedTuple):
+    """A pattern not compiled: what the parse-tree rewrites read of one (compiling is the costly part)."""
+
+    pattern: str
+    flags: int
+    groupindex: Mapping[str, int]
+
+
+_Source = re.Pattern[str] | _Form  # a compiled pattern, or one to compile
 _PARSED: dict[tuple[str, int], Any] = {}  # pattern source -> its parse tree (re.IGNORECASE does not change it)
 
 
-def _parsed(pattern: re.Pattern[str]) -> Sequence[tuple[Any, Any]]:
+def _parsed(pattern: _Source) -> Sequence[tuple[Any, Any]]:
     """The parsed top-level sequence of ``pattern``; only called when there is a parser."""
     assert _PARSER is not None
     key = (pattern.pattern, pattern.flags & re.VERBOSE)
@@ -403,12 +424,41 @@ def _parsed(pattern: re.Pattern[str]) -> Sequence[tuple[Any, Any]]:
     return tree.data  # type: ignore[no-any-return]
 
 
+@functools.cache
 def _letter(code: object) -> str | None:
-    """The lower-case ASCII letter a literal matches (case-insensitively), or None."""
+    """What a literal is to the gates: the lower-case ASCII letter it matches (case-insensitively), ' for either
+    apostrophe, a parenthesis, ``_DIGIT`` for a digit, ``_OTHER`` for a character that matches no character folding to
+    ASCII, or None (no requirement).
+
+    The gates read the text the same way (``_factors``): ’ as ', every digit as ``_DIGIT`` and every other character
+    that is not ASCII as ``_OTHER``. So "n't" is a factor (only ' and ’ match an apostrophe), a history line needs a
+    digit, "选择" needs some character that is not ASCII, and "(X)" needs both parentheses. Each such literal matches
+    only characters that the gates read as it: what a match requires is still in the text the gates read.
+    """
     if not isinstance(code, int):
         return None
-    ch = chr(code).lower()
-    return ch if "a" <= ch <= "z" else None
+    ch = chr(code)
+    if ch == _SLOT:  # in every text the reader scans: it requires nothing (and the gates read it as a space)
+        return None
+    if ch in _APOSTROPHES:
+        return "'"
+    if ch in _PARENTHESES:
+        return ch
+    if "0" <= ch <= "9":
+        return _DIGIT
+    low = ch.lower()
+    if len(low) == 1 and "a" <= low <= "z":
+        return low
+    if ch.isascii():
+        return None
+    literal = re.compile(re.escape(ch), re.IGNORECASE)
+    return None if any(literal.fullmatch(other) for other in _FOLDING_TO_ASCII) else _OTHER
+
+
+def _single_letter(items: Sequence[tuple[Any, Any]], constants: Any) -> str | None:
+    """The letter of a class whose members are all that letter for the gates (['’]), or None."""
+    letters = {_letter(v) if o is constants.LITERAL else None for o, v in items}
+    return letters.pop() if len(letters) == 1 else None
 
 
 def _requirement_of(items: Sequence[tuple[Any, Any]], constants: Any) -> list[frozenset[str]]:
@@ -418,7 +468,7 @@ def _requirement_of(items: Sequence[tuple[Any, Any]], constants: Any) -> list[fr
     out: list[frozenset[str]] = []
     run: list[str] = []
     for op, av in items:
-        letter = _letter(av) if op is c.LITERAL else None
+        letter = _letter(av) if op is c.LITERAL else _single_letter(av, c) if op is c.IN else None
         if letter is not None:
             run.append(letter)  # consecutive literals are matched consecutively: one string
             continue
@@ -432,10 +482,18 @@ def _requirement_of(items: Sequence[tuple[Any, Any]], constants: Any) -> list[fr
                 out.extend(_requirement_of(av[2].data, c))
         elif op is c.BRANCH:
             alternatives = [_requirement_of(alternative.data, c) for alternative in av[1]]
-            if alternatives and all(alternatives):  # each alternative needs one of its own sets: their union
-                out.append(frozenset().union(*(min(a, key=_weakness) for a in alternatives)))
+            if alternatives and all(alternatives):
+                # Each alternative needs every one of its own sets, so the branch needs the union of any one set of
+                # each: that of the weakest sets, and those of the first and of the last sets (often the rarer words
+                # that all the alternatives end with: "is not", "isn't", "should not").
+                for choose in (lambda a: min(a, key=_weakness), lambda a: a[0], lambda a: a[-1]):
+                    union = frozenset().union(*map(choose, alternatives))
+                    if union not in out:
+                        out.append(union)
         elif op is c.IN and av and all(o is c.LITERAL and _letter(v) is not None for o, v in av):
             out.append(frozenset(str(_letter(v)) for _, v in av))
+        elif op is c.IN and list(av) == [(c.CATEGORY, c.CATEGORY_DIGIT)]:  # \d
+            out.append(frozenset({_DIGIT, _OTHER}))
         # anything else (lookarounds, anchors, classes, groups references, ...) requires nothing
     if run:
         out.append(frozenset({"".join(run)}))
@@ -502,16 +560,23 @@ def _fail_fast(pattern: re.Pattern[str]) -> re.Pattern[str]:
     every alternative (and the look-behinds of ``_NOT_HYPOTHETICAL``) at every position. Patterns that start with
     the placeholder already have a literal prefix that the engine searches for, and are left as they are.
     """
-    if _PARSER is None:  # pragma: no cover
+    head = _fail_fast_head(pattern)
+    if head is None:
         return pattern
+    return re.compile(f"(?=[{''.join(map(re.escape, head))}])(?:{pattern.pattern})", pattern.flags)
+
+
+def _fail_fast_head(pattern: _Source) -> str | None:
+    """The characters of ``_fail_fast``'s look-ahead for ``pattern``, in order, or None where it adds none."""
+    if _PARSER is None:  # pragma: no cover
+        return None
     try:
         first, empty = _first_chars(_parsed(pattern), _PARSER[1])
     except Exception:  # pragma: no cover - an unexpected parse tree: leave the pattern alone
-        return pattern
+        return None
     if first is None or empty or not first or all(ch.lower() == ch.upper() for ch in first):
-        return pattern
-    head = "".join(re.escape(ch) for ch in sorted(first))
-    return re.compile(f"(?=[{head}])(?:{pattern.pattern})", pattern.flags)
+        return None
+    return "".join(sorted(first))
 
 
 _GATED: Final[tuple[re.Pattern[str], ...]] = (
@@ -540,12 +605,24 @@ _HEDGE_GATE: Final = _GATES[_HEDGE]
 _DEFERRED_GATE: Final = _GATES[_DEFERRED]
 _CORRECTION_GATE: Final = _GATES[_CORRECTION]
 
-# Maps the bytes of a UTF-8 text so that its runs of letters a-z are the runs of non-space bytes: a multi-byte
-# character is bytes >= 0x80, all mapped to a space (bytes.translate and split are much faster than a findall).
-_LETTERS_ONLY: Final = bytes(code if 0x61 <= code <= 0x7A else 0x20 for code in range(256))
+# Maps the bytes of a UTF-8 text so that its runs of what the gates read (letters a-z, ', ( and ), digits as _DIGIT,
+# other characters as _OTHER; see _letter) are the runs of non-space bytes: a multi-byte character is a first byte
+# >= 0xC0, mapped to _OTHER, then bytes 0x80-0xBF, deleted (bytes.translate and split are much faster than a findall).
+_LETTERS_ONLY: Final = bytes(
+    code
+    if 0x61 <= code <= 0x7A or chr(code) in "'()"
+    else ord(_DIGIT)
+    if 0x30 <= code <= 0x39
+    else ord(_OTHER)
+    if code >= 0xC0
+    else 0x20
+    for code in range(256)
+)
+_CONTINUATION_BYTES: Final = bytes(range(0x80, 0xC0))
 _RUN_MASKS: dict[bytes, int] = {}  # letter run -> the factors it contains (a bounded cache)
 _RUN_CACHE_SIZE: Final = 50_000
 _LONG_RUN: Final = 40  # longer runs are not decomposed: they count as containing every factor
+_FEW_RUNS: Final = 32  # from this many runs on, repeats are dropped first
 
 
 def _run_mask(run: bytes) -> int:
@@ -569,10 +646,20 @@ def _present(text: str) -> int:
 
 
 def _factors(low: str) -> int:
-    """The factors that occur in ``low``, a text already folded and lower-cased: those of its runs of a-z."""
+    """The factors that occur in ``low``, a text already folded and lower-cased: those of its runs of what the gates
+    read (see ``_letter``: ’ read as ', digits as ``_DIGIT``, other characters that are not ASCII as ``_OTHER``, the
+    placeholder as a space)."""
+    low = low.replace(_SLOT, " ")  # it requires nothing (see _letter)
+    if low.isascii():
+        runs = low.encode().translate(_LETTERS_ONLY).split()
+    else:
+        low = low.replace("\u2019", "'")
+        runs = low.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY, _CONTINUATION_BYTES).split()
     mask = 0
     get = _RUN_MASKS.get
-    for run in set(low.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY).split()):
+    # A run seen twice adds nothing: dropping repeats pays once there are many runs (a set costs more than it saves on
+    # a sentence or two).
+    for run in runs if len(runs) < _FEW_RUNS else set(runs):
         found = get(run)
         mask |= _run_mask(run) if found is None else found
     return mask
@@ -680,6 +767,12 @@ def _class_source(items: Sequence[tuple[Any, Any]], constants: Any) -> str:
 
 def _backward(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """The backward check of ``pattern`` (same flags), to search the reversed text; None where it would not help."""
+    source = _backward_source(pattern)
+    return None if source is None else re.compile(source, pattern.flags)
+
+
+def _backward_source(pattern: _Source) -> str | None:
+    """The source of ``_backward(pattern)``, or None."""
     if _PARSER is None or "a" not in pattern.groupindex or not pattern.flags & re.MULTILINE:
         return None
     c = _PARSER[1]
@@ -689,7 +782,7 @@ def _backward(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     if end is None or all(op in (c.AT, c.ASSERT, c.ASSERT_NOT) for op, _ in items[:end]):
         return None  # group ``a`` is nested (not handled), or the pattern starts with it: nothing to gain
     try:
-        return re.compile(_reversed_source(items[: end + 1], c), pattern.flags)
+        return _reversed_source(items[: end + 1], c)
     except _Irreversible:
         return None
 
@@ -821,17 +914,121 @@ def _hoisted(
 
 def _literal_first(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """``pattern`` rewritten to start with a literal or class (see above), or None where that is not possible."""
-    if _PARSER is None:  # pragma: no cover
+    items = _literal_first_items(pattern)
+    if items is None:
         return None
-    c = _PARSER[1]
     try:
-        items = _hoisted(_parsed(pattern), c)
-        if items is None or list(items) == list(_parsed(pattern)):
-            return None
-        names = {number: name for name, number in pattern.groupindex.items()}
-        return re.compile(_source(items, c, names), pattern.flags)
+        return _compiled(items, pattern.flags, pattern.groupindex, factor=False)
     except (_Irreversible, re.error):  # pragma: no cover - an unexpected parse tree: leave the pattern alone
         return None
+
+
+def _literal_first_items(pattern: _Source) -> list[tuple[Any, Any]] | None:
+    """The parse tree of ``_literal_first(pattern)``, or None."""
+    if _PARSER is None:  # pragma: no cover
+        return None
+    try:
+        items = _hoisted(_parsed(pattern), _PARSER[1])
+    except _Irreversible:  # pragma: no cover - an unexpected parse tree: leave the pattern alone
+        return None
+    return None if items is None or list(items) == list(_parsed(pattern)) else items
+
+
+def _compiled(
+    items: Sequence[tuple[Any, Any]], flags: int, groups: Mapping[str, int], *, factor: bool = True
+) -> re.Pattern[str]:
+    """A parse tree compiled with these flags and group names (name -> number), factored first (see below) if asked."""
+    assert _PARSER is not None
+    c = _PARSER[1]
+    if factor:
+        items = _factor_items(items, c, not flags & re.IGNORECASE)
+    return re.compile(_source(items, c, {number: name for name, number in groups.items()}), flags)
+
+
+# Factored forms. sre tries the alternatives of a branch one by one; it skips one that starts with a literal after
+# comparing one character, but enters every other, and a bounded repeat of a sequence (``(?:just\s+){0,2}``) runs
+# through its general repeat machinery. Two rewrites of the parse tree spare that work and keep every match (span and
+# groups; tests/test_rationale_factoring.py compares them):
+# * Alternatives that start with the same literal are merged behind it: ``ca|x|cb`` becomes ``c(?:a|b)|x``. Matching
+#   ``c`` leaves no choice, so ``c(?:a|b)`` tries what ``ca|cb`` tries, in the same order; and moving ``cb`` before
+#   ``x`` changes nothing, as both start with a literal and no text position can match two different ones. An
+#   alternative that does not start with a literal (a class, a repeat, a look-around, nothing) is a barrier that no
+#   alternative is moved across. Only without re.IGNORECASE (the folded forms), where a literal is one character.
+# * A repeat of at most two copies, ``X{0,2}``, is unrolled into nested alternatives ``(?:X(?:X|)|)`` (lazy:
+#   ``(?:|X(?:|X))``): the same attempts in the same order, one more copy or stopping, as sre's repeat makes them.
+#   Only for a body that holds no group and cannot match empty (where sre's repeat stops early).
+
+_UNROLLED: Final = 2  # the largest repeat count unrolled
+
+
+def _factor_items(items: Sequence[tuple[Any, Any]], constants: Any, cased: bool) -> list[tuple[Any, Any]]:
+    c = constants
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:
+        if op is c.SUBPATTERN:
+            out.append((op, (av[0], av[1], av[2], _Seq(_factor_items(av[3].data, c, cased)))))
+        elif op is c.ASSERT or op is c.ASSERT_NOT:
+            out.append((op, (av[0], _Seq(_factor_items(av[1].data, c, cased)))))
+        elif op is c.BRANCH:
+            alternatives = [_factor_items(alternative.data, c, cased) for alternative in av[1]]
+            merged = _merged(alternatives, c) if cased else alternatives
+            out.append((op, (None, [_Seq(alternative) for alternative in merged])))
+        elif op is c.MAX_REPEAT or op is c.MIN_REPEAT:
+            low, high, sub = av
+            body = _factor_items(sub.data, c, cased)
+            single = len(body) == 1 and body[0][0] in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)
+            if single or high > _UNROLLED or _has_group(body, c) or sub.getwidth()[0] == 0:
+                out.append((op, (low, high, _Seq(body))))
+                continue
+            out.extend(body * low)
+            optional: list[tuple[Any, Any]] = []
+            for _ in range(high - low):
+                more, stop = _Seq([*body, *optional]), _Seq([])
+                optional = [(c.BRANCH, (None, [more, stop] if op is c.MAX_REPEAT else [stop, more]))]
+            out.extend(optional)
+        else:
+            out.append((op, av))
+    return out
+
+
+def _merged(alternatives: list[list[tuple[Any, Any]]], constants: Any) -> list[list[tuple[Any, Any]]]:
+    """Alternatives (parsed sequences) with those that start with the same literal merged behind it (see above)."""
+    c = constants
+    groups: list[tuple[int | None, list[list[tuple[Any, Any]]]]] = []  # (first literal or None: a barrier, members)
+    for alternative in alternatives:
+        first = alternative[0][1] if alternative and alternative[0][0] is c.LITERAL else None
+        group = None
+        if first is not None:
+            for literal, members in reversed(groups):
+                if literal is None:
+                    break
+                if literal == first:
+                    group = members
+                    break
+        if group is None:
+            groups.append((first, [alternative]))
+        else:
+            group.append(alternative)
+    out: list[list[tuple[Any, Any]]] = []
+    for literal, members in groups:
+        if literal is None or len(members) == 1:
+            out.append(members[0])
+            continue
+        rests = _merged([member[1:] for member in members], c)
+        tail = rests[0] if len(rests) == 1 else [(c.BRANCH, (None, [_Seq(rest) for rest in rests]))]
+        out.append([(c.LITERAL, literal), *tail])
+    return out
+
+
+def _factored(pattern: _Source, items: Sequence[tuple[Any, Any]] | None = None) -> re.Pattern[str]:
+    """``pattern`` (or the parse tree ``items``, with its flags and group names) with its branches merged and its
+    small repeats unrolled (see above), compiled; ``pattern`` as it is if that fails."""
+    try:
+        if _PARSER is not None:
+            return _compiled(_parsed(pattern) if items is None else items, pattern.flags, pattern.groupindex)
+    except (_Irreversible, re.error):  # pragma: no cover - an unexpected parse tree: leave the pattern alone
+        pass
+    return pattern if isinstance(pattern, re.Pattern) else re.compile(pattern.pattern, pattern.flags)
 
 
 def _case_partners() -> frozenset[str] | None:
@@ -907,37 +1104,92 @@ def _scan(pattern: re.Pattern[str], folded: bool) -> _Scan:
     """``pattern`` ready to run over the masked text, or in its folded form over the folded text; compiled once."""
     scan = _SCANS.get((pattern, folded))
     if scan is None:
-        form = _scan_form(pattern, folded)
-        forward = _literal_first(form)
+        if _PARSER is None:  # pragma: no cover - no parser: no other form
+            scan = _SCANS[pattern, folded] = _Scan(_scan_form(pattern, folded), None)
+            return scan
+        c = _PARSER[1]
+        form = _Form(pattern.pattern, pattern.flags & ~re.IGNORECASE if folded else pattern.flags, pattern.groupindex)
+        # Each form is built as a parse tree and compiled once, factored: compiling is most of a first call's cost.
+        items = _literal_first_items(form)
+        literal_first = items is not None
+        head = None if literal_first else _fail_fast_head(form)
+        if head is not None:  # _fail_fast(form), as a tree
+            look_ahead = _Seq([(c.IN, [(c.LITERAL, ord(ch)) for ch in head])])
+            items = [(c.ASSERT, (1, look_ahead)), (c.SUBPATTERN, (None, 0, 0, _Seq(list(_parsed(form)))))]
         # A literal-first pattern that reaches its action through _DET gets no backward check: the reversed _DET
         # (optional words, then an optional word of any letters) backtracks through every split of the words before
         # the mention, and the check costs more than the forward scan it would spare (measured, short and long
         # texts alike). A check only ever skips scans that find nothing, so dropping one changes no reading.
-        backward = None if forward is not None and _DET in pattern.pattern else _backward(form)
-        scan = _SCANS[pattern, folded] = _Scan(forward or _fail_fast(form), backward)
+        source = None if literal_first and _DET in pattern.pattern else _backward_source(form)
+        backward = None
+        if source is not None:
+            try:
+                backward = _compiled(_PARSER[0].parse(source, form.flags & re.VERBOSE).data, form.flags, {})
+            except (_Irreversible, re.error):  # pragma: no cover - an unexpected parse tree: no check
+                backward = None
+        scan = _SCANS[pattern, folded] = _Scan(_factored(form, items), backward)
     return scan
 
 
 _CUE_GATES: Final = tuple((cue, _GATES[cue.pattern]) for cue in _POSITIVE_CUES)
 _NEGATION_GATES: Final = tuple((pattern, _GATES[pattern]) for pattern in _NEGATIONS)
 _HISTORY_GATE: Final = _GATES[_HISTORY_LINE]
+# The patterns run after the scans, around the decisive mention, over the same text as the scans.
+_AFTER_SCANS: Final = (_GROUP_AFTER, _GROUP_BEFORE, _HEDGE, _DEFERRED, _CORRECTION)
 # Whether the folded forms are used: only if every pattern so run allows it (the tests require it).
 _FOLDED: Final = _PARSER is not None and all(
     _foldable(_parsed(pattern), _PARSER[1])
-    for pattern in (*(cue.pattern for cue in _POSITIVE_CUES), *_NEGATIONS, _HISTORY_LINE)
+    for pattern in (*(cue.pattern for cue in _POSITIVE_CUES), *_NEGATIONS, _HISTORY_LINE, *_AFTER_SCANS)
 )
+_AFTER_FORMS: dict[bool, tuple[re.Pattern[str], ...]] = {}  # folded or not -> the forms of _AFTER_SCANS
+
+
+def _after_forms(folded: bool) -> tuple[re.Pattern[str], ...]:
+    """The forms of _AFTER_SCANS (compiled on first use, as the scans are)."""
+    forms = _AFTER_FORMS.get(folded)
+    if forms is None:
+        forms = _AFTER_FORMS[folded] = tuple(_factored(_scan_form(p, folded)) for p in _AFTER_SCANS)
+    return forms
+
+
+_Search = Callable[..., "re.Match[str] | None"]  # a compiled pattern's bound search
+
+
+class _Step(NamedTuple):
+    """One scan of a plan, ready to run: bound searches and group numbers, so the loop over them looks nothing up."""
+
+    check: _Search | None  # the backward check's search (over the reversed text), or None
+    search: _Search  # the forward pattern's search
+    action: int  # the number of group ``a``
+    loser: int  # the number of group ``b``, 0 if none
+    cue: str  # the cue's name ("" for a negation)
+    weight: float
 
 
 class _Plan(NamedTuple):
     """What may match a rationale with given factors, in one form; the rest cannot match and is never run."""
 
-    negations: tuple[_Scan, ...]
-    cues: tuple[tuple[_Cue, _Scan], ...]
+    negations: tuple[_Step, ...]
+    cues: tuple[_Step, ...]
     history: re.Pattern[str] | None
-    hedge: bool
-    deferred: bool
-    correction: bool
+    group_after: re.Pattern[str]
+    group_before: re.Pattern[str]
+    hedge: re.Pattern[str] | None  # None: its gate says it cannot match
+    deferred: re.Pattern[str] | None
+    correction: re.Pattern[str] | None
     checked: bool  # whether any of the scans has a backward check (else the text is not reversed)
+
+
+def _step(pattern: re.Pattern[str], folded: bool, cue: str = "", weight: float = 0.0) -> _Step:
+    scan = _scan(pattern, folded)
+    return _Step(
+        check=None if scan.backward is None else scan.backward.search,
+        search=scan.forward.search,
+        action=scan.forward.groupindex["a"],
+        loser=scan.forward.groupindex.get("b", 0),
+        cue=cue,
+        weight=weight,
+    )
 
 
 _PLANS: dict[int, _Plan] = {}  # present-factor mask and form -> the plan (a bounded cache)
@@ -948,16 +1200,21 @@ def _plan(present: int, folded: bool) -> _Plan:
     key = present << 1 | folded
     plan = _PLANS.get(key)
     if plan is None:
-        negations = tuple(_scan(p, folded) for p, gate in _NEGATION_GATES if _may_match(gate, present))
-        cues = tuple((cue, _scan(cue.pattern, folded)) for cue, gate in _CUE_GATES if _may_match(gate, present))
+        negations = tuple(_step(p, folded) for p, gate in _NEGATION_GATES if _may_match(gate, present))
+        cues = tuple(
+            _step(cue.pattern, folded, cue.name, cue.weight) for cue, gate in _CUE_GATES if _may_match(gate, present)
+        )
+        group_after, group_before, hedge, deferred, correction = _after_forms(folded)
         plan = _Plan(
             negations=negations,
             cues=cues,
             history=_scan(_HISTORY_LINE, folded).forward if _may_match(_HISTORY_GATE, present) else None,
-            hedge=_may_match(_HEDGE_GATE, present),
-            deferred=_may_match(_DEFERRED_GATE, present),
-            correction=_may_match(_CORRECTION_GATE, present),
-            checked=any(scan.backward is not None for scan in (*negations, *(scan for _, scan in cues))),
+            group_after=group_after,
+            group_before=group_before,
+            hedge=hedge if _may_match(_HEDGE_GATE, present) else None,
+            deferred=deferred if _may_match(_DEFERRED_GATE, present) else None,
+            correction=correction if _may_match(_CORRECTION_GATE, present) else None,
+            checked=any(step.check is not None for step in (*negations, *cues)),
         )
         if len(_PLANS) >= _RUN_CACHE_SIZE:
             _PLANS.clear()
@@ -974,34 +1231,57 @@ class _Hit:  # not frozen: a frozen dataclass costs four times as much to build,
     end: int
 
 
-class _Masked:
-    """The rationale with each mention replaced by ``_SLOT``, and the way back to original offsets."""
+_CAPITAL_SIGMA: Final = "\u03a3"
 
-    __slots__ = ("_ends", "actions", "mention_of_slot", "offset", "slot_positions", "starts", "text")
+
+class _Masked:
+    """The rationale with each mention replaced by ``_SLOT``, as the scans read it, and the way back to the original.
+
+    ``text`` is what the scans and the checks after them run over: the masked text folded (``_fold``) when the folded
+    forms are in use, else the masked text itself; ``folded`` is the masked text folded either way (for the gates).
+
+    The folded masked text is cut from the folded rationale, which finding the mentions needs anyway, rather than
+    folded again once masked. It is the same text: ``_fold`` replaces four characters by one each, then lower-cases,
+    and str.lower maps every character to one character on its own, except for U+0130 (replaced first) and U+03A3
+    (capital sigma, lower-cased to a final or a medial sigma by its neighbours, which masking can change): so, for a
+    text without U+03A3, folding then replacing spans by ``_SLOT`` (which folds to itself) is replacing them then
+    folding. A text with U+03A3 is masked, then folded. (tests/test_rationale_masking.py checks both over every code
+    point and on random texts.)
+    """
+
+    __slots__ = ("actions", "ends", "folded", "mention_of_slot", "offset", "slot_positions", "starts", "text")
 
     def __init__(self, text: str, space: ActionSpace, offset: int) -> None:
         clean = text.replace(_SLOT, " ")
-        mentions = space._mention_spans(clean)
-        pieces: list[str] = []
+        folded = _fold(clean)
+        mentions = space._mention_spans(clean, folded)
+        cut_folded = _FOLDED and (clean.isascii() or _CAPITAL_SIGMA not in clean)
+        source = folded if cut_folded else clean
+        segments: list[str] = []
         slot_positions: list[int] = []
-        starts: list[tuple[int, int]] = []  # (masked position, original position) of each slot
-        cursor = 0
-        shift = 0  # original offset minus masked offset, after the mentions so far
-        for _, start, end in mentions:
-            pieces.append(clean[cursor:start])
-            pieces.append(_SLOT)
-            slot_positions.append(start - shift)
-            starts.append((start - shift, start))
-            shift += end - start - 1
+        starts: list[int] = []  # each mention's span in ``text`` (plus ``offset``: in the rationale)
+        ends: list[int] = []
+        actions: list[str] = []
+        cursor = position = 0  # in the source, in the masked text
+        for action, start, end in mentions:
+            segments.append(source[cursor:start])
+            position += start - cursor
+            slot_positions.append(position)
+            position += 1
+            starts.append(start)
+            ends.append(end)
+            actions.append(action)
             cursor = end
-        pieces.append(clean[cursor:])
-        self.text = "".join(pieces)
+        segments.append(source[cursor:])
+        masked = _SLOT.join(segments)
+        self.text = masked if cut_folded else _fold(masked) if _FOLDED else masked
+        self.folded = self.text if _FOLDED else _fold(masked)
         self.offset = offset
         self.slot_positions = slot_positions
         self.starts = starts
-        self.actions = [action for action, _, _ in mentions]
-        self._ends = [end for _, _, end in mentions]
-        self.mention_of_slot = {position: i for i, position in enumerate(slot_positions)}
+        self.ends = ends
+        self.actions = actions
+        self.mention_of_slot = dict(zip(slot_positions, range(len(slot_positions)), strict=True))
 
     def mention_at(self, position: int) -> int | None:
         return self.mention_of_slot.get(position)
@@ -1011,10 +1291,10 @@ class _Masked:
         i = bisect.bisect_right(self.slot_positions, position - 1 if end else position) - 1
         if i < 0:
             return position + self.offset
-        slot, source = self.starts[i]
+        slot = self.slot_positions[i]
         if position == slot:
-            return source + self.offset
-        return self._ends[i] + (position - slot - 1) + self.offset
+            return self.starts[i] + self.offset
+        return self.ends[i] + (position - slot - 1) + self.offset
 
 
 def _sentence_start(text: str, position: int) -> int:
@@ -1067,7 +1347,8 @@ class LexicalReader:
         """Read ``rationale`` against ``actions``; never raises on text, never returns an action outside it."""
         text: object = rationale  # typed str, but a reader must not raise on anything it is handed
         space: object = actions
-        if not isinstance(text, str) or not isinstance(space, ActionSpace) or not text.strip():
+        # ``not text or text.isspace()`` is ``not text.strip()`` (the same whitespace), without copying the text.
+        if not isinstance(text, str) or not isinstance(space, ActionSpace) or not text or text.isspace():
             return NO_READING
         offset = max(0, len(rationale) - self.max_chars)
         masked = _Masked(rationale[offset:], actions, offset)
@@ -1082,114 +1363,113 @@ class LexicalReader:
 
     def _read(self, masked: _Masked, rationale: str) -> RationaleReading:
         text = masked.text
-        folded = _fold(text)
-        plan = _plan(_factors(folded), _FOLDED)
-        scanned = folded if _FOLDED else text
-        backward = scanned[::-1] if plan.checked else ""
+        present = _factors(masked.folded)
+        plan = _PLANS.get(present << 1 | _FOLDED) or _plan(present, _FOLDED)
+        backward = text[::-1] if plan.checked else ""
         mention_at = masked.mention_of_slot.get
         # Every match holds the placeholder, so none is empty: searching again from the end of the last match finds
-        # what finditer finds, without building an iterator for the scans that find nothing (most of them).
+        # what finditer finds, without building an iterator for the scans that find nothing (most of them); and
+        # past the last placeholder there is nothing left to find.
+        last = masked.slot_positions[-1]
         negated: set[int] = set()
-        for scan in plan.negations:
-            if scan.backward is not None and scan.backward.search(backward) is None:
+        for check, search, a, _, _, _ in plan.negations:
+            if check is not None and check(backward) is None:
                 continue
-            search = scan.forward.search
-            match = search(scanned)
+            match = search(text)
             while match is not None:
-                index = mention_at(match.start("a"))
+                index = mention_at(match.start(a))
                 if index is not None:
                     negated.add(index)
-                match = search(scanned, match.end())
-        hits: list[_Hit] = []
-        for cue, scan in plan.cues:
-            if scan.backward is not None and scan.backward.search(backward) is None:
+                end = match.end()
+                match = search(text, end) if end <= last else None
+        # The same mention may be hit by several cues: the strongest hit (the first of equals) stands for it.
+        best: dict[int, _Hit] = {}
+        for check, search, a, b, cue, weight in plan.cues:
+            if check is not None and check(backward) is None:
                 continue
-            search = scan.forward.search
-            match = search(scanned)
+            match = search(text)
             while match is not None:
-                index = mention_at(match.start("a"))
+                index = mention_at(match.start(a))
+                end = match.end()
                 if index is not None:
-                    if cue.compares and match.start("b") >= 0:
-                        loser = mention_at(match.start("b"))
+                    if b and match.start(b) >= 0:
+                        loser = mention_at(match.start(b))
                         if loser is not None and masked.actions[loser] != masked.actions[index]:
                             negated.add(loser)
-                    hits.append(_Hit(cue.name, cue.weight, index, match.start(), match.end()))
-                match = search(scanned, match.end())
-        history = plan.history
-        hits = [
-            h
-            for h in hits
-            if h.mention not in negated
-            and not (history is not None and self._on_history_line(masked, scanned, h.mention, history))
-        ]
-        if not hits:
+                    known = best.get(index)
+                    if known is None or weight > known.weight:
+                        best[index] = _Hit(cue, weight, index, match.start(), end)
+                match = search(text, end) if end <= last else None
+        if not best:
             return NO_READING
-        # The same mention may be hit by several cues: keep the strongest per mention, in text order.
-        best: dict[int, _Hit] = {}
-        for hit in hits:
-            if hit.mention not in best or hit.weight > best[hit.mention].weight:
-                best[hit.mention] = hit
-        ordered = [best[i] for i in sorted(best)]
-        decisions = [h for h in ordered if h.weight >= DECISION]
-        if decisions:
-            return self._decide(masked, rationale, decisions[-1], ordered, negated, plan)
-        if not self.use_evidence:
+        # Negated mentions and those on history lines do not count (whatever hit them: keeping the strongest hit per
+        # mention first leaves the same hits).
+        history = plan.history
+        ordered = [
+            best[i]
+            for i in sorted(best)  # in text order
+            if i not in negated and not (history is not None and _on_history_line(masked, i, history))
+        ]
+        for hit in reversed(ordered):
+            if hit.weight >= DECISION:
+                return self._decide(masked, rationale, hit, ordered, negated, plan)
+        if not ordered or not self.use_evidence:
             return NO_READING
         return self._from_evidence(masked, rationale, ordered, negated, plan)
-
-    @staticmethod
-    def _on_history_line(masked: _Masked, scanned: str, mention: int, history: re.Pattern[str]) -> bool:
-        # A history line match starts at a line start and stays on its line: matching there is finding it.
-        return history.match(scanned, scanned.rfind("\n", 0, masked.slot_positions[mention]) + 1) is not None
 
     @staticmethod
     def _rejected(masked: _Masked, hit: _Hit, plan: _Plan, sentence_end: int) -> bool:
         """A hit that does not commit: in a question, one of alternatives, or followed by a hedge."""
         text = masked.text
         position = masked.slot_positions[hit.mention]
-        action = masked.actions[hit.mention]
+        actions = masked.actions
+        action = actions[hit.mention]
         if text[sentence_end - 1 : sentence_end] == "?":
             return True
-        after = _GROUP_AFTER.match(text, position + 1)
-        if after is not None:
-            other = masked.mention_at(after.end() - 1)
-            if other is not None and masked.actions[other] != action:
-                return True
-        before = _GROUP_BEFORE.search(text, max(0, position - 40), position)
-        if before is not None:
-            other = masked.mention_at(before.start())
-            if other is not None and masked.actions[other] != action:
-                return True
-        return plan.hedge and _HEDGE.search(text, hit.start) is not None
+        # Alternatives reject only with another action: where every mention names this one, they cannot.
+        if actions.count(action) != len(actions):
+            after = plan.group_after.match(text, position + 1)
+            if after is not None:
+                other = masked.mention_at(after.end() - 1)
+                if other is not None and actions[other] != action:
+                    return True
+            before = plan.group_before.search(text, max(0, position - 40), position)
+            if before is not None:
+                other = masked.mention_at(before.start())
+                if other is not None and actions[other] != action:
+                    return True
+        return plan.hedge is not None and plan.hedge.search(text, hit.start) is not None
 
     def _decide(
         self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int], plan: _Plan
     ) -> RationaleReading:
         text = masked.text
         position = masked.slot_positions[hit.mention]
-        sentence_end = _sentence_end(text, position)
+        end_match = _SENTENCE_END.search(text, position)  # _sentence_end, inlined
+        sentence_end = end_match.end() if end_match else len(text)
         if self._rejected(masked, hit, plan, sentence_end):
             return NO_READING
-        action = masked.actions[hit.mention]
+        actions = masked.actions
+        action = actions[hit.mention]
         # Negating the chosen action after choosing it is a contradiction.
-        if any(masked.actions[i] == action and i > hit.mention for i in negated):
+        if negated and any(actions[i] == action and i > hit.mention for i in negated):
             return NO_READING
-        confidence = hit.weight
-        if plan.deferred and _DEFERRED.search(text, position, sentence_end):
+        confidence = hit.weight  # a decision: in [0.8, 1], so in [0.2, 0.99] at the end
+        if plan.deferred is not None and plan.deferred.search(text, position, sentence_end):
             confidence *= 0.5
         agreeing = 0
         conflicting_before = conflicting_after = False  # another action: decided before, or named after
         for other in ordered:
             if other is hit:
                 continue
-            if masked.actions[other.mention] == action:
+            if actions[other.mention] == action:
                 agreeing += 1
             elif other.mention > hit.mention:
                 conflicting_after = True
             elif other.weight >= DECISION:
                 conflicting_before = True
         if conflicting_before and not (
-            plan.correction and _CORRECTION.search(text, _sentence_start(text, position), sentence_end)
+            plan.correction is not None and plan.correction.search(text, _sentence_start(text, position), sentence_end)
         ):
             confidence -= 0.1
         if conflicting_after:
@@ -1214,17 +1494,22 @@ class LexicalReader:
             return NO_READING
         action = candidates.pop()
         last = usable[-1]
-        confidence = min(0.9, max(h.weight for h in usable) + 0.05 * min(len(usable) - 1, 2))
+        confidence = min(0.9, max(h.weight for h in usable) + 0.05 * min(len(usable) - 1, 2))  # in [0.5, 0.9]
         return self._reading(masked, rationale, action, confidence, last)
 
     @staticmethod
     def _reading(masked: _Masked, rationale: str, action: str, confidence: float, hit: _Hit) -> RationaleReading:
+        # Neither needs clamping: ``original`` maps the masked text's offsets, in order, onto offset..len(rationale),
+        # and the confidence is in [0.2, 0.99] (cue weights are in [0.5, 1], checked by _cue; see the callers).
         start = masked.original(hit.start)
         end = masked.original(hit.end, end=True)
-        start, end = max(0, min(start, len(rationale))), max(0, min(end, len(rationale)))
-        evidence = rationale[start:end].strip() or None
-        confidence = 0.0 if math.isnan(confidence) else max(0.0, min(1.0, confidence))
-        return _valid_reading(action, confidence, evidence, (start, end))
+        return _valid_reading(action, confidence, rationale[start:end].strip() or None, (start, end))
+
+
+def _on_history_line(masked: _Masked, mention: int, history: re.Pattern[str]) -> bool:
+    # A history line match starts at a line start and stays on its line: matching there is finding it.
+    text = masked.text
+    return history.match(text, text.rfind("\n", 0, masked.slot_positions[mention]) + 1) is not None
 
 
 def _valid_reading(action: str, confidence: float, evidence: str | None, span: tuple[int, int]) -> RationaleReading:
