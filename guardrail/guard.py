@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar, cast, overload
+from typing import Any, Final, Literal, Protocol, TypeVar, cast, overload
 from zlib import crc32
 
 import numpy as np
@@ -106,6 +106,19 @@ class Budget:
                 raise ConfigurationError(f"Budget({name}) must be >= 0 or None, got {value}")
         if self.min_steps_between_explorations < 0:
             raise ConfigurationError("Budget(min_steps_between_explorations) must be >= 0")
+
+    @property
+    def unbounded(self) -> bool:
+        """Whether no limit on interventions or extra calls is set (the default)."""
+        return (
+            self.max_interventions_per_episode is None
+            and self.max_extra_calls_per_step is None
+            and self.max_extra_calls_per_episode is None
+        )
+
+
+_UNBOUNDED: Final = BudgetView()
+"""What an unbounded budget leaves a step before any exploration: nothing is limited (shared, it is frozen)."""
 
 
 class Prompter(Protocol):
@@ -279,7 +292,9 @@ class _StepRun:
             step=self.view.t,
             attempt=self.attempt,
             max_attempts=guard._max_attempts,
-            budget=BudgetView(
+            budget=_UNBOUNDED
+            if steps_since is None and budget.unbounded
+            else BudgetView(
                 interventions_left=None
                 if budget.max_interventions_per_episode is None
                 else budget.max_interventions_per_episode - self.view.interventions - interventions_now,
@@ -301,21 +316,24 @@ class _StepRun:
         findings: list[Finding] = []
         for detect in self.guard._detect_fns:
             findings.extend(detect(state))
-        self.findings.extend(findings)
-        records = [
-            FindingRecord(
-                kind=f.kind,
-                score=f.score,
-                detail=f.detail,
-                actions=f.actions,
-                data=f.data,
-                attempt=self.attempt,
-            )
-            for f in findings
-        ]
-        self.finding_records.extend(records)
-        state = _with_findings(state, tuple(findings))
-        kinds = {f.kind for f in findings}
+        records: list[FindingRecord] = []
+        kinds: set[str] = set()
+        if findings:
+            self.findings.extend(findings)
+            records = [
+                FindingRecord(
+                    kind=f.kind,
+                    score=f.score,
+                    detail=f.detail,
+                    actions=f.actions,
+                    data=f.data,
+                    attempt=self.attempt,
+                )
+                for f in findings
+            ]
+            self.finding_records.extend(records)
+            state = _with_findings(state, tuple(findings))
+            kinds = {f.kind for f in findings}
         for policy, answers, correct in self.guard._policy_plan:
             if answers is not None and not (answers & kinds):
                 continue
@@ -449,6 +467,9 @@ class _StepRun:
         if action is None:
             action = self._fallback()
         self.final_action = action
+        if not self.corrections:
+            self.done = True
+            return
         # A re-ask's "to" is where the step ended up.
         self.corrections = [
             c.model_copy(update={"to_action": action}) if c.kind == "reask" and c.applied else c

@@ -480,6 +480,9 @@ def test_the_states_and_results_the_guard_builds_equal_those_of_their_constructo
         assert rebuilt == built
         with pytest.raises(dataclasses.FrozenInstanceError):
             built.episode = "changed"  # type: ignore[misc]
+    from guardrail.state import BudgetView
+
+    assert seen[0].budget == BudgetView()  # an unbounded budget before any exploration limits nothing
     # the lazily created generator still works on a state built this way, seeded from the state's seed
     assert seen[0].rng is seen[0].rng
     assert seen[0].rng.random() == np.random.default_rng(seen[0].seed).random()
