@@ -133,7 +133,7 @@ class JsonlSink:
             if self._closed:
                 raise TelemetryError(f"JsonlSink({self.path}) is closed")
             if self.max_bytes is None:
-                fd = self._current_fd()
+                fd = self._fd if self._fd is not None else self._current_fd()
                 _write_all(fd, line)
             else:
                 with self._file_lock():
@@ -143,7 +143,8 @@ class JsonlSink:
                         self._rotate(fd)
                         fd = self._current_fd()
                     _write_all(fd, line)
-            self._maybe_sync(fd)
+            if self.fsync != "never":
+                self._maybe_sync(fd)
 
     def _current_fd(self) -> int:
         """Our descriptor, re-opened if another process rotated (renamed) the file under us."""
