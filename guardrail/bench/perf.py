@@ -6,7 +6,9 @@ the history, build the event and write it to JSONL.
 
 Two output styles: ``"text"`` ("... so I should choose X.\\nACTION=X", whose free-text rationale the lexical
 reader reads) and ``"json"`` (a JSON object whose ``intended_action`` field states the rationale's action, so
-no lexical reading is needed). Two detector sets: ``"all"`` four and the Guard's ``"default"`` two.
+no lexical reading is needed). Two detector sets: ``"all"`` four and the Guard's ``"default"`` two. With
+``reader="none"`` the Guard is given a reader that returns the action the benchmark's rationale ends with,
+without reading it: the step then does everything but the lexical reading, which splits the cost in two.
 
 Histories are pre-filled with ``record_step``/``record_reward`` to the size under test. Each measured step
 runs on an episode whose history has that size, give or take 10%: a small history is spread over many
@@ -31,10 +33,12 @@ from typing import Literal
 
 import numpy as np
 
+from guardrail.actions import ActionSpace
 from guardrail.detectors import DetectorLike, FrequencyBias, Greediness, InvalidAction, KnowingDoingGap
 from guardrail.guard import Guard
 from guardrail.history import InMemoryHistoryStore
 from guardrail.policies import OverrideToRationale, ReAsk
+from guardrail.rationale import NO_READING, RationaleReading
 from guardrail.telemetry.events import StepEvent
 from guardrail.telemetry.sinks import JsonlSink
 
@@ -43,6 +47,7 @@ __all__ = [
     "DetectorSet",
     "OutputStyle",
     "OverheadResult",
+    "ReaderChoice",
     "ThroughputResult",
     "action_names",
     "consistent_answer",
@@ -59,6 +64,7 @@ AGENT_CALL_SECONDS = 0.1
 
 OutputStyle = Literal["text", "json"]
 DetectorSet = Literal["all", "default"]
+ReaderChoice = Literal["lexical", "none"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +76,7 @@ class OverheadResult:
     steps: int
     output: OutputStyle = "text"
     detectors: DetectorSet = "all"
+    reader: ReaderChoice = "lexical"
     median_us: float
     p90_us: float
     mean_us: float
@@ -112,6 +119,12 @@ def consistent_json_answer(action: str) -> str:
     return json.dumps({"rationale": rationale, "intended_action": action, "action": action})
 
 
+def _unread(rationale: str, actions: ActionSpace) -> RationaleReading:
+    """The action a benchmark rationale ends with ("... so I should choose X."), found without reading it."""
+    action = actions.resolve(rationale.rsplit(" ", 1)[-1])
+    return RationaleReading(action=action, confidence=1.0) if action is not None else NO_READING
+
+
 def prefill(store: InMemoryHistoryStore, episode: str, k: int, steps: int, rng: np.random.Generator) -> None:
     """Record ``steps`` steps, each with a reward, into ``episode`` (uniformly random actions)."""
     actions = rng.integers(k, size=steps)
@@ -136,19 +149,22 @@ def measure_step_overhead(
     seed: int = 0,
     output: OutputStyle = "text",
     detectors: DetectorSet = "all",
+    reader: ReaderChoice = "lexical",
     clock: Callable[[], int] = time.perf_counter_ns,
 ) -> OverheadResult:
     """Time ``steps`` guarded steps of an instant agent at ``actions`` actions and a ``history``-step history.
 
     The guard runs ``detectors`` (all four, or the default knowing-doing gap and invalid action) and
     ``[ReAsk(), OverrideToRationale()]`` and writes every event to a JSONL file in ``directory`` (a temporary
-    directory by default). ``output`` is the instant agent's answer style (see the module docstring).
+    directory by default). ``output`` is the instant agent's answer style and ``reader`` whether the lexical
+    reader reads the rationale (see the module docstring).
     """
     if actions < 2 or history < 0 or steps < 1 or warmup < 0:
         raise ValueError("need actions >= 2, history >= 0, steps >= 1, warmup >= 0")
-    if output not in ("text", "json") or detectors not in ("all", "default"):
+    if output not in ("text", "json") or detectors not in ("all", "default") or reader not in ("lexical", "none"):
         raise ValueError(
-            f"output must be 'text' or 'json' and detectors 'all' or 'default'; got {output!r}, {detectors!r}"
+            "output must be 'text' or 'json', detectors 'all' or 'default', reader 'lexical' or 'none'; "
+            f"got {output!r}, {detectors!r}, {reader!r}"
         )
     rng = np.random.default_rng(seed)
     names = action_names(actions)
@@ -171,6 +187,7 @@ def measure_step_overhead(
             telemetry=JsonlSink(Path(tmp) / "events.jsonl"),
             history=store,
             seed=seed,
+            reader=_unread if reader == "none" else None,
         )
         choices = rng.integers(actions, size=total).tolist()
         timings: list[float] = []
@@ -194,6 +211,7 @@ def measure_step_overhead(
         steps=steps,
         output=output,
         detectors=detectors,
+        reader=reader,
         median_us=statistics.median(timings),
         p90_us=_percentile(timings, 0.9),
         mean_us=statistics.fmean(timings),
@@ -240,8 +258,9 @@ def format_table(results: Sequence[OverheadResult], throughput: ThroughputResult
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        output = f"{r.output} (not read)" if r.reader == "none" else r.output
         lines.append(
-            f"| {r.output} | {r.detectors} | {r.actions} | {r.history:,} | {r.steps:,} | {r.median_us:.1f} | "
+            f"| {output} | {r.detectors} | {r.actions} | {r.history:,} | {r.steps:,} | {r.median_us:.1f} | "
             f"{r.p90_us:.1f} | {r.mean_us:.1f} | {r.ratio_to_agent_call:.2e} |"
         )
     if throughput is not None:

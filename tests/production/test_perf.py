@@ -55,6 +55,20 @@ def test_measure_step_overhead_rejects_unknown_styles(tmp_path: Path) -> None:
         measure_step_overhead(actions=5, history=0, steps=1, warmup=0, directory=tmp_path, output="xml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="detectors"):
         measure_step_overhead(actions=5, history=0, steps=1, warmup=0, directory=tmp_path, detectors="some")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reader"):
+        measure_step_overhead(actions=5, history=0, steps=1, warmup=0, directory=tmp_path, reader="fast")  # type: ignore[arg-type]
+
+
+def test_the_unread_reader_names_the_action_the_lexical_reader_finds() -> None:
+    """reader="none" skips the lexical reading but gives the same action, so the step does the same work."""
+    from guardrail import ActionSpace, read_rationale
+    from guardrail.bench.perf import _unread
+
+    space = ActionSpace([f"a{i}" for i in range(20)])
+    for name in space.names:
+        rationale = consistent_answer(name).split("\n", 1)[0]
+        assert _unread(rationale, space).action == read_rationale(rationale, space).action == name
+    assert _unread("no action named here", space).action is None
 
 
 def test_measure_step_overhead_and_throughput_report_positive_figures(tmp_path: Path) -> None:
@@ -72,6 +86,9 @@ def test_measure_step_overhead_and_throughput_report_positive_figures(tmp_path: 
     table = format_table([result, json_result], throughput)
     assert "| text | all | 5 | 20 | 30 |" in table
     assert "| json | default | 5 | 20 | 30 |" in table
+    unread = measure_step_overhead(actions=5, history=20, steps=30, warmup=5, directory=tmp_path, reader="none")
+    assert unread.reader == "none"
+    assert "| text (not read) | all | 5 | 20 | 30 |" in format_table([unread])
     assert "events/s" in table
 
 
