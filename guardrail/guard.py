@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol, TypeVar, cast, overload
+from typing import Any, Final, Literal, Protocol, cast, overload
 from zlib import crc32
 
 import numpy as np
@@ -21,6 +21,7 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from guardrail._frozen import filled
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors.base import DetectorLike, Finding, detect_fn
@@ -282,7 +283,7 @@ class _StepRun:
         extra_used = self.calls - 1
         steps_since = None if self.view.last_exploration_step is None else self.view.t - self.view.last_exploration_step
         interventions_now = self._interventions()
-        return _frozen(
+        return filled(
             StepState,
             actions=guard.actions,
             decision=decision,
@@ -575,7 +576,7 @@ class _StepRun:
         )
         event = self.event(step, "ok")
         guard._emit(event)
-        return _frozen(
+        return filled(
             StepResult,
             action=self.final_action,
             decision=self.decision,
@@ -589,25 +590,11 @@ class _StepRun:
         )
 
 
-_Frozen = TypeVar("_Frozen", StepState, StepResult)
-
-
-def _frozen(cls: type[_Frozen], **fields: Any) -> _Frozen:
-    """``cls(**fields)`` for a frozen dataclass without ``__post_init__``, every field given, at a fifth of the cost.
-
-    A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__``; filling ``__dict__`` at once
-    gives an equal object. The guard builds two per step (tests/test_guard.py checks both against ``__init__``).
-    """
-    instance = object.__new__(cls)
-    instance.__dict__.update(fields)
-    return instance
-
-
 def _with_findings(state: StepState, findings: tuple[Finding, ...]) -> StepState:
     """A copy of ``state`` with findings; dataclasses.replace re-runs __init__ and costs more than the step."""
     if not findings:
         return state
-    return _frozen(StepState, **{**state.__dict__, "findings": findings})
+    return filled(StepState, **{**state.__dict__, "findings": findings})
 
 
 def _kind_of(correction: Override | ReAskRequest | SampleRequest) -> CorrectionKind:

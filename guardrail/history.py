@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from guardrail._frozen import filled
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -109,7 +110,8 @@ class EpisodeHistory:
 
     def view(self) -> HistoryView:
         """A read-only snapshot for one step's detectors and policies."""
-        return HistoryView(
+        return filled(
+            HistoryView,
             k=self.k,
             t=len(self.steps),
             counts=tuple(self.counts),
@@ -127,7 +129,7 @@ class EpisodeHistory:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)  # no slots: the store builds one per step with ``filled``
 class HistoryView:
     """Read-only statistics of one episode, as of the start of the current step.
 

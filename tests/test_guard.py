@@ -450,11 +450,12 @@ async def test_skip_step_from_a_parser_records_nothing() -> None:
     assert guard.view().t == 0
 
 
-def test_the_states_and_results_the_guard_builds_equal_those_of_their_constructors() -> None:
-    """The guard fills StepState and StepResult without their field-by-field __init__: the objects are the same."""
+def test_the_states_results_and_views_the_guard_builds_equal_those_of_their_constructors() -> None:
+    """StepState, StepResult and HistoryView are filled without their field-by-field __init__: the same objects."""
     import dataclasses
 
     from guardrail import Finding, StepResult
+    from guardrail.history import HistoryView
     from guardrail.state import StepState
 
     seen: list[StepState] = []
@@ -471,9 +472,12 @@ def test_the_states_and_results_the_guard_builds_equal_those_of_their_constructo
     assert len(seen) == 2
     assert seen[1].findings
     assert not seen[0].findings
-    for built in (*seen, result):
+    guard.record_reward("ep", 1.0)
+    view = guard.history.view("ep", len(COLOURS))
+    assert (view.t, view.counts, view.reward_sums) == (1, (1, 0, 0), (1.0, 0.0, 0.0))
+    for built in (*seen, result, view):
         cls = type(built)
-        assert cls in (StepState, StepResult)
+        assert cls in (StepState, StepResult, HistoryView)
         names = [f.name for f in dataclasses.fields(cls)]
         assert sorted(vars(built)) == sorted(names)  # every field, nothing else
         rebuilt = cls(**{name: getattr(built, name) for name in names})
