@@ -184,9 +184,13 @@ class HistoryView:
         """:meth:`means` as a list of floats."""
         return [total / n if n else math.nan for n, total in zip(self.reward_counts, self.reward_sums, strict=True)]
 
+    def ucb_scale(self, c: float = 1.0) -> float:
+        """The exploration term's numerator in every UCB1 index: ``c * sqrt(ln t)``."""
+        return c * math.sqrt(math.log(max(self.rewarded_steps, 1)))
+
     def ucb_list(self, c: float = 1.0) -> list[float]:
         """:meth:`ucb` as a list of floats."""
-        scale = c * math.sqrt(math.log(max(self.rewarded_steps, 1)))
+        scale = self.ucb_scale(c)
         return [
             total / n + scale / math.sqrt(n) if n else math.inf
             for n, total in zip(self.reward_counts, self.reward_sums, strict=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,6 +65,16 @@ class Greediness:
                 shortfall = (self.coverage_target - history.coverage) / self.coverage_target
                 return (self._finding("coverage_below_target", shortfall, state, chosen, untried),)
         if self.ucb_margin is not None and not untried:
+            counts, sums = history.reward_counts, history.reward_sums
+            if 0 not in counts:
+                # Every index is at most the best mean plus the largest bonus, and IEEE arithmetic is monotone, so
+                # when even that bound is within the margin the gap is too: no need to compute the k indices.
+                scale = history.ucb_scale(self.c)
+                n = counts[chosen]
+                chosen_index = sums[chosen] / n + scale / math.sqrt(n)  # as ucb_list computes it
+                bound = max(map(operator.truediv, sums, counts)) + scale / math.sqrt(min(counts))
+                if bound - chosen_index <= self.ucb_margin:
+                    return ()
             index = history.ucb_list(self.c)
             best_value, chosen_value = max(index), index[chosen]
             # An action with no reward yet has an infinite index: the gap is 0 if it is chosen, else infinite.

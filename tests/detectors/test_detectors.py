@@ -197,3 +197,48 @@ def test_findings_are_invariant_under_relabelling(history, choice, perm) -> None
         assert [tuple(sorted(rename[a] for a in f.actions)) for f in found_a] == [
             tuple(sorted(f.actions)) for f in found_b
         ]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 60), st.floats(-50, 50, allow_nan=False)),
+        min_size=2,
+        max_size=8,
+    ),
+    st.integers(0, 7),
+    st.sampled_from([0.0, 0.05, 0.2, 1.0, 3.0]),
+    st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+    st.integers(0, 3),
+)
+def test_ucb_gap_fires_exactly_when_the_full_index_says_so(
+    arms: list[tuple[int, float]], pick: int, margin: float, c: float, pending: int
+) -> None:
+    """The cheap bound that skips computing every UCB index never changes whether the ucb_gap test fires."""
+    from guardrail.history import HistoryView
+
+    k = len(arms)
+    chosen = pick % k
+    reward_counts = tuple(n if i >= pending else 0 for i, (n, _) in enumerate(arms))  # some arms not rewarded yet
+    sums = tuple(n * mean if n else 0.0 for n, (_, mean) in zip(reward_counts, arms, strict=True))
+    view = HistoryView(
+        k=k,
+        t=sum(n for n, _ in arms) + 1,
+        counts=tuple(n + 1 for n, _ in arms),  # every arm tried
+        reward_counts=reward_counts,
+        reward_sums=sums,
+        tried=k,
+        rewarded_steps=sum(reward_counts),
+    )
+    names = [f"arm{i}" for i in range(k)]
+    state = make_step_state(names, act(names[chosen]), history=view)
+    index = view.ucb_list(c)
+    best = max(index)
+    gap = 0.0 if index[chosen] == best else best - index[chosen]
+    exploiting = chosen in view.greedy_actions()
+    fired = Greediness(ucb_margin=margin, c=c).detect(state)
+    if not view.has_rewards:
+        assert fired == ()
+        return
+    assert [f.data["reason"] for f in fired] == (["ucb_gap"] if gap > margin else []), (index, chosen, exploiting)
+    if fired:
+        assert fired[0].data["ucb_gap"] == gap
