@@ -108,14 +108,20 @@ _DET = (
     r"(?:(?!(?:not|than|of|or|and|but|except|instead|rather|every|all|any|each|no|none|whichever|either|neither"
     r"|to|between|from)\b)[^\W\d]\w*\s+)?"
 )
+# The auxiliaries after the subject start either with spaces then a letter, or with an apostrophe after optional
+# spaces: they are written as two groups, each behind what its alternatives start with, so that sre tries the spaces
+# once, not once per alternative. No text position can match alternatives of both groups (a letter or an apostrophe
+# after the spaces), and each group keeps its alternatives' order, so sre meets the alternatives that can match in the
+# same order as when they were listed one by one ("i will", "i'll", "i shall", "i am going to", "i'm going to", ...):
+# the same matches (tests/test_rationale_subjects.py compares them with the listed forms).
 _I_WILL = (
-    r"\b(?:(?:i|we)(?:\s+will|\s*['’]ll|\s+shall|\s+(?:am|are)\s+going\s+to|\s*['’](?:m|re)\s+going\s+to"
-    r"|\s+(?:am|are)\s+gonna|\s*['’](?:m|re)\s+gonna|\s+(?:have\s+)?decided\s+to|\s+decide\s+to|\s+(?:am|are)"
-    r"|\s*['’](?:m|re))?|let(?:['’]s|\s+us|\s+me))"
+    r"\b(?:(?:i|we)(?:\s+(?:will|shall|(?:am|are)\s+going\s+to|(?:am|are)\s+gonna|(?:have\s+)?decided\s+to"
+    r"|decide\s+to|(?:am|are))|\s*['’](?:ll|(?:m|re)\s+going\s+to|(?:m|re)\s+gonna|(?:m|re)))?"
+    r"|let(?:['’]s|\s+us|\s+me))"
 )
 _I_SHOULD = (
-    r"\b(?:i|we)(?:\s+should|\s+must|\s+need\s+to|\s+have\s+to|\s+ought\s+to|\s+want\s+to|\s+would\s+like\s+to"
-    r"|\s*['’]d\s+like\s+to|\s*['’]d\s+rather|\s*['’]d|\s+would|\s+plan\s+to|\s+intend\s+to)"
+    r"\b(?:i|we)(?:\s+(?:should|must|need\s+to|have\s+to|ought\s+to|want\s+to|would\s+like\s+to|would|plan\s+to"
+    r"|intend\s+to)|\s*['’](?:d\s+like\s+to|d\s+rather|d))"
 )
 _CLAUSE_START = r"(?:^|(?<=[.!?;:,\n(])|\b(?:and|then|so|thus|hence|therefore|now)\b)[ \t]*[-*>#]*[ \t]*"
 _POSITIVE_PREDICATE = (
@@ -1158,6 +1164,8 @@ def _scan(pattern: re.Pattern[str], folded: bool) -> _Scan:
 
 
 _CUE_GATES: Final = tuple((cue, _GATES[cue.pattern]) for cue in _POSITIVE_CUES)
+# The order in which the plans run the cues: by weight, strongest first, in their order among equals (a stable sort).
+_BY_WEIGHT: Final = tuple(sorted(_CUE_GATES, key=lambda item: -item[0].weight))
 _NEGATION_GATES: Final = tuple((pattern, _GATES[pattern]) for pattern in _NEGATIONS)
 _HISTORY_GATE: Final = _GATES[_HISTORY_LINE]
 # The patterns run after the scans, around the decisive mention, over the same text as the scans.
@@ -1218,17 +1226,20 @@ def _step(pattern: re.Pattern[str], folded: bool, cue: str = "", weight: float =
     )
 
 
-_PLANS: dict[int, _Plan] = {}  # present-factor mask and form -> the plan (a bounded cache)
+# Present-factor mask -> the plan in the folded form, and in the unfolded one (bounded caches). Keyed by the mask alone,
+# the reader's look-up hashes it without building a key.
+_PLANS: dict[int, _Plan] = {}
+_UNFOLDED_PLANS: dict[int, _Plan] = {}
 
 
 def _plan(present: int, folded: bool) -> _Plan:
     """The scans and checks whose trigger words are all present, in the given form; memoised."""
-    key = present << 1 | folded
-    plan = _PLANS.get(key)
+    plans = _PLANS if folded else _UNFOLDED_PLANS
+    plan = plans.get(present)
     if plan is None:
         negations = tuple(_step(p, folded) for p, gate in _NEGATION_GATES if _may_match(gate, present))
         cues = tuple(
-            _step(cue.pattern, folded, cue.name, cue.weight) for cue, gate in _CUE_GATES if _may_match(gate, present)
+            _step(cue.pattern, folded, cue.name, cue.weight) for cue, gate in _BY_WEIGHT if _may_match(gate, present)
         )
         group_after, group_before, hedge, deferred, correction = _after_forms(folded)
         plan = _Plan(
@@ -1242,9 +1253,9 @@ def _plan(present: int, folded: bool) -> _Plan:
             correction=correction if _may_match(_CORRECTION_GATE, present) else None,
             checked=any(step.check is not None for step in (*negations, *cues)),
         )
-        if len(_PLANS) >= _RUN_CACHE_SIZE:
-            _PLANS.clear()
-        _PLANS[key] = plan
+        if len(plans) >= _RUN_CACHE_SIZE:
+            plans.clear()
+        plans[present] = plan
     return plan
 
 
@@ -1285,23 +1296,29 @@ class _Masked:
         source = folded if cut_folded else clean
         segments: list[str] = []
         slot_positions: list[int] = []
+        # each mention's action and span in ``text`` (plus ``offset``: in the rationale), gathered here rather than
+        # unzipped from the mentions (which costs more than the appends)
+        actions: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
         cursor = removed = 0  # in the source; how much shorter the masked text is so far
-        for _, start, end in mentions:
+        for action, start, end in mentions:
             segments.append(source[cursor:start])
             slot_positions.append(start - removed)
             removed += end - start - 1
             cursor = end
+            actions.append(action)
+            starts.append(start)
+            ends.append(end)
         segments.append(source[cursor:])
         masked = _SLOT.join(segments)
         self.text = masked if cut_folded else _fold(masked) if _FOLDED else masked
         self.folded = self.text if _FOLDED else _fold(masked)
         self.offset = offset
         self.slot_positions = slot_positions
-        # each mention's action and span in ``text`` (plus ``offset``: in the rationale)
-        self.actions: tuple[str, ...]
-        self.starts: tuple[int, ...]
-        self.ends: tuple[int, ...]
-        self.actions, self.starts, self.ends = zip(*mentions, strict=True) if mentions else ((), (), ())
+        self.actions: Sequence[str] = actions
+        self.starts: Sequence[int] = starts
+        self.ends: Sequence[int] = ends
 
     def mention_at(self, position: int) -> int | None:
         """The index of the mention whose placeholder is at ``position``, or None."""
@@ -1372,8 +1389,8 @@ class LexicalReader:
         # ``not text or text.isspace()`` is ``not text.strip()`` (the same whitespace), without copying the text.
         if not isinstance(text, str) or not isinstance(space, ActionSpace) or not text or text.isspace():
             return NO_READING
-        offset = max(0, len(rationale) - self.max_chars)
-        masked = _Masked(rationale[offset:], actions, offset)
+        offset = len(rationale) - self.max_chars
+        masked = _Masked(rationale[offset:], actions, offset) if offset > 0 else _Masked(rationale, actions, 0)
         if not masked.actions:
             return NO_READING
         reading = self._read(masked, rationale)
@@ -1386,12 +1403,12 @@ class LexicalReader:
     def _read(self, masked: _Masked, rationale: str) -> RationaleReading:
         text = masked.text
         present = _factors(masked.folded)
-        plan = _PLANS.get(present << 1 | _FOLDED) or _plan(present, _FOLDED)
+        plan = (_PLANS if _FOLDED else _UNFOLDED_PLANS).get(present) or _plan(present, _FOLDED)
         backward = text[::-1] if plan.checked else ""
         # Group ``a`` (and ``b``) of every scan is the placeholder itself, so it starts at a slot: its mention is the
         # slot's index among the slot positions (sorted), found by bisection.
         slots = masked.slot_positions
-        slot_index = bisect.bisect_left
+        slot_index = _slot_index
         # Every match holds the placeholder, so none is empty: searching again from the end of the last match finds
         # what finditer finds, without building an iterator for the scans that find nothing (most of them); and
         # past the last placeholder there is nothing left to find.
@@ -1405,9 +1422,14 @@ class LexicalReader:
                 negated.add(slot_index(slots, match.start(a)))
                 end = match.end()
                 match = search(text, end) if end <= last else None
-        # The same mention may be hit by several cues: the strongest hit (the first of equals) stands for it.
+        # The same mention may be hit by several cues: the strongest hit (the first of equals) stands for it. The plan
+        # runs the cues by weight, strongest first (in their order among equals): the first hit on a mention is the
+        # one that stands, and once every mention has one, the cues left can only negate the losers of comparisons.
         best: dict[int, _Hit] = {}
-        for check, search, a, b, cue, weight in plan.cues:
+        mentions = len(slots)
+        full = False
+        steps = iter(plan.cues)
+        for check, search, a, b, cue, weight in steps:
             if check is not None and check(backward) is None:
                 continue
             match = search(text)
@@ -1418,20 +1440,37 @@ class LexicalReader:
                     loser = slot_index(slots, match.start(b))
                     if masked.actions[loser] != masked.actions[index]:
                         negated.add(loser)
-                known = best.get(index)
-                if known is None or weight > known.weight:
+                if index not in best:
                     best[index] = _Hit(cue, weight, index, match.start(), end)
+                    full = len(best) == mentions
                 match = search(text, end) if end <= last else None
+            if full:
+                break
+        if full:
+            for check, search, a, b, _, _ in steps:  # the rest of them
+                if not b or (check is not None and check(backward) is None):
+                    continue
+                match = search(text)
+                while match is not None:
+                    end = match.end()
+                    if match.start(b) >= 0:
+                        loser = slot_index(slots, match.start(b))
+                        if masked.actions[loser] != masked.actions[slot_index(slots, match.start(a))]:
+                            negated.add(loser)
+                    match = search(text, end) if end <= last else None
         if not best:
             return NO_READING
         # Negated mentions and those on history lines do not count (whatever hit them: keeping the strongest hit per
         # mention first leaves the same hits).
         history = plan.history
-        ordered = [
-            best[i]
-            for i in sorted(best)  # in text order
-            if i not in negated and not (history is not None and _on_history_line(masked, i, history))
-        ]
+        if negated or history is not None:
+            ordered = [
+                best[i]
+                for i in sorted(best)  # in text order
+                if i not in negated and not (history is not None and _on_history_line(masked, i, history))
+            ]
+        else:
+            ordered = [*map(best.__getitem__, sorted(best))]  # the same, when neither can drop a hit
         for hit in reversed(ordered):
             if hit.weight >= DECISION:
                 return self._decide(masked, rationale, hit, ordered, negated, plan)
@@ -1440,8 +1479,10 @@ class LexicalReader:
         return self._from_evidence(masked, rationale, ordered, negated, plan)
 
     @staticmethod
-    def _rejected(masked: _Masked, hit: _Hit, plan: _Plan, sentence_end: int) -> bool:
-        """A hit that does not commit: in a question, one of alternatives, or followed by a hedge."""
+    def _rejected(masked: _Masked, hit: _Hit, plan: _Plan, sentence_end: int, alone: bool | None = None) -> bool:
+        """A hit that does not commit: in a question, one of alternatives, or followed by a hedge.
+
+        ``alone``: whether every mention names the hit's action, if the caller knows it."""
         text = masked.text
         position = masked.slot_positions[hit.mention]
         actions = masked.actions
@@ -1449,7 +1490,9 @@ class LexicalReader:
         if text[sentence_end - 1 : sentence_end] == "?":
             return True
         # Alternatives reject only with another action: where every mention names this one, they cannot.
-        if actions.count(action) != len(actions):
+        if alone is None:
+            alone = actions.count(action) == len(actions)
+        if not alone:
             after = plan.group_after.match(text, position + 1)
             if after is not None:
                 other = masked.mention_at(after.end() - 1)
@@ -1466,38 +1509,47 @@ class LexicalReader:
         self, masked: _Masked, rationale: str, hit: _Hit, ordered: Sequence[_Hit], negated: set[int], plan: _Plan
     ) -> RationaleReading:
         text = masked.text
-        position = masked.slot_positions[hit.mention]
+        mention = hit.mention
+        position = masked.slot_positions[mention]
         end_match = _SENTENCE_END.search(text, position)  # _sentence_end, inlined
         sentence_end = end_match.end() if end_match else len(text)
-        if self._rejected(masked, hit, plan, sentence_end):
-            return NO_READING
         actions = masked.actions
-        action = actions[hit.mention]
+        action = actions[mention]
+        alone = actions.count(action) == len(actions)  # every mention names the action
+        if alone and plan.hedge is None:  # what _rejected finds then: only a question rejects it
+            if text[sentence_end - 1 : sentence_end] == "?":
+                return NO_READING
+        elif self._rejected(masked, hit, plan, sentence_end, alone):
+            return NO_READING
         # Negating the chosen action after choosing it is a contradiction.
-        if negated and any(actions[i] == action and i > hit.mention for i in negated):
+        if negated and any(actions[i] == action and i > mention for i in negated):
             return NO_READING
         confidence = hit.weight  # a decision: in [0.8, 1], so in [0.2, 0.99] at the end
         if plan.deferred is not None and plan.deferred.search(text, position, sentence_end):
             confidence *= 0.5
-        agreeing = 0
-        conflicting_before = conflicting_after = False  # another action: decided before, or named after
-        for other in ordered:
-            if other is hit:
-                continue
-            if actions[other.mention] == action:
-                agreeing += 1
-            elif other.mention > hit.mention:
-                conflicting_after = True
-            elif other.weight >= DECISION:
-                conflicting_before = True
-        if conflicting_before and not (
-            plan.correction is not None and plan.correction.search(text, _sentence_start(text, position), sentence_end)
-        ):
-            confidence -= 0.1
-        if conflicting_after:
-            confidence -= 0.1
-        confidence = min(0.99, confidence + 0.05 * min(agreeing, 2))
-        return self._reading(masked, rationale, action, confidence, hit)
+        if alone:  # no other action: every other hit agrees (what the loop below finds)
+            agreeing = len(ordered) - 1
+        else:
+            agreeing = 0
+            conflicting_before = conflicting_after = False  # another action: decided before, or named after
+            for other in ordered:
+                if other is hit:
+                    continue
+                if actions[other.mention] == action:
+                    agreeing += 1
+                elif other.mention > mention:
+                    conflicting_after = True
+                elif other.weight >= DECISION:
+                    conflicting_before = True
+            if conflicting_before and not (
+                plan.correction is not None
+                and plan.correction.search(text, _sentence_start(text, position), sentence_end)
+            ):
+                confidence -= 0.1
+            if conflicting_after:
+                confidence -= 0.1
+        confidence += 0.05 * (agreeing if agreeing < 2 else 2)  # min(0.99, confidence + 0.05 * min(agreeing, 2))
+        return self._reading(masked, rationale, action, confidence if confidence < 0.99 else 0.99, hit)
 
     def _from_evidence(
         self, masked: _Masked, rationale: str, ordered: Sequence[_Hit], negated: set[int], plan: _Plan
@@ -1523,8 +1575,25 @@ class LexicalReader:
     def _reading(masked: _Masked, rationale: str, action: str, confidence: float, hit: _Hit) -> RationaleReading:
         # Neither needs clamping: ``original`` maps the masked text's offsets, in order, onto offset..len(rationale),
         # and the confidence is in [0.2, 0.99] (cue weights are in [0.5, 1], checked by _cue; see the callers).
-        start = masked.original(hit.start)
-        end = masked.original(hit.end, end=True)
+        # masked.original(hit.start) and masked.original(hit.end, end=True), inlined
+        slots = masked.slot_positions
+        offset = masked.offset
+        position = hit.start
+        i = _slot_before(slots, position) - 1
+        if i < 0:
+            start = position + offset
+        elif position == slots[i]:
+            start = masked.starts[i] + offset
+        else:
+            start = masked.ends[i] + (position - slots[i] - 1) + offset
+        position = hit.end
+        i = _slot_before(slots, position - 1) - 1
+        if i < 0:
+            end = position + offset
+        elif position == slots[i]:
+            end = masked.starts[i] + offset
+        else:
+            end = masked.ends[i] + (position - slots[i] - 1) + offset
         return _valid_reading(action, confidence, rationale[start:end].strip() or None, (start, end))
 
 
@@ -1539,15 +1608,21 @@ def _valid_reading(action: str, confidence: float, evidence: str | None, span: t
     its action is never None, so the checks (there for custom readers) could not fail; skipping them halves the
     cost of building it. The fields are set as the frozen dataclass's ``__init__`` sets them."""
     reading = _new_object(RationaleReading)
-    _set_field(reading, "action", action)
-    _set_field(reading, "confidence", confidence)
-    _set_field(reading, "evidence", evidence)
-    _set_field(reading, "span", span)
+    _set_action(reading, action)
+    _set_confidence(reading, confidence)
+    _set_evidence(reading, evidence)
+    _set_span(reading, span)
     return reading
 
 
 _new_object: Final = object.__new__
-_set_field: Final = object.__setattr__
+# The slots' own setters (what object.__setattr__ ends up calling, without looking the attribute up by name).
+_set_action: Final = RationaleReading.__dict__["action"].__set__
+_set_confidence: Final = RationaleReading.__dict__["confidence"].__set__
+_set_evidence: Final = RationaleReading.__dict__["evidence"].__set__
+_set_span: Final = RationaleReading.__dict__["span"].__set__
+_slot_before: Final = bisect.bisect_right
+_slot_index: Final = bisect.bisect_left
 
 
 _DEFAULT_READER: Final = LexicalReader()
@@ -1563,6 +1638,9 @@ def read_rationale(rationale: str, actions: ActionSpace, reader: RationaleReader
     if not isinstance(text, str) or not text:
         return NO_READING
     space = ActionSpace.of(actions)
+    if reader is None and type(space) is ActionSpace:
+        # The default reader's action is None or a mention's action, one of the space's names: always in it.
+        return _DEFAULT_READER(rationale, space)
     reading = (reader or _DEFAULT_READER)(rationale, space)
     if reading.action is not None and reading.action not in space:
         return NO_READING
