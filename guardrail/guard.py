@@ -316,7 +316,9 @@ class _StepRun:
         state = self._state(decision, ())
         findings: list[Finding] = []
         for detect in self.guard._detect_fns:
-            findings.extend(detect(state))
+            found = detect(state)
+            if found:
+                findings.extend(found)
         records: list[FindingRecord] = []
         kinds: set[str] = set()
         if findings:
@@ -336,7 +338,7 @@ class _StepRun:
             state = _with_findings(state, tuple(findings))
             kinds = {f.kind for f in findings}
         for policy, answers, correct in self.guard._policy_plan:
-            if answers is not None and not (answers & kinds):
+            if answers is not None and answers.isdisjoint(kinds):
                 continue
             correction = correct(state)
             if correction is None:

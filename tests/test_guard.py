@@ -490,3 +490,25 @@ def test_the_states_results_and_views_the_guard_builds_equal_those_of_their_cons
     # the lazily created generator still works on a state built this way, seeded from the state's seed
     assert seen[0].rng is seen[0].rng
     assert seen[0].rng.random() == np.random.default_rng(seen[0].seed).random()
+
+
+def test_a_policy_may_declare_the_kinds_it_answers_as_any_collection() -> None:
+    """answers given as a list is read as a set of kinds: the policy runs on a gap and not on a clean step."""
+    from guardrail import Override
+    from guardrail.state import StepState
+
+    class FollowTheRationale:
+        def __init__(self) -> None:
+            self.answers = ["knowing_doing_gap"]  # a list, not the frozenset the protocol suggests
+            self.calls = 0
+
+        def correct(self, state: StepState) -> Override | None:
+            self.calls += 1
+            return Override(action=str(state.decision.rationale_action), reason="follow the rationale")
+
+    policy = FollowTheRationale()
+    guard = Guard(COLOURS, policies=[policy])  # type: ignore[list-item]
+    assert guard.step(ScriptedAgent([GOOD]), "o").action == "blue"
+    assert policy.calls == 0  # no finding: not asked
+    assert guard.step(ScriptedAgent([GAP]), "o").action == "blue"
+    assert policy.calls == 1

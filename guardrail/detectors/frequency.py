@@ -44,15 +44,16 @@ class FrequencyBias:
         chosen = state.index(state.decision.action)
         if chosen is None or history.t < self.min_steps:
             return ()
-        share = history.counts[chosen] / history.t
+        counts = history.counts
         if history.has_rewards:
-            return self._with_rewards(state, chosen, share)
-        return self._without_rewards(state, chosen, share)
+            if counts[chosen] != max(counts):  # not (one of) the most frequent: the common case, settled here
+                return ()
+            return self._with_rewards(state, chosen, counts[chosen] / history.t)
+        return self._without_rewards(state, chosen, counts[chosen] / history.t)
 
     def _with_rewards(self, state: StepState, chosen: int, share: float) -> Sequence[Finding]:
+        # ``chosen`` is (one of) the most frequent actions: detect() checked it
         history = state.history
-        if history.counts[chosen] != max(history.counts):  # not (one of) the most frequent
-            return ()
         means = history.mean_list()
         if math.isnan(means[chosen]):
             return ()

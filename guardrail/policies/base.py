@@ -93,8 +93,9 @@ PolicyLike = Policy | PolicyFn
 
 
 def answers_of(policy: PolicyLike) -> frozenset[str] | None:
-    """The finding kinds a policy answers (None: every step)."""
-    return policy.answers if isinstance(policy, Policy) else None
+    """The finding kinds a policy answers (None: every step), as a frozenset whatever collection it declared."""
+    answers = policy.answers if isinstance(policy, Policy) else None
+    return None if answers is None else frozenset(answers)
 
 
 def correct_fn(policy: PolicyLike) -> PolicyFn:
