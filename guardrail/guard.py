@@ -507,7 +507,13 @@ class _StepRun:
             view = self.view
             counts_list = list(view.counts)
             counts_list[index] += 1
-            counts = {name: n for name, n in zip(guard.actions.names, counts_list, strict=True) if n}
+            names = guard.actions.names
+            # Once every action has been chosen (the common case) no zero is left out: dict() builds it in C.
+            counts = (
+                dict(zip(names, counts_list, strict=True))
+                if 0 not in counts_list
+                else {name: n for name, n in zip(names, counts_list, strict=True) if n}
+            )
             coverage = (view.tried + (view.counts[index] == 0)) / view.k
         usage = self.usage
         findings = self.finding_records

@@ -83,6 +83,7 @@ def test_every_event_the_guard_builds_validates_to_itself(name: str) -> None:
         assert validated == event
         assert validated.model_dump_json() == event.model_dump_json()
         assert list(event.__dict__) == list(StepEvent.model_fields)  # the schema's order, which the lines keep
+        assert event.model_fields_set == set(StepEvent.model_fields)
         for field, info in StepEvent.model_fields.items():
             value = getattr(event, field)
             expected = _PLAIN.get(info.annotation)
@@ -90,6 +91,7 @@ def test_every_event_the_guard_builds_validates_to_itself(name: str) -> None:
                 assert type(value) is expected, (field, value)
             if str(info.annotation).startswith("tuple"):
                 assert type(value) is tuple, (field, value)
+    assert len({id(e.model_fields_set) for e in events}) == len(events)  # each event has its own set
 
 
 def test_the_type_check_covers_the_numeric_fields() -> None:
@@ -98,15 +100,16 @@ def test_the_type_check_covers_the_numeric_fields() -> None:
     assert {"rationale_confidence", "agent_latency_s", "guard_latency_s", "timestamp", "coverage", "step"} <= plain
 
 
-def test_typed_fields_must_name_every_field_and_nothing_else() -> None:
-    """Building an event from an incomplete or unknown set of fields is a clear error naming them."""
+def test_typed_fields_must_count_every_field() -> None:
+    """Building an event with a field missing or one too many is a clear error naming it."""
     event = _events([AGREE_RED])[0]
     fields = dict(event.__dict__)
     del fields["counts"]
-    with pytest.raises(ConfigurationError, match=r"missing \['counts'\]"):
+    with pytest.raises(ConfigurationError, match=r"missing \['counts'\], unknown \[\]"):
         StepEvent._of_typed_fields({**fields})
-    with pytest.raises(ConfigurationError, match=r"unknown \['colour'\]"):
-        StepEvent._of_typed_fields({**fields, "colour": "red"})
+    with pytest.raises(ConfigurationError, match=r"missing \[\], unknown \['colour'\]"):
+        StepEvent._of_typed_fields({**event.__dict__, "colour": "red"})
+    assert StepEvent._of_typed_fields(dict(event.__dict__)) == event
 
 
 def test_event_ids_are_version_4_uuids_and_unique() -> None:
