@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
-from guardrail.actions import ActionSpace, _fold
+from guardrail.actions import _SPELLINGS_CACHE_SIZE, ActionSpace, _fold, normalise_key
 from guardrail.exceptions import ConfigurationError
 
 __all__ = ["NO_READING", "LexicalReader", "RationaleReader", "RationaleReading", "read_rationale"]
@@ -661,13 +661,20 @@ def _factors(low: str) -> int:
     else:
         low = low.replace("\u2019", "'")
         runs = low.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY, _CONTINUATION_BYTES).split()
-    mask = 0
-    get = _RUN_MASKS.get
     # A run seen twice adds nothing: dropping repeats pays once there are many runs (a set costs more than it saves on
     # a sentence or two).
-    for run in runs if len(runs) < _FEW_RUNS else set(runs):
-        found = get(run)
-        mask |= _run_mask(run) if found is None else found
+    distinct = runs if len(runs) < _FEW_RUNS else set(runs)
+    masks = _RUN_MASKS
+    mask = 0
+    try:  # usually every run is known: subscripting, with no test per run, is the cheapest loop
+        for run in distinct:
+            mask |= masks[run]
+    except KeyError:  # one is not: start again, decomposing the runs not known yet
+        mask = 0
+        get = masks.get
+        for run in distinct:
+            found = get(run)
+            mask |= _run_mask(run) if found is None else found
     return mask
 
 
@@ -1291,26 +1298,59 @@ class _Masked:
     def __init__(self, text: str, space: ActionSpace, offset: int) -> None:
         clean = text.replace(_SLOT, " ")
         folded = _fold(clean)
-        mentions = space._mention_spans(clean, folded)
         cut_folded = _FOLDED and (clean.isascii() or _CAPITAL_SIGMA not in clean)
-        source = folded if cut_folded else clean
-        segments: list[str] = []
+        pattern = space._folded_mention_pattern
         slot_positions: list[int] = []
         # each mention's action and span in ``text`` (plus ``offset``: in the rationale), gathered here rather than
         # unzipped from the mentions (which costs more than the appends)
         actions: list[str] = []
         starts: list[int] = []
         ends: list[int] = []
-        cursor = removed = 0  # in the source; how much shorter the masked text is so far
-        for action, start, end in mentions:
-            segments.append(source[cursor:start])
-            slot_positions.append(start - removed)
-            removed += end - start - 1
-            cursor = end
-            actions.append(action)
-            starts.append(start)
-            ends.append(end)
-        segments.append(source[cursor:])
+        removed = 0  # how much shorter the masked text is so far
+        if cut_folded and pattern is not None:
+            # ``space._mention_spans(clean, folded)``, fused with the masking: the mention pattern's split of the
+            # folded text is its pieces between the matches (the folded segments, once the matches that name no
+            # action are put back) and the matches themselves, found as finditer finds them, without a match object
+            # each; the spans follow from the pieces' lengths (folding keeps offsets). A spelling's action is looked
+            # up (and remembered) exactly as _mention_spans does (tests/test_rationale_masking.py compares them).
+            pieces = pattern.split(folded)
+            segments = [pieces[0]]
+            spellings = space._spellings
+            get = spellings.get
+            start = len(pieces[0])
+            for i in range(1, len(pieces), 2):
+                end = start + len(pieces[i])
+                spelling = clean[start:end]
+                action = get(spelling)
+                if action is None:
+                    action = space._by_key.get(normalise_key(spelling), "")
+                    if len(spellings) >= _SPELLINGS_CACHE_SIZE:
+                        spellings.clear()
+                    spellings[spelling] = action
+                after = pieces[i + 1]
+                if action:
+                    slot_positions.append(start - removed)
+                    removed += end - start - 1
+                    actions.append(action)
+                    starts.append(start)
+                    ends.append(end)
+                    segments.append(after)
+                else:  # not a mention: the match stays in the text
+                    segments[-1] += pieces[i] + after
+                start = end + len(after)
+        else:
+            source = folded if cut_folded else clean
+            segments = []
+            cursor = 0  # in the source
+            for action, start, end in space._mention_spans(clean, folded):
+                segments.append(source[cursor:start])
+                slot_positions.append(start - removed)
+                removed += end - start - 1
+                cursor = end
+                actions.append(action)
+                starts.append(start)
+                ends.append(end)
+            segments.append(source[cursor:])
         masked = _SLOT.join(segments)
         self.text = masked if cut_folded else _fold(masked) if _FOLDED else masked
         self.folded = self.text if _FOLDED else _fold(masked)
@@ -1425,13 +1465,26 @@ class LexicalReader:
         # The same mention may be hit by several cues: the strongest hit (the first of equals) stands for it. The plan
         # runs the cues by weight, strongest first (in their order among equals): the first hit on a mention is the
         # one that stands, and once every mention has one, the cues left can only negate the losers of comparisons.
+        # So a cue that compares nothing only needs its matches on mentions without a hit yet, all at or before the
+        # last of them (``open_slot``): its backward check starts at that slot in the reversed text (it finds what it
+        # finds at the slots up to it, and a match whose action is there is one the check finds there), and its scan
+        # stops once past it (later matches have their action at later slots, which all have a hit).
         best: dict[int, _Hit] = {}
         mentions = len(slots)
         full = False
+        open_last = mentions - 1  # the last mention without a hit
+        open_slot = last
+        check_from = len(text) - 1 - open_slot  # that slot's position in the reversed text
         steps = iter(plan.cues)
         for check, search, a, b, cue, weight in steps:
-            if check is not None and check(backward) is None:
-                continue
+            if b:
+                if check is not None and check(backward) is None:
+                    continue
+                limit = last
+            else:
+                if check is not None and check(backward, check_from) is None:
+                    continue
+                limit = open_slot
             match = search(text)
             while match is not None:
                 index = slot_index(slots, match.start(a))
@@ -1442,8 +1495,17 @@ class LexicalReader:
                         negated.add(loser)
                 if index not in best:
                     best[index] = _Hit(cue, weight, index, match.start(), end)
-                    full = len(best) == mentions
-                match = search(text, end) if end <= last else None
+                    if len(best) == mentions:
+                        full = True
+                    elif index == open_last:
+                        open_last -= 1
+                        while open_last in best:
+                            open_last -= 1
+                        open_slot = slots[open_last]
+                        check_from = len(text) - 1 - open_slot
+                        if not b:
+                            limit = open_slot
+                match = search(text, end) if end <= limit else None
             if full:
                 break
         if full:
