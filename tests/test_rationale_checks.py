@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
 from guardrail.actions import _fold
 
@@ -148,8 +149,8 @@ def _group_items(items: Any, group: int, constants: Any) -> list[tuple[Any, Any]
 def test_the_action_groups_are_the_placeholder_itself() -> None:
     """``_read`` maps a match's groups ``a`` and ``b`` to mentions by bisecting the slot positions: that needs each
     group to be exactly the placeholder, in every form that is run."""
-    assert fast._PARSER is not None
-    parser, constants = fast._PARSER
+    assert regex_forms._PARSER is not None
+    parser, constants = regex_forms._PARSER
     patterns = [*(cue.pattern for cue in fast._POSITIVE_CUES), *fast._NEGATIONS]
     for pattern in patterns:
         for folded in (False, True):

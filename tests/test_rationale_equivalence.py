@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace, normalise_key
 from tests import _rationale_reference as reference
@@ -195,7 +196,7 @@ def test_a_gate_never_skips_a_pattern_that_matches(text: str) -> None:
         matches = [m.regs for m in pattern.finditer(text)]
         if matches:
             assert fast._may_match(fast._GATES[pattern], present), (pattern.pattern[:60], text)
-        _same_matches(fast._fail_fast(pattern), text, matches)
+        _same_matches(regex_forms._fail_fast(pattern), text, matches)
     _check_forms(text)
 
 
@@ -219,7 +220,7 @@ def test_backward_checks_exist_and_skip() -> None:
         for pattern in _scanned_patterns():
             scan = fast._scan(pattern, folded=folded)
             starts_with_it = pattern.pattern.startswith("(?P<a>")
-            through_det = fast._DET in pattern.pattern and fast._literal_first(fast._scan_form(pattern, folded))
+            through_det = fast._DET in pattern.pattern and regex_forms._literal_first(fast._scan_form(pattern, folded))
             loosened = fast._GAP in pattern.pattern and not pattern.pattern.startswith(fast._NOT_HYPOTHETICAL)
             expected_none = starts_with_it or pattern is fast._HISTORY_LINE or (bool(through_det) and not loosened)
             assert (scan.backward is None) == expected_none, pattern.pattern[:60]
@@ -278,8 +279,8 @@ def test_folded_forms_match_folded_text_as_ignorecase_matches_text() -> None:
     folded character case-sensitively iff it matches the character case-insensitively, and folding keeps every
     character one character (anchors look at \\w and line breaks, checked as leaves too)."""
     assert fast._FOLDED
-    assert fast._PARSER is not None
-    parser, constants = fast._PARSER
+    assert regex_forms._PARSER is not None
+    parser, constants = regex_forms._PARSER
     everything = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
     folded = fast._fold(everything)
     assert len(folded) == len(everything)
@@ -298,11 +299,11 @@ def test_folded_forms_match_folded_text_as_ignorecase_matches_text() -> None:
 
 
 def test_the_module_refuses_literals_that_would_not_fold() -> None:
-    assert fast._PARSER is not None
-    parser, constants = fast._PARSER
+    assert regex_forms._PARSER is not None
+    parser, constants = regex_forms._PARSER
 
     def foldable(source: str) -> bool:
-        return fast._foldable(parser.parse(source).data, constants)
+        return regex_forms._foldable(parser.parse(source).data, constants)
 
     assert foldable("(?<!if\\s)\\bi\\s+[^\\W\\d]\\w*[“”]w[äa]hle|wei[ßs]|选择")
     assert not foldable("I will")  # upper case: never in the folded text

@@ -17,6 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace
 
@@ -57,7 +58,7 @@ def _same(pattern: re.Pattern[str], factored: re.Pattern[str], text: str) -> Non
 
 
 def test_the_rules_rewrite_what_they_should() -> None:
-    forms = {source: fast._factored(re.compile(source)).pattern for source in RULES}
+    forms = {source: regex_forms._factored(re.compile(source)).pattern for source in RULES}
     assert forms[RULES[0]].startswith("(?:c(?:a|b)|x)")
     assert forms[RULES[1]] == "(?:a(?:b|c|)|x)"
     for barrier in RULES[2:6]:
@@ -69,7 +70,7 @@ def test_the_rules_rewrite_what_they_should() -> None:
     assert "{0,2}" in forms[RULES[12]]
     assert "{0,3}" in forms[RULES[13]]
     # With re.IGNORECASE a literal matches more than itself: alternatives are not merged.
-    assert fast._factored(re.compile(RULES[0], re.IGNORECASE)).pattern == "(?:ca|x|cb)"
+    assert regex_forms._factored(re.compile(RULES[0], re.IGNORECASE)).pattern == "(?:ca|x|cb)"
 
 
 @settings(max_examples=300, deadline=None)
@@ -81,8 +82,8 @@ def test_the_rules_keep_every_match(text: str, ignorecase: bool) -> None:
     flags = re.MULTILINE | (re.IGNORECASE if ignorecase else 0)
     for source in RULES:
         pattern = re.compile(source, flags)
-        _same(pattern, fast._factored(pattern), text)
-        _same(pattern, fast._factored(pattern), text.upper())
+        _same(pattern, regex_forms._factored(pattern), text)
+        _same(pattern, regex_forms._factored(pattern), text.upper())
 
 
 def _run_forms() -> list[tuple[re.Pattern[str], re.Pattern[str], bool]]:

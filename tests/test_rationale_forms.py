@@ -18,6 +18,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace
 from guardrail.rationale import RationaleReading
@@ -48,7 +49,7 @@ def _regs(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], ..
 
 def _rewritten(source: str, flags: int = re.MULTILINE) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
     pattern = re.compile(source, flags)
-    return pattern, fast._literal_first(pattern)
+    return pattern, regex_forms._literal_first(pattern)
 
 
 def test_the_rules_rewrite_what_they_should() -> None:
@@ -88,10 +89,10 @@ def test_the_cues_that_start_with_a_word_start_with_a_literal() -> None:
     by_name = {cue.name: cue.pattern for cue in fast._POSITIVE_CUES}
     for name in ("intent", "should", "intent-verb", "worth-to", "label-best", "connective", "foreign", "ucb-says"):
         for folded in (False, True):
-            assert fast._literal_first(fast._scan_form(by_name[name], folded)) is not None, name
+            assert regex_forms._literal_first(fast._scan_form(by_name[name], folded)) is not None, name
             scan = fast._scan(by_name[name], folded)
             assert not scan.forward.pattern.startswith("(?="), name  # not the look-ahead fallback
-    assert fast._literal_first(fast._NEGATIONS[0]) is not None
+    assert regex_forms._literal_first(fast._NEGATIONS[0]) is not None
 
 
 def _labelled_texts() -> list[str]:
@@ -113,7 +114,7 @@ def test_literal_first_forms_match_as_the_patterns_on_the_labelled_rationales() 
     for pattern in _scanned():
         for folded in (False, True):
             form = fast._scan_form(pattern, folded)
-            literal_first = fast._literal_first(form)
+            literal_first = regex_forms._literal_first(form)
             if literal_first is None:
                 continue
             rewritten += 1
@@ -140,18 +141,18 @@ def test_literal_first_forms_match_as_the_patterns_on_arbitrary_texts(text: str)
     for pattern in _scanned():
         for folded, subject in ((False, text), (True, fast._fold(text))):
             form = fast._scan_form(pattern, folded)
-            literal_first = fast._literal_first(form)
+            literal_first = regex_forms._literal_first(form)
             if literal_first is not None:
                 assert _regs(literal_first, subject) == _regs(form, subject), (pattern.pattern[:60], subject)
 
 
 def test_source_writes_back_the_parse_tree() -> None:
-    assert fast._PARSER is not None
-    parser, constants = fast._PARSER
+    assert regex_forms._PARSER is not None
+    parser, constants = regex_forms._PARSER
     for pattern in [*_scanned(), *fast._GATED, *(re.compile(source) for source in RULES)]:
         tree = parser.parse(pattern.pattern)
         names = {number: name for name, number in pattern.groupindex.items()}
-        source = fast._source(tree.data, constants, names)
+        source = regex_forms._source(tree.data, constants, names)
         assert str(parser.parse(source).data) == str(tree.data), pattern.pattern[:60]
 
 
