@@ -139,7 +139,8 @@ def _reversed_source(items: Sequence[tuple[Any, Any]], constants: Any) -> str:
     return "".join(_reversed_item(op, av, constants) for op, av in reversed(items))
 
 
-def _reversed_item(op: Any, av: Any, constants: Any) -> str:
+def _leaf_source(op: Any, av: Any, constants: Any) -> str | None:
+    """The source of a one-character item (the same read forwards or backwards), or None for anything else."""
     c = constants
     if op is c.LITERAL:
         return re.escape(chr(av))
@@ -149,6 +150,24 @@ def _reversed_item(op: Any, av: Any, constants: Any) -> str:
         return "."
     if op is c.IN:
         return _class_source(av, c)
+    return None
+
+
+def _repeat_source(op: Any, av: Any, body: str, constants: Any) -> str:
+    """The source of a repeat of ``av``'s item, whose own source is ``body``."""
+    c = constants
+    low, high, sub = av
+    if not (len(sub.data) == 1 and sub.data[0][0] in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)):
+        body = f"(?:{body})"
+    bounds = f"{{{low},}}" if high == c.MAXREPEAT else f"{{{low},{high}}}"
+    return body + bounds + ("?" if op is c.MIN_REPEAT else "")
+
+
+def _reversed_item(op: Any, av: Any, constants: Any) -> str:
+    c = constants
+    leaf = _leaf_source(op, av, c)
+    if leaf is not None:
+        return leaf
     if op is c.SUBPATTERN:
         _, add_flags, del_flags, sub = av
         if add_flags or del_flags:
@@ -157,12 +176,7 @@ def _reversed_item(op: Any, av: Any, constants: Any) -> str:
     if op is c.BRANCH:
         return "(?:" + "|".join(_reversed_source(alternative.data, c) for alternative in av[1]) + ")"
     if op is c.MAX_REPEAT or op is c.MIN_REPEAT:
-        low, high, sub = av
-        body = _reversed_source(sub.data, c)
-        if not (len(sub.data) == 1 and sub.data[0][0] in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)):
-            body = f"(?:{body})"
-        bounds = f"{{{low},}}" if high == c.MAXREPEAT else f"{{{low},{high}}}"
-        return body + bounds + ("?" if op is c.MIN_REPEAT else "")
+        return _repeat_source(op, av, _reversed_source(av[2].data, c), c)
     if op is c.AT:
         mirrored = {
             c.AT_BEGINNING: "$",  # the patterns are multi-line (checked by _backward): line start and end swap
@@ -250,14 +264,9 @@ def _source(items: Sequence[tuple[Any, Any]], constants: Any, names: dict[int, s
 
 def _item_source(op: Any, av: Any, constants: Any, names: dict[int, str]) -> str:
     c = constants
-    if op is c.LITERAL:
-        return re.escape(chr(av))
-    if op is c.NOT_LITERAL:
-        return f"[^{re.escape(chr(av))}]"
-    if op is c.ANY:
-        return "."
-    if op is c.IN:
-        return _class_source(av, c)
+    leaf = _leaf_source(op, av, c)
+    if leaf is not None:
+        return leaf
     if op is c.SUBPATTERN:
         group, add_flags, del_flags, sub = av
         if add_flags or del_flags or (group is not None and group not in names):
@@ -267,12 +276,7 @@ def _item_source(op: Any, av: Any, constants: Any, names: dict[int, str]) -> str
     if op is c.BRANCH:
         return "(?:" + "|".join(_source(alternative.data, c, names) for alternative in av[1]) + ")"
     if op is c.MAX_REPEAT or op is c.MIN_REPEAT:
-        low, high, sub = av
-        body = _source(sub.data, c, names)
-        if not (len(sub.data) == 1 and sub.data[0][0] in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)):
-            body = f"(?:{body})"
-        bounds = f"{{{low},}}" if high == c.MAXREPEAT else f"{{{low},{high}}}"
-        return body + bounds + ("?" if op is c.MIN_REPEAT else "")
+        return _repeat_source(op, av, _source(av[2].data, c, names), c)
     if op is c.AT:
         anchors = {
             c.AT_BEGINNING: "^",
