@@ -1159,25 +1159,7 @@ class LexicalReader:
     def _reading(masked: _Masked, rationale: str, action: str, confidence: float, hit: _Hit) -> RationaleReading:
         # Neither needs clamping: ``original`` maps the masked text's offsets, in order, onto offset..len(rationale),
         # and the confidence is in [0.2, 0.99] (cue weights are in [0.5, 1], checked by _cue; see the callers).
-        # masked.original(hit.start) and masked.original(hit.end, end=True), inlined
-        slots = masked.slot_positions
-        offset = masked.offset
-        position = hit.start
-        i = _slot_before(slots, position) - 1
-        if i < 0:
-            start = position + offset
-        elif position == slots[i]:
-            start = masked.starts[i] + offset
-        else:
-            start = masked.ends[i] + (position - slots[i] - 1) + offset
-        position = hit.end
-        i = _slot_before(slots, position - 1) - 1
-        if i < 0:
-            end = position + offset
-        elif position == slots[i]:
-            end = masked.starts[i] + offset
-        else:
-            end = masked.ends[i] + (position - slots[i] - 1) + offset
+        start, end = masked.original(hit.start), masked.original(hit.end, end=True)
         return _valid_reading(action, confidence, rationale[start:end].strip() or None, (start, end))
 
 
@@ -1205,7 +1187,6 @@ _set_action: Final = RationaleReading.__dict__["action"].__set__
 _set_confidence: Final = RationaleReading.__dict__["confidence"].__set__
 _set_evidence: Final = RationaleReading.__dict__["evidence"].__set__
 _set_span: Final = RationaleReading.__dict__["span"].__set__
-_slot_before: Final = bisect.bisect_right
 _slot_index: Final = bisect.bisect_left
 
 
