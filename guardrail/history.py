@@ -7,6 +7,7 @@ what a 10-step one does.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -168,6 +169,8 @@ class HistoryView:
 
     def untried(self) -> list[int]:
         """Actions never chosen in this episode."""
+        if self.tried == self.k:  # the common case once every action was tried: no scan
+            return []
         return [a for a, n in enumerate(self.counts) if n == 0]
 
     def means(self) -> FloatArray:
@@ -184,17 +187,28 @@ class HistoryView:
         """:meth:`means` as a list of floats."""
         return [total / n if n else math.nan for n, total in zip(self.reward_counts, self.reward_sums, strict=True)]
 
-    def ucb_scale(self, c: float = 1.0) -> float:
-        """The exploration term's numerator in every UCB1 index: ``c * sqrt(ln t)``."""
-        return c * math.sqrt(math.log(max(self.rewarded_steps, 1)))
-
     def ucb_list(self, c: float = 1.0) -> list[float]:
         """:meth:`ucb` as a list of floats."""
-        scale = self.ucb_scale(c)
+        scale = c * math.sqrt(math.log(max(self.rewarded_steps, 1)))
         return [
             total / n + scale / math.sqrt(n) if n else math.inf
             for n, total in zip(self.reward_counts, self.reward_sums, strict=True)
         ]
+
+    def ucb_gap_bound(self, action: int, c: float = 1.0) -> float:
+        """An upper bound on ``max(ucb_list(c)) - ucb_list(c)[action]``, without computing the k indices.
+
+        Every index is at most the best mean plus the largest bonus, and IEEE arithmetic is monotone, so the bound
+        holds for the floats :meth:`ucb_list` returns. Infinite while an action has no reward (no bound then).
+        """
+        counts, sums = self.reward_counts, self.reward_sums
+        if 0 in counts:
+            return math.inf
+        scale = c * math.sqrt(math.log(max(self.rewarded_steps, 1)))
+        n = counts[action]
+        index = sums[action] / n + scale / math.sqrt(n)  # as ucb_list computes it
+        best_mean: float = max(map(operator.truediv, sums, counts))
+        return best_mean + scale / math.sqrt(min(counts)) - index
 
     def greedy_actions(self) -> list[int]:
         """Actions with the highest mean reward among those with a reward (ties: all). Empty if none."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,36 +44,23 @@ class Greediness:
         chosen = state.index(state.decision.action)
         if chosen is None or not history.has_rewards:
             return ()
-        untried = history.untried() if history.tried < history.k else []
-        # Whether it exploits matters only to the first two tests (the hot path has every action tried and no
-        # coverage target, and skips it).
-        if (untried and history.t >= self.explore_by) or (
+        untried = history.untried()
+        too_early = bool(untried) and history.t >= self.explore_by
+        below_target = (
             self.coverage_target is not None
             and history.t >= self.coverage_by
             and history.coverage < self.coverage_target
-        ):
-            exploiting = chosen in history.greedy_actions()
-            if exploiting and untried and history.t >= self.explore_by:
+        )
+        # Whether it exploits is asked only when one of the first two tests could fire (not on the hot path).
+        if (too_early or below_target) and chosen in history.greedy_actions():
+            if too_early:
                 return (self._finding("untried_remaining", len(untried) / history.k, state, chosen, untried),)
-            if (
-                exploiting
-                and self.coverage_target is not None
-                and history.t >= self.coverage_by
-                and history.coverage < self.coverage_target
-            ):
-                shortfall = (self.coverage_target - history.coverage) / self.coverage_target
-                return (self._finding("coverage_below_target", shortfall, state, chosen, untried),)
+            assert self.coverage_target is not None  # below_target
+            shortfall = (self.coverage_target - history.coverage) / self.coverage_target
+            return (self._finding("coverage_below_target", shortfall, state, chosen, untried),)
         if self.ucb_margin is not None and not untried:
-            counts, sums = history.reward_counts, history.reward_sums
-            if 0 not in counts:
-                # Every index is at most the best mean plus the largest bonus, and IEEE arithmetic is monotone, so
-                # when even that bound is within the margin the gap is too: no need to compute the k indices.
-                scale = history.ucb_scale(self.c)
-                n = counts[chosen]
-                chosen_index = sums[chosen] / n + scale / math.sqrt(n)  # as ucb_list computes it
-                bound = max(map(operator.truediv, sums, counts)) + scale / math.sqrt(min(counts))
-                if bound - chosen_index <= self.ucb_margin:
-                    return ()
+            if history.ucb_gap_bound(chosen, self.c) <= self.ucb_margin:
+                return ()  # settled without the k indices
             index = history.ucb_list(self.c)
             best_value, chosen_value = max(index), index[chosen]
             # An action with no reward yet has an infinite index: the gap is 0 if it is chosen, else infinite.
