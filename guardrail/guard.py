@@ -470,14 +470,11 @@ class _StepRun:
         if action is None:
             action = self._fallback()
         self.final_action = action
-        if not self.corrections:
-            self.done = True
-            return
-        # A re-ask's "to" is where the step ended up.
-        self.corrections = [
-            c.model_copy(update={"to_action": action}) if c.kind == "reask" and c.applied else c
-            for c in self.corrections
-        ]
+        if self.corrections:  # a re-ask's "to" is where the step ended up
+            self.corrections = [
+                c.model_copy(update={"to_action": action}) if c.kind == "reask" and c.applied else c
+                for c in self.corrections
+            ]
         self.done = True
 
     def _fallback(self) -> str | None:
