@@ -10,10 +10,8 @@ point), backward checks, mention finding, factors and sentence bounds.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +21,10 @@ from hypothesis import strategies as st
 from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace, normalise_key
-from tests import _rationale_reference as reference
+from tests._rationale_checks import assert_reads_as_reference, labelled_items
 
 SLOT = fast._SLOT
 
-DATA = Path(__file__).parent / "data"
 SPACES = [
     ActionSpace(["blue", "green", "red", "yellow", "purple"]),
     ActionSpace([f"arm_{i}" for i in range(1, 21)]),
@@ -37,35 +34,16 @@ SPACES = [
 SETTINGS = [{}, {"min_confidence": 0.0}, {"use_evidence": False}, {"max_chars": 40}]
 
 
-def _same(text: str, space: ActionSpace, **kwargs: object) -> None:
-    got = fast.LexicalReader(**kwargs)(text, space)  # type: ignore[arg-type]
-    want = reference.LexicalReader(**kwargs)(text, space)  # type: ignore[arg-type]
-    assert (got.action, got.confidence, got.evidence, got.span) == (
-        want.action,
-        want.confidence,
-        want.evidence,
-        want.span,
-    ), (text, space, kwargs)
-
-
-def _items() -> list[dict[str, object]]:
-    items: list[dict[str, object]] = []
-    for path in sorted(DATA.glob("rationales*.jsonl")):  # the labelled set and any hold-out set
-        with path.open(encoding="utf-8") as handle:
-            items.extend(json.loads(line) for line in handle if line.strip())
-    return items
-
-
 def test_labelled_items_read_exactly_as_the_full_scan() -> None:
-    items = _items()
+    items = labelled_items()
     assert len(items) >= 221
     for item in items:
         text = str(item["rationale"])
         own = ActionSpace(item["actions"])  # type: ignore[arg-type]
         for kwargs in SETTINGS:
-            _same(text, own, **kwargs)
+            assert_reads_as_reference(text, own, **kwargs)
         for space in SPACES:
-            _same(text, space)
+            assert_reads_as_reference(text, space)
 
 
 # Texts made of the words the cues are built from, action names, markup and arbitrary characters.
@@ -99,13 +77,13 @@ TEXTS = st.lists(st.tuples(TOKENS, st.sampled_from([" ", " ", " ", "", "\n", "  
 def test_arbitrary_texts_read_exactly_as_the_full_scan(
     text: str, space: ActionSpace, kwargs: dict[str, object]
 ) -> None:
-    _same(text, space, **kwargs)
+    assert_reads_as_reference(text, space, **kwargs)
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=300), space=st.sampled_from(SPACES))
 def test_random_unicode_reads_exactly_as_the_full_scan(text: str, space: ActionSpace) -> None:
-    _same(text, space)
+    assert_reads_as_reference(text, space)
 
 
 # The same, in upper, title and mixed case, with the characters that re.IGNORECASE folds specially (Turkish
@@ -135,7 +113,7 @@ ODD_SPACE = ActionSpace(["Café", "straße", "\u0131i", "\u212a-9", "x", "选择
 def test_cased_and_non_ascii_texts_read_exactly_as_the_full_scan(
     text: str, space: ActionSpace, kwargs: dict[str, object]
 ) -> None:
-    _same(text, space, **kwargs)
+    assert_reads_as_reference(text, space, **kwargs)
 
 
 CASE_EXAMPLES = [
@@ -159,7 +137,7 @@ CASE_EXAMPLES = [
 def test_case_and_folding_examples_read_exactly_as_the_full_scan(text: str) -> None:
     for space in [*SPACES, ODD_SPACE]:
         for kwargs in SETTINGS:
-            _same(text, space, **kwargs)
+            assert_reads_as_reference(text, space, **kwargs)
 
 
 def _scanned_patterns() -> list[re.Pattern[str]]:
@@ -203,7 +181,7 @@ def test_a_gate_never_skips_a_pattern_that_matches(text: str) -> None:
 def test_forms_and_checks_on_the_labelled_rationales() -> None:
     """On real rationales, masked as the reader masks them, where the cues do match (random text rarely does)."""
     checked = 0
-    for item in _items():
+    for item in labelled_items():
         for space in [ActionSpace(item["actions"]), *SPACES]:  # type: ignore[arg-type]
             masked = fast._Masked(str(item["rationale"]), space, 0)
             for text in (masked.text, masked.text.upper(), masked.text.title()):
@@ -317,12 +295,12 @@ def test_the_module_refuses_literals_that_would_not_fold() -> None:
 def test_the_unfolded_forms_read_exactly_as_the_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the folded forms cannot be used, the re.IGNORECASE forms are, with the same gates and checks."""
     monkeypatch.setattr(fast, "_FOLDED", False)
-    for item in _items():
+    for item in labelled_items():
         text = str(item["rationale"])
         for variant in (text, text.upper()):
-            _same(variant, ActionSpace(item["actions"]))  # type: ignore[arg-type]
+            assert_reads_as_reference(variant, ActionSpace(item["actions"]))  # type: ignore[arg-type]
     for text in CASE_EXAMPLES:
-        _same(text, SPACES[0])
+        assert_reads_as_reference(text, SPACES[0])
 
 
 @pytest.mark.skipif(sys.maxunicode < 0x10FFFF, reason="narrow build")
@@ -434,4 +412,4 @@ def test_factors_are_those_of_the_letter_runs(text: str) -> None:
 def test_lone_surrogates_do_not_break_the_reader() -> None:
     text = "so I choose blue \ud800 and not red\udfff."
     assert fast._present(text) == fast._present(text.replace("\ud800", "\u00e9").replace("\udfff", "\u00e9"))
-    _same(text, SPACES[0])
+    assert_reads_as_reference(text, SPACES[0])

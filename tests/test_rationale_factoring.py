@@ -10,19 +10,16 @@ texts.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
-from guardrail.actions import ActionSpace
+from tests._rationale_checks import masked_labelled_texts
 
 SLOT = fast._SLOT
-DATA = Path(__file__).parent / "data"
 
 RULES = [
     r"ca|x|cb",  # merged behind c; cb moves before x (no position matches both)
@@ -104,18 +101,6 @@ def _run_forms() -> list[tuple[re.Pattern[str], re.Pattern[str], bool]]:
     return forms
 
 
-def _labelled_texts() -> list[str]:
-    texts = []
-    for path in sorted(DATA.glob("rationales*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    item = json.loads(line)
-                    masked = fast._Masked(str(item["rationale"]), ActionSpace(item["actions"]), 0)
-                    texts.extend([masked.text, masked.text.upper()])
-    return texts
-
-
 def test_the_forms_the_reader_runs_are_factored() -> None:
     """Merging and unrolling are in use where the patterns are long: the verbs, the adverbs, the articles."""
     forms = _run_forms()
@@ -127,7 +112,7 @@ def test_the_forms_the_reader_runs_are_factored() -> None:
 
 
 def test_factored_forms_match_as_the_patterns_on_the_labelled_rationales() -> None:
-    texts = _labelled_texts()
+    texts = masked_labelled_texts(folded=False)
     assert len(texts) > 400
     matched = 0
     for pattern, factored, backward in _run_forms():

@@ -10,10 +10,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -22,9 +20,9 @@ from guardrail import _regex_forms as regex_forms
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace
 from guardrail.rationale import RationaleReading
+from tests._rationale_checks import masked_labelled_texts
 
 SLOT = fast._SLOT
-DATA = Path(__file__).parent / "data"
 
 # Hand-made patterns for each rule of the rewrite, including ones that must be refused.
 RULES = [
@@ -95,20 +93,8 @@ def test_the_cues_that_start_with_a_word_start_with_a_literal() -> None:
     assert regex_forms._literal_first(fast._NEGATIONS[0]) is not None
 
 
-def _labelled_texts() -> list[str]:
-    texts = []
-    for path in sorted(DATA.glob("rationales*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    item = json.loads(line)
-                    masked = fast._Masked(str(item["rationale"]), ActionSpace(item["actions"]), 0)
-                    texts.extend([masked.text, fast._fold(masked.text), masked.text.upper()])
-    return texts
-
-
 def test_literal_first_forms_match_as_the_patterns_on_the_labelled_rationales() -> None:
-    texts = _labelled_texts()
+    texts = masked_labelled_texts(folded=True)
     assert len(texts) > 600
     rewritten = 0
     for pattern in _scanned():

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace
 from tests import _rationale_reference as reference
+from tests._rationale_checks import assert_reads_as_reference
 
 SLOT = fast._SLOT
 SIGMA = "\u03a3"
@@ -123,14 +124,7 @@ def test_cue_weights_are_in_range() -> None:
 @pytest.mark.parametrize("text", ["", " ", "\n\t", "\u3000", "\x1c\x1d", "\u2029 \u00a0", "\u200b"])
 def test_blank_rationales_read_as_the_reference(text: str) -> None:
     for space in SPACES:
-        got = fast.LexicalReader()(text, space)
-        want = reference.LexicalReader()(text, space)
-        assert (got.action, got.confidence, got.evidence, got.span) == (
-            want.action,
-            want.confidence,
-            want.evidence,
-            want.span,
-        )
+        assert_reads_as_reference(text, space)
     assert (not text or text.isspace()) == (not text.strip())
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace, _fold
-from tests import _rationale_reference as reference
+from tests._rationale_checks import assert_reads_as_reference
 
 SLOT = fast._SLOT
 SPACES = [
@@ -66,17 +66,6 @@ def test_a_match_that_names_no_action_stays_in_the_masked_text() -> None:
     assert (list(masked.actions), list(masked.starts), list(masked.ends)) == (["ix", "b"], [6, 15], [8, 16])
 
 
-def _same(text: str, space: ActionSpace) -> None:
-    got = fast.LexicalReader(min_confidence=0.0)(text, space)
-    want = reference.LexicalReader(min_confidence=0.0)(text, space)
-    assert (got.action, got.confidence, got.evidence, got.span) == (
-        want.action,
-        want.confidence,
-        want.evidence,
-        want.span,
-    ), text
-
-
 # A strong cue hits a later mention first; a weaker cue (with a backward check) hits an earlier one, which changes
 # the reading (a conflicting decision before, or one more agreeing hit). Dropping the earlier hit would show.
 OPEN_EARLIER = [
@@ -93,7 +82,7 @@ OPEN_EARLIER = [
 def test_weaker_cues_still_hit_the_mentions_without_a_hit() -> None:
     space = SPACES[0]
     for text, confidence in OPEN_EARLIER:
-        _same(text, space)
+        assert_reads_as_reference(text, space, min_confidence=0.0)
         reading = fast.LexicalReader(min_confidence=0.0)(text, space)
         assert reading.action == "a7", text
         assert abs(reading.confidence - confidence) < 1e-9, (text, reading.confidence)
@@ -102,7 +91,7 @@ def test_weaker_cues_still_hit_the_mentions_without_a_hit() -> None:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXTS, space=st.sampled_from(SPACES))
 def test_readings_are_the_full_scans(text: str, space: ActionSpace) -> None:
-    _same(text, space)
+    assert_reads_as_reference(text, space, min_confidence=0.0)
 
 
 def _factors_by_findall(text: str) -> int:

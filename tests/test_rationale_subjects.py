@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from guardrail import rationale as fast
 from guardrail.actions import ActionSpace
-from tests import _rationale_reference as reference
+from tests._rationale_checks import assert_reads_as_reference
 
 SLOT = fast._SLOT
 
@@ -131,15 +131,7 @@ SKIP_CASES = [
 
 def test_skipping_the_weaker_cues_keeps_the_readings() -> None:
     for text, names in SKIP_CASES:
-        space = ActionSpace(names)
-        want = reference.LexicalReader()(text, space)
-        got = fast.LexicalReader()(text, space)
-        assert (got.action, got.confidence, got.evidence, got.span) == (
-            want.action,
-            want.confidence,
-            want.evidence,
-            want.span,
-        ), text
+        assert_reads_as_reference(text, ActionSpace(names))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,15 +171,7 @@ def test_skipping_the_weaker_cues_keeps_the_readings() -> None:
 )
 def test_by_weight_readings_are_the_reference_readings(pieces: list[str]) -> None:
     text = " ".join(pieces).replace("\\n", "\n")
-    space = ActionSpace(["red", "blue", "green"])
-    want = reference.LexicalReader()(text, space)
-    got = fast.LexicalReader()(text, space)
-    assert (got.action, got.confidence, got.evidence, got.span) == (
-        want.action,
-        want.confidence,
-        want.evidence,
-        want.span,
-    )
+    assert_reads_as_reference(text, ActionSpace(["red", "blue", "green"]))
 
 
 # ------------------------------------------------------------------------------------------------------------------
