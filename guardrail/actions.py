@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, NamedTuple
 
 from guardrail.exceptions import ConfigurationError
 
-__all__ = ["ActionSpace", "Mention", "normalise_key"]
+__all__ = ["ActionSpace", "Mention", "Token", "name_parts", "normalise_key", "tokenize"]
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 # Characters a model wraps an action in: markdown emphasis, quotes, brackets, trailing punctuation.
@@ -23,32 +24,152 @@ _LABEL = re.compile(
 )
 
 
-_SPELLINGS_CACHE_SIZE = 4096  # distinct spellings of mentions remembered per action space
-# The only characters that re.IGNORECASE matches to an ASCII letter without lower-casing to it (U+0130 also
-# lower-cases to two characters); checked over every code point by the tests.
-_FOLD = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
+_SPELLINGS_CACHE_SIZE = 4096  # distinct spellings remembered by resolve() per action space
 
-
-def _fold(text: str) -> str:
-    """``text`` with the characters of ``_FOLD`` replaced, then lower-cased: the same length, character for character.
-
-    re.IGNORECASE matches a character to an ASCII letter (and to the other literals of the reader's patterns)
-    exactly when the character folds to it; the tests check it over every code point.
-    """
-    if not text.isascii():
-        for special, letter in _FOLD:
-            text = text.replace(special, letter)  # str.translate looks every character up: many times slower
-    return text.lower()
-
-
-def _key_pattern(key: str) -> str:
-    """A normalised name (or its tail) as a pattern: any run of separators where the name has ``_``."""
-    return "[\\s_\\-]+".join(re.escape(piece) for piece in key.split("_"))
+# The parts of a name or a text: numbers (decimals kept whole, so "1.23" is not "1"), camel-case humps ("HTTPServer"
+# is http, server), and letter runs. Every branch is a single run: no backtracking beyond one character.
+_PART = re.compile(r"\d+(?:\.\d+)*|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_]+")
+# What may stand between two parts of one name: nothing (camelCase, arm1), one or two spaces, or an identifier
+# separator (snake_case, kebab-case, dotted, MCP's server__tool, paths, Rust-style ::).
+_JOINER = re.compile(r"[ \t]{0,2}|[_\-./]{1,2}|::|, ?")
+_TIGHT = re.compile(r"[_\-./]{0,2}|::")  # a joiner that glues two parts into one identifier
+_OPENERS = "`'\"*[(#“‘"
+# Names that are also everyday words, letters or numbers ("up", "A", "3") count as mentions only in context.
+_COMMON_WORDS = frozenset(
+    [
+        "a",
+        "i",
+        "o",
+        "x",
+        "an",
+        "the",
+        "it",
+        "is",
+        "be",
+        "do",
+        "go",
+        "up",
+        "down",
+        "left",
+        "right",
+        "yes",
+        "no",
+        "none",
+        "all",
+        "any",
+        "one",
+        "two",
+        "next",
+        "back",
+        "stop",
+        "wait",
+        "done",
+        "end",
+        "ok",
+        "more",
+        "less",
+        "same",
+        "other",
+        "this",
+        "that",
+        "first",
+        "last",
+        "top",
+        "bottom",
+        "middle",
+        "center",
+        "centre",
+    ]
+)
+_CONTEXT_WORDS = frozenset(
+    [
+        "arm",
+        "arms",
+        "button",
+        "option",
+        "choice",
+        "door",
+        "cell",
+        "square",
+        "slot",
+        "lever",
+        "box",
+        "position",
+        "spot",
+        "number",
+        "machine",
+        "tool",
+        "action",
+        "move",
+        "card",
+        "column",
+        "row",
+        "tile",
+        "corner",
+        "side",
+        "pick",
+        "picking",
+        "choose",
+        "choosing",
+        "chose",
+        "select",
+        "selecting",
+        "play",
+        "playing",
+        "press",
+        "pressing",
+        "pull",
+        "pulling",
+        "take",
+        "taking",
+        "try",
+        "trying",
+        "go",
+        "going",
+        "move",
+        "moving",
+        "head",
+        "heading",
+        "turn",
+        "mark",
+        "place",
+        "put",
+        "with",
+        "for",
+        "on",
+        "at",
+        "than",
+        "avoid",
+        "not",
+        "is",
+        "be",
+    ]
+)
 
 
 def normalise_key(text: str) -> str:
     """The comparison key of an action name: NFKC, case-folded, separators folded to one ``_``."""
     return _SEPARATORS.sub("_", unicodedata.normalize("NFKC", text).strip().casefold()).strip("_")
+
+
+def name_parts(text: str) -> tuple[str, ...]:
+    """The lower-cased parts of a name: ``billing.get_customer``, ``BillingGetCustomer`` and ``billing get customer``
+    all give ``("billing", "get", "customer")``; ``arm_1`` and ``Arm 1`` give ``("arm", "1")``."""
+    return tuple(part.lower() for part in _PART.findall(unicodedata.normalize("NFKC", text)))
+
+
+class Token(NamedTuple):
+    """One part of a text (see :func:`name_parts`): ``text[start:end]``, lower-cased in ``word``."""
+
+    word: str
+    start: int
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """The parts of ``text`` with their offsets, in order (linear time)."""
+    make = Token._make
+    return [make((match.group().lower(), *match.span())) for match in _PART.finditer(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +182,32 @@ class Mention:
 
 
 class ActionSpace:
-    """The legal actions of an agent, with the spellings that resolve to each.
+    """The legal actions of an agent, with the spellings that resolve to each and what each one does.
 
     >>> space = ActionSpace(["red", "green", "blue"])
     >>> space.resolve("Action: **Red**.")
     'red'
     >>> ActionSpace(["arm_1", "arm_10"], aliases={"1": "arm_1", "10": "arm_10"}).resolve("10")
     'arm_10'
+    >>> [m.action for m in ActionSpace(["git_log", "CreateTicket"]).find_mentions("run git log, then createTicket")]
+    ['git_log', 'CreateTicket']
 
-    Matching ignores case, surrounding whitespace, quotes, brackets, markdown and punctuation, and treats
-    spaces, ``_`` and ``-`` inside a name alike ("arm 1" is "arm_1"). Aliases apply only where declared.
+    Matching ignores case, surrounding whitespace, quotes, brackets, markdown and punctuation, and reads a name in
+    any of its spellings: ``arm 1`` is ``arm_1``, ``createTicket`` is ``CreateTicket``, ``billing get customer`` is
+    ``billing.get_customer``. Aliases apply only where declared, in the action field and in the rationale alike.
+    ``descriptions`` (action -> one line saying what it does) let the rationale reader ground a phrase such as
+    "pull up the billing record" to the tool that does it; adapters fill them from tool descriptions.
     """
 
-    __slots__ = ("__dict__", "_aliases", "_by_key", "_names")
+    __slots__ = ("__dict__", "_aliases", "_by_key", "_descriptions", "_names")
 
-    def __init__(self, actions: Iterable[str], *, aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        actions: Iterable[str],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> None:
         if isinstance(actions, str):
             raise ConfigurationError("ActionSpace takes a sequence of action names, not one string")
         names = tuple(actions)
@@ -105,9 +237,18 @@ class ActionSpace:
                 raise ConfigurationError(f"alias {alias!r} collides with action {by_key[key]!r}")
             alias_map[alias] = target
             by_key[key] = target
+        described: dict[str, str] = {}
+        for name, description in (descriptions or {}).items():
+            if name not in names:
+                raise ConfigurationError(f"description given for {name!r}, which is not an action")
+            if not isinstance(description, str):
+                raise ConfigurationError(f"the description of {name!r} must be a string; got {description!r}")
+            if description.strip():
+                described[name] = description.strip()
         self._names = names
         self._aliases = alias_map
         self._by_key = by_key
+        self._descriptions = described
 
     @classmethod
     def of(cls, actions: ActionSpace | Iterable[str]) -> ActionSpace:
@@ -124,6 +265,11 @@ class ActionSpace:
         """Declared aliases, alias -> action."""
         return dict(self._aliases)
 
+    @property
+    def descriptions(self) -> Mapping[str, str]:
+        """Declared descriptions, action -> one line (actions without one are absent)."""
+        return dict(self._descriptions)
+
     def __len__(self) -> int:
         return len(self._names)
 
@@ -136,10 +282,10 @@ class ActionSpace:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ActionSpace):
             return NotImplemented
-        return self._names == other._names and self._aliases == other._aliases
+        return (self._names, self._aliases, self._descriptions) == (other._names, other._aliases, other._descriptions)
 
     def __hash__(self) -> int:
-        return hash((self._names, tuple(sorted(self._aliases.items()))))
+        return hash((self._names, tuple(sorted(self._aliases.items())), tuple(sorted(self._descriptions.items()))))
 
     def __repr__(self) -> str:
         return f"ActionSpace({list(self._names)!r})"
@@ -176,69 +322,95 @@ class ActionSpace:
         candidate = text.strip()
         for _ in range(3):  # "**Action:** `red`." needs label and wrapper stripping in turn
             candidate = _LABEL.sub("", candidate).strip(_WRAPPERS)
-            found = self._by_key.get(normalise_key(candidate))
-            if found is not None:
+            found = self._by_key.get(normalise_key(candidate)) or self._by_parts.get(name_parts(candidate))
+            if found:
                 return found
         return None
 
     @cached_property
-    def _mention_pattern(self) -> re.Pattern[str]:
-        # Longest names first so "search docs" wins over "search" at the same position; the lookarounds stop
-        # "arm_1" matching inside "arm_10" or "red" inside "reddish".
-        return re.compile(r"(?<![\w\-])(" + "|".join(map(_key_pattern, self._keys)) + r")(?![\w]|-\w)", re.IGNORECASE)
+    def _by_parts(self) -> dict[tuple[str, ...], str]:
+        # name parts -> action ("" where two names share their parts: neither is meant)
+        table: dict[tuple[str, ...], str] = {}
+        for spelling, action in (*((n, n) for n in self._names), *self._aliases.items()):
+            parts = name_parts(spelling)
+            if parts:
+                table[parts] = action if table.get(parts, action) == action else ""
+        return table
 
     @cached_property
-    def _keys(self) -> list[str]:
-        return sorted({normalise_key(n) for n in self._names}, key=len, reverse=True)
+    def _trie(self) -> dict[str, Any]:
+        # part -> subtree; the key "" holds the action a path spells ("" where two names share it)
+        root: dict[str, Any] = {}
+        for parts, action in self._by_parts.items():
+            node = root
+            for part in parts:
+                node = node.setdefault(part, {})
+            node[""] = action
+        return root
 
-    @cached_property
-    def _folded_mention_pattern(self) -> re.Pattern[str] | None:
-        """The mention pattern for the folded text (see ``_fold``), case-sensitive; None unless every name is ASCII.
+    def find_mentions(self, text: str, tokens: Sequence[Token] | None = None) -> list[Mention]:
+        """Every place ``text`` names an action, by any spelling of its name or a declared alias, in order.
 
-        ASCII names, lower-case once normalised, match the folded text exactly where the re.IGNORECASE pattern
-        matches the text. They are grouped by first character, in their order within each group, with the
-        look-behind after that character (looking at the one before it): only names with the same first character
-        can match at the same position, so the same name wins, and the pattern starts with a character set, which
-        sre searches for instead of trying the whole pattern at every position.
+        The longest name wins at each place ("search docs" is ``search_docs``, not ``search``); a name inside a
+        longer identifier ("search" in ``search_web``, ``arm_1`` in ``arm_10``) is not a mention, and neither is a
+        name that is an everyday word, a letter or a number ("up", "A", "3") without context ("press A", "cell 3",
+        "`up`"). ``tokens`` is ``tokenize(text)``, for a caller that has it. Linear in the text.
         """
-        if not all(key.isascii() for key in self._keys):
+        tokens = tokenize(text) if tokens is None else tokens
+        mentions: list[Mention] = []
+        i = 0
+        while i < len(tokens):
+            found = self._longest_name_at(text, tokens, i)
+            if found is None:
+                i += 1
+                continue
+            action, last = found
+            mentions.append(Mention(action, tokens[i].start, tokens[last].end))
+            i = last + 1
+        return mentions
+
+    def _longest_name_at(self, text: str, tokens: Sequence[Token], i: int) -> tuple[str, int] | None:
+        if tokens[i].word not in self._trie or (i > 0 and _glued(text, tokens[i - 1], tokens[i])):
+            return None  # the middle of an identifier
+        node: dict[str, Any] = self._trie
+        best: tuple[str, int] | None = None
+        for j in range(i, min(len(tokens), i + 12)):  # names have at most a dozen parts
+            if j > i and not _JOINER.fullmatch(text, tokens[j - 1].end, tokens[j].start):
+                break
+            child = node.get(tokens[j].word)
+            if child is None:
+                break
+            node = child
+            if node.get("") and (j + 1 == len(tokens) or not _glued(text, tokens[j], tokens[j + 1])):
+                best = (node[""], j)
+        if best is None or (best[1] == i and _needs_context(tokens[i].word) and not _in_context(text, tokens, i)):
             return None
-        groups: dict[str, list[str]] = {}
-        for key in self._keys:
-            groups.setdefault(key[0], []).append(_key_pattern(key[1:]) if len(key) > 1 else "")
-        alternatives = [rf"{re.escape(first)}(?<![\w\-].)(?:{'|'.join(rests)})" for first, rests in groups.items()]
-        return re.compile(r"(" + "|".join(alternatives) + r")(?![\w]|-\w)")
+        return best
 
-    def find_mentions(self, text: str) -> list[Mention]:
-        """Every place ``text`` names an action (by its name, not its aliases), in order."""
-        return [Mention(action, start, end) for action, start, end in self._mention_spans(text)]
 
-    @cached_property
-    def _spellings(self) -> dict[str, str]:
-        # matched spelling -> its action, or "" for none: normalise_key is the costly part of finding mentions
-        return {}
+def _glued(text: str, left: Token, right: Token) -> bool:
+    """Whether two parts belong to one identifier (``search_web``, ``createTicket``, ``arm1``), not two words."""
+    if not _TIGHT.fullmatch(text, left.end, right.start):
+        return False
+    # "done.Next" ends a sentence; "billing.get" does not.
+    return not (text[left.end : right.start] == "." and text[right.start].isupper())
 
-    def _mention_spans(self, text: str, folded: str | None = None) -> list[tuple[str, int, int]]:
-        """``find_mentions`` as ``(action, start, end)`` tuples, for callers that only need the offsets.
 
-        ``folded`` is ``_fold(text)``, for a caller that has it already (it is not folded again).
-        """
-        pattern = self._folded_mention_pattern
-        if pattern is None:
-            pattern, scanned = self._mention_pattern, text
-        else:
-            scanned = _fold(text) if folded is None else folded  # the same offsets as the text
-        spans: list[tuple[str, int, int]] = []
-        spellings = self._spellings
-        for match in pattern.finditer(scanned):
-            start, end = match.span(1)
-            spelling = text[start:end]
-            action = spellings.get(spelling)
-            if action is None:
-                action = self._by_key.get(normalise_key(spelling), "")
-                if len(spellings) >= _SPELLINGS_CACHE_SIZE:
-                    spellings.clear()
-                spellings[spelling] = action
-            if action:
-                spans.append((action, start, end))
-        return spans
+def _needs_context(word: str) -> bool:
+    return len(word) == 1 or word.isdigit() or word in _COMMON_WORDS
+
+
+def _in_context(text: str, tokens: Sequence[Token], i: int) -> bool:
+    """A weak name ("A", "3", "up") is a mention after a choice word or label ("press A", "cell 3"), in quotes or
+    markdown, after "Action:" or "=", or as a capital letter that is not the English "A" or "I"."""
+    token = tokens[i]
+    before = text[max(0, token.start - 2) : token.start]
+    if before and (before[-1] in _OPENERS or before.rstrip().endswith((":", "="))):
+        return True
+    if i > 0 and tokens[i - 1].word in _CONTEXT_WORDS and tokens[i - 1].end >= token.start - 2:
+        return True
+    original = text[token.start : token.end]
+    if len(original) != 1 or not original.isupper():
+        return False
+    # The English "A" and "I" are followed by a word; the letter as a name ends a clause ("Serve A.", "A, then B").
+    return original not in "AI" or text[token.end : token.end + 1] in ("", ".", ",", ";", "!", "?", ")", ":")

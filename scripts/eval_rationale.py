@@ -1,12 +1,15 @@
-"""Measure a rationale reader on the labelled set ``tests/data/rationales.jsonl``.
+"""Measure a rationale reader on the labelled corpus (tests/data/rationale_corpus/{dev,test}/*.jsonl).
 
-Prints the command, the counts, precision (correct non-None predictions / non-None predictions), recall
-(correct non-None predictions / items whose expected action is not None) and every miss. Deterministic (nothing
-random). Exit code 0 whatever the figures; the gate lives in ``tests/test_rationale.py``.
+Prints, per split and family: items, precision (correct non-None readings / non-None readings), recall (correct
+non-None readings / items whose label is an action), contradictions caught (items whose label is an action the agent
+did not take, where the reading flags a gap: an action other than the one taken), and false gaps (items where the
+agent took the labelled action, but the reading names another). Each figure with its counts. Then the same without
+descriptions, and with a judge when ``--judge-url`` names a running OpenAI-compatible server. Misses are printed for
+the dev split only (``--misses``): the test split is never looked at item by item. Deterministic; exits 0.
 
 Usage::
 
-    .venv/bin/python scripts/eval_rationale.py [--data tests/data/rationales.jsonl] [--min-confidence 0.5]
+    .venv/bin/python scripts/eval_rationale.py [--misses N] [--judge-url http://127.0.0.1:8000/v1]
 """
 
 from __future__ import annotations
@@ -15,93 +18,147 @@ import argparse
 import json
 import shlex
 import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from guardrail.actions import ActionSpace
+from guardrail.parsing import parse
 from guardrail.rationale import LexicalReader, RationaleReader, read_rationale
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "rationales.jsonl"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "rationale_corpus"
+Item = dict[str, Any]
+
+
+def load(split: str, corpus: Path = CORPUS) -> list[Item]:
+    """Every item of one split (``dev`` or ``test``), in file order."""
+    items: list[Item] = []
+    for path in sorted((corpus / split).glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            items.extend(json.loads(line) for line in handle if line.strip())
+    return items
+
+
+def space_of(item: Item, *, descriptions: bool = True) -> ActionSpace:
+    """The item's action space, with its descriptions unless asked not to."""
+    return ActionSpace(item["actions"], descriptions=item.get("descriptions") or {} if descriptions else None)
+
+
+def reading_of(item: Item, space: ActionSpace, reader: RationaleReader) -> str | None:
+    """What ``reader`` reads: the raw output through ``parse`` where the item has one, else the rationale."""
+    if item.get("output"):
+        return parse(item["output"], space, reader=reader).rationale_action
+    return read_rationale(item["rationale"], space, reader).action
 
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """Counts and figures of one reader on one labelled set."""
+    """Counts of one reader on a set of items."""
 
-    items: int
-    expected_some: int
-    predicted_some: int
-    correct_some: int
-    correct_none: int
-    misses: tuple[tuple[dict[str, Any], str | None], ...]
+    items: int = 0
+    labelled: int = 0  # label is an action
+    predicted: int = 0  # reading is an action
+    correct: int = 0  # reading == label, an action
+    contradictions: int = 0  # label is an action the agent did not take
+    caught: int = 0  # ... where the reading names an action other than the one taken
+    consistent: int = 0  # the agent took the labelled action
+    false_gaps: int = 0  # ... where the reading names another action
 
-    @property
-    def precision(self) -> float:
-        """Correct non-None predictions over non-None predictions (1.0 when there are none)."""
-        return self.correct_some / self.predicted_some if self.predicted_some else 1.0
+    def add(self, item: Item, got: str | None) -> Scores:
+        """These counts with one more item."""
+        expected, taken = item["expected"], item.get("taken")
+        contradiction = expected is not None and taken != expected
+        consistent = expected is not None and taken == expected
+        flagged = got is not None and got != taken
+        return Scores(
+            self.items + 1,
+            self.labelled + (expected is not None),
+            self.predicted + (got is not None),
+            self.correct + (got is not None and got == expected),
+            self.contradictions + contradiction,
+            self.caught + (contradiction and flagged),
+            self.consistent + consistent,
+            self.false_gaps + (consistent and flagged),
+        )
 
-    @property
-    def recall(self) -> float:
-        """Correct non-None predictions over items that expect an action (1.0 when there are none)."""
-        return self.correct_some / self.expected_some if self.expected_some else 1.0
+    def row(self) -> str:
+        """The figures, each with its counts."""
+
+        def rate(num: int, den: int) -> str:
+            return f"{num / den:6.3f} ({num}/{den})" if den else "     - (0/0)"
+
+        return (
+            f"n={self.items:<4} precision {rate(self.correct, self.predicted)}"
+            f"  recall {rate(self.correct, self.labelled)}"
+            f"  caught {rate(self.caught, self.contradictions)}  false gaps {rate(self.false_gaps, self.consistent)}"
+        )
 
 
-def load(path: Path = DEFAULT_DATA) -> list[dict[str, Any]]:
-    """The labelled items, one JSON object per non-empty line."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def evaluate(items: list[dict[str, Any]], reader: RationaleReader | None = None) -> Scores:
-    """Run ``reader`` (default :class:`LexicalReader`) over ``items`` and score it."""
-    predicted_some = correct_some = correct_none = expected_some = 0
-    misses: list[tuple[dict[str, Any], str | None]] = []
+def evaluate(
+    items: Iterable[Item],
+    reader: RationaleReader,
+    *,
+    descriptions: bool = True,
+    key: Callable[[Item], str] | None = None,
+) -> tuple[dict[str, Scores], list[tuple[Item, str | None]]]:
+    """Scores per family (and ``all``), and the misses."""
+    scores: dict[str, Scores] = {}
+    misses: list[tuple[Item, str | None]] = []
     for item in items:
-        reading = read_rationale(item["rationale"], ActionSpace(item["actions"]), reader)
-        expected = item["expected"]
-        expected_some += expected is not None
-        predicted_some += reading.action is not None
-        if reading.action == expected:
-            if expected is None:
-                correct_none += 1
-            else:
-                correct_some += 1
-        else:
-            misses.append((item, reading.action))
-    return Scores(len(items), expected_some, predicted_some, correct_some, correct_none, tuple(misses))
+        got = reading_of(item, space_of(item, descriptions=descriptions), reader)
+        for group in ("all", (key or (lambda i: i["family"]))(item)):
+            scores[group] = scores.get(group, Scores()).add(item, got)
+        if got != item["expected"]:
+            misses.append((item, got))
+    return scores, misses
+
+
+def _print_table(title: str, splits: Sequence[tuple[str, dict[str, Scores]]]) -> None:
+    print(f"\n{title}")
+    for split, scores in splits:
+        for family in sorted(scores, key=lambda f: (f == "all", f)):
+            print(f"  {split:<4} {family:<7} {scores[family].row()}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the figures and the misses; always exit 0."""
+    """Print the tables (and dev misses); always exit 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--min-confidence", type=float, default=0.5)
+    parser.add_argument("--misses", type=int, default=0, help="print this many dev misses")
+    parser.add_argument("--judge-url", default=None, help="an OpenAI-compatible server for the judge cascade")
     args = parser.parse_args(argv)
     print("$", shlex.join([".venv/bin/python", "scripts/eval_rationale.py", *(sys.argv[1:] if argv is None else argv)]))
-    items = load(args.data)
-    scores = evaluate(items, LexicalReader(min_confidence=args.min_confidence))
-    print(
-        f"items: {scores.items}  expecting an action: {scores.expected_some}  expecting none: "
-        f"{scores.items - scores.expected_some}"
-    )
-    print(
-        f"predicted an action: {scores.predicted_some}  correct actions: {scores.correct_some}  "
-        f"correct none: {scores.correct_none}"
-    )
-    print(f"precision: {scores.precision:.3f}  recall: {scores.recall:.3f}")
-    for split in ("holdout", "holdout2"):
-        part = evaluate([i for i in items if split in i["tags"]], LexicalReader(min_confidence=args.min_confidence))
-        if part.items:
-            print(
-                f"  split {split!r} ({part.items} items, written after the reader, then used to tune it): "
-                f"precision {part.precision:.3f}  recall {part.recall:.3f}"
-            )
-    print(f"misses: {len(scores.misses)}")
-    for item, got in scores.misses:
-        print(f"- {item['id']} expected={item['expected']!r} got={got!r} tags={item['tags']}")
-        print(f"    {item['rationale'][:300]!r}")
+    reader = LexicalReader(min_confidence=args.min_confidence)
+    splits = {split: load(split, args.corpus) for split in ("dev", "test")}
+    results = {split: evaluate(items, reader) for split, items in splits.items()}
+    _print_table("lexical reader, with descriptions", [(s, r[0]) for s, r in results.items()])
+    plain = {split: evaluate(items, reader, descriptions=False)[0] for split, items in splits.items()}
+    _print_table("lexical reader, names only (descriptions removed)", list(plain.items()))
+    if args.judge_url:
+        judged = _judge_tables(splits, args.judge_url, reader)
+        _print_table("cascade: lexical reader, then the judge where it abstains", list(judged.items()))
+    started = time.perf_counter()
+    dev_misses = results["dev"][1]
+    print(f"\ndev misses: {len(dev_misses)}")
+    for item, got in dev_misses[: args.misses]:
+        print(f"- {item['id']} expected={item['expected']!r} got={got!r} taken={item.get('taken')!r} {item['tags']}")
+        print(f"    {(item.get('output') or item['rationale'])[:400]!r}")
+    del started
     return 0
+
+
+def _judge_tables(splits: dict[str, list[Item]], url: str, reader: RationaleReader) -> dict[str, dict[str, Scores]]:
+    from langchain_openai import ChatOpenAI
+
+    from guardrail import CascadeReader  # type: ignore[attr-defined]  # lands with the judge
+    from guardrail_langchain import JudgeReader  # type: ignore[attr-defined]
+
+    model = ChatOpenAI(base_url=url, api_key="unused", model="gemma3-270m", temperature=0.0, max_tokens=16)
+    cascade = CascadeReader(reader, JudgeReader(model))
+    return {split: evaluate(items, cascade)[0] for split, items in splits.items()}
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from guardrail import Guard, OverrideToRationale
+from guardrail import Guard, OverrideToRationale, parse
 from guardrail.exceptions import MissingDependencyError
 from guardrail.telemetry import OTelSink, StepEvent
 from guardrail.testing import ScriptedAgent
 
-from .conftest import AGREE_RED, GAP, INVALID, run_guard
+from .conftest import AGREE_RED, COLOURS, GAP, INVALID, run_guard
 
 
 @pytest.fixture
@@ -88,7 +88,8 @@ def test_each_finding_is_a_gen_ai_evaluation_result_event(otel: Any) -> None:
     assert len(evaluations) == 1
     attributes = dict(evaluations[0].attributes or {})
     assert attributes["gen_ai.evaluation.name"] == "knowing_doing_gap"
-    assert attributes["gen_ai.evaluation.score.value"] == pytest.approx(0.9)
+    expected = parse(GAP, COLOURS).rationale_confidence  # the finding's score is the reading's
+    assert attributes["gen_ai.evaluation.score.value"] == pytest.approx(expected)
     assert attributes["gen_ai.evaluation.score.label"] == "detected"
     assert "recommends 'red'" in str(attributes["gen_ai.evaluation.explanation"])
     corrections = [e for e in span.events if e.name == "guardrail.correction"]

@@ -1,0 +1,300 @@
+"""The cue table: what the words around a mention say about it.
+
+A rationale is read mention by mention. Each mention has two windows inside its sentence: the words before it and
+the words after it, lower-cased, with markdown dropped and every other mention written ``@``. Two tables read them:
+
+- ``STANCE``: what the sentence says about the mention. Rows are tried in order and the first row that matches a
+  window speaks for it, so a specific row ("has not been tried": worth exploring) sits above a general one ("is
+  not": rejected). A row recommends the mention (with a weight: at least ``DECISION`` is a decision, below it
+  evidence) or rejects it.
+- ``SCOPE``: whether the sentence counts at all. Every row is checked: a hedge, a question, a condition or a recap
+  of what was already done drops the mention; a later step of a plan is kept only when no step before it is.
+
+A new cue is one row here plus one labelled line in the tests. Every pattern runs on a window of at most
+``WINDOW`` characters and has no nested unbounded repetition, so reading stays linear in the rationale's length.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = ["DECISION", "SCOPE", "STANCE", "WINDOW", "Scope", "Stance"]
+
+WINDOW: Final = 120
+"""Characters of each window (before and after the mention) the patterns see."""
+
+DECISION: Final = 0.8
+"""Weights at or above this are decisions ("I'll call X"); below it, evidence ("X has the highest mean")."""
+
+# ---- building blocks (each a regular-expression fragment over normalised text) --------------------------------
+_BLOCK = (
+    r"that|whether|if|why|because|since|than|about|before|after|until|unless|once|when|not|never|no|but|and|so"
+    r"|then|or|which|what|how|rather|instead|without|except"
+)
+_WORD = rf"(?!(?:{_BLOCK})\b)[\w'@-]+"  # one word (or another mention) that does not open a new clause
+_GAP = rf"(?: {_WORD}){{0,4}}"  # up to four such words between a cue and its mention
+_ADV = (
+    r"(?: (?:just|now|then|first|next|also|instead|definitely|probably|actually|simply|quickly|immediately|finally"
+    r"|again|still|go ahead and|go and|try to|start by|begin by|start with|begin with|continue to|keep|to)){0,3}"
+)
+_VERB = (
+    r"(?: (?:choose|choosing|pick|picking|select|selecting|go with|go for|going with|going for|opt for|opting for"
+    r"|settle on|stick with|sticking with|switch to|switching to|move to|use|using|call|calling|run|running|invoke"
+    r"|invoking|try|trying|press|pressing|push|pull|pulling|play|playing|take|taking|hit|click|clicking|query"
+    r"|querying|execute|executing|explore|exploring|exploit|check|checking|consult|consulting|look at|look up"
+    r"|look into|ask|asking|open|opening|fetch|fetching|send|sending|place|mark|put|block|blocking|claim|occupy"
+    r"|return to|head|move))"
+)
+_DET = r"(?: (?:the|a|an|this|that|our|my|its|their|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
+_WILL = (
+    r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna)"
+    r"|let me|let's|let us|i'm|we're|i am|we are)"
+)
+_SHOULD = (
+    r"\b(?:(?:i|we)(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
+    r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to)"
+    r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
+    r"|\b(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
+    r"|(?:the )?(?:next|right|best|logical|obvious|first|natural) (?:step|move|thing|action|call|tool)"
+    r"(?: (?:is|will be|would be|should be|here is))? to)"
+)
+_CHOOSE = (
+    r"\b(?:i|we)(?: would| will|'d|'ll)? (?:choose|pick|select|go with|go for|opt for|take|play|press|pull|try|use"
+    r"|call|run|recommend|suggest|prefer|favou?r|propose|vote for|settle on|stick with|lean towards?)"
+)
+_START = r"(?:^|[,:(—-]|\b(?:so|then|now|and|next|first|thus|therefore|hence|instead|finally|please|plan|todo))"
+_BEST = (
+    r"\b(?:best|highest|top|greatest|largest|biggest|strongest|most promising|most likely|optimal|ideal|correct"
+    r"|smartest|safest|wisest|leading|obvious|logical|natural|winner|leader|preferred|recommended|superior|better"
+    r"|most (?:useful|relevant|reliable|appropriate|suitable|direct|efficient|informative)|right|clear favou?rite"
+    r"|only (?:option|choice|move|tool|way)|way to go|best bet|safest bet)\b"
+)
+_GOOD = (
+    rf"(?:{_BEST}|\b(?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresh|fresher|faster|cheaper"
+    r"|safer|appropriate|suitable|strong|stronger|ahead|leads|wins|dominates|outperforms|beats|the answer"
+    r"|what we need|exactly what)\b)"
+)
+_COPULA = (
+    r"(?:'s|'re| is| are| was| were| has| had| looks| seems| appears| remains| shows| gives| gave| offers| yields"
+    r"| yielded| provides| tends to| should| would| will| could| might| can| did| does| performs| performed"
+    r"| returns| returned| got| earned| paid| stands out| has been| have been)"
+)
+_NOT_VERB = (
+    rf"{_BLOCK}|is|are|was|were|the|a|an|this|these|those|it|its|i|we|you|they|he|she|my|our|their|with|for|of|in"
+    r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too"
+)
+_LINK = (  # words after a subject that make the sentence a statement about it, not an order
+    r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
+    r"|would|should|could|might|can|may|must|beats|wins|performs|remains|appears|vs|versus|leads|won|lost|tends"
+)
+_PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
+_TRIED = (
+    r"(?:tried|explored|pressed|pulled|played|used|sampled|tested|chosen|selected|touched|visited|called|picked"
+    r"|checked|queried|run)"
+)
+_END = r"(?:[.!)]|$| (?:it is|again|now|next|then|instead|please|this (?:time|round|turn)|for (?:now|this \w+))\b)"
+
+
+Effect = Literal["recommend", "reject"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stance:
+    """One row of the stance table: a window pattern and what it says about the mention."""
+
+    name: str
+    effect: Effect
+    weight: float  # for "recommend": >= DECISION a decision, below it evidence; 0 for "reject"
+    before: re.Pattern[str] | None
+    after: re.Pattern[str] | None
+
+
+def _stance(name: str, effect: Effect, weight: float, *, before: str | None = None, after: str | None = None) -> Stance:
+    if before is None and after is None:
+        raise ValueError(f"cue {name!r}: give a window pattern, before or after or both")
+    if not (0.5 <= weight <= 1.0 if effect == "recommend" else weight == 0.0):
+        raise ValueError(f"cue {name!r}: recommendations weigh 0.5-1, rejections 0; got {weight!r}")
+    return Stance(
+        name,
+        effect,
+        weight,
+        re.compile(before + r"$") if before is not None else None,
+        re.compile(r"^" + after) if after is not None else None,
+    )
+
+
+STANCE: Final[tuple[Stance, ...]] = (
+    # -- before the mention: rejections first ("rather than X", "no point restarting X"), then decisions, evidence
+    _stance("not-but", "recommend", 0.8, before=r"\bnot @,? but(?: rather| instead)?"),
+    _stance(
+        "loser",
+        "reject",
+        0.0,
+        before=r"(?:\b(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|to|over)"
+        r"|\binstead of|\brather than|\bover|\bbeats|\boutperforms|\bdominates|\bnot|\bnor|\bfrom)",
+    ),
+    _stance(
+        "negation",
+        "reject",
+        0.0,
+        before=r"\b(?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
+        r"|cannot|mustn't|isn't|avoid|avoiding|skip|skipping|stop|stop using|without|except|besides|other than"
+        r"|no point(?: in)?|no need(?: to| for)?|no reason to|pointless|unnecessary|premature|too early to|rule out"
+        r"|ruling out|exclude|excluding|refrain from|hold off(?: on)?|against|forget(?: about)?|abandon|ditch"
+        r"|steer clear of|stay away from|give up on|move away from|switch(?:ing)? (?:away )?from|away from|unlike"
+        rf"|ignore|ignoring|wrong to|mistake to|bad idea to|not yet|neither){_GAP}",
+    ),
+    _stance("worse-than", "recommend", 0.7, before=r"\b(?:worse|weaker|poorer|slower|inferior|less \w+) (?:than|to)"),
+    _stance("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
+    _stance("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
+    _stance("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
+    _stance(
+        "label",
+        "recommend",
+        0.9,
+        before=r"\b(?:final|my|next|the|our)? ?(?:action|answer|choice|decision|move|pick|selection|recommendation"
+        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next)(?: (?:is|will be|would be|should be"
+        r"|for now|here))?"
+        rf"(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}",
+    ),
+    _stance("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
+    _stance("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
+    _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
+    _stance("therefore", "recommend", 0.8, before=r"(?:\bso|\btherefore|\bthus|\bhence|\bergo|=>|->|→)"),
+    _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
+    # "Serve A.", "Stick with arm_5", "Win at cell_7": a sentence that opens with a verb and then the mention
+    _stance(
+        "imperative-any",
+        "recommend",
+        0.8,
+        before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}",
+    ),
+    # -- after the mention
+    _stance("first", "recommend", 0.85, after=r" first\b"),
+    _stance("it-is", "recommend", 0.85, after=r",? (?:it is|it's|it shall be|it'll be)(?:[.!]|$)"),
+    _stance(
+        "is-my-choice",
+        "recommend",
+        0.85,
+        after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)",
+    ),
+    _stance(
+        "is-the-best-option",
+        "recommend",
+        0.8,
+        after=r"(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely| still)? (?:the|my|our)"
+        r" (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising) (?:option|choice|move"
+        r"|pick|call|tool|arm|bet|action|next step|play|candidate)\b",
+    ),
+    _stance("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
+    _stance(
+        "untried",
+        "recommend",
+        0.65,
+        after=rf"(?:'s| is| are| has| have| was| remains| stays)?(?: still| yet| so far| completely| totally)?"
+        rf" (?:not been|never been|hasn't been|haven't been|not yet been|not|never|un)(?: yet)? ?{_TRIED}\b"
+        r"|(?: is| remains| stays) (?:untried|unexplored|untested|unknown|unsampled)",
+    ),
+    _stance(
+        "is-bad",
+        "reject",
+        0.0,
+        after=rf"{_COPULA}?(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
+        r" (?:not|isn't|aren't|wasn't|won't|doesn't|didn't|never|a bad|bad|worse|worst|weak|weaker|poor|poorer"
+        r"|useless|pointless|unhelpful|irrelevant|broken|failing|failed|fails|down|unavailable|stale|outdated"
+        r"|deprecated|risky|dangerous|wrong|a dead end|off the table|overkill|unnecessary|premature|disappointing"
+        r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait|later)\b",
+    ),
+    _stance(
+        "beats",
+        "recommend",
+        0.75,
+        after=r" (?:clearly |easily |still |now |also |probably )?(?:beats|outperforms|dominates|trumps|edges out"
+        r"|wins over|over|is (?:much |far |clearly |slightly |a lot |way )?(?:better|stronger|safer|faster|superior"
+        r"|preferable)|looks (?:much )?better|seems (?:much )?better)\b",
+    ),
+    _stance(
+        "source",
+        "recommend",
+        0.7,
+        after=r"(?: [\w-]+){0,3}?(?: (?:should|will|would|might|may|can|could|probably|likely|ought to|must|also))+"
+        r" (?:have|has|bring|find|get|reveal"
+        r"|contain|tell|show|list|include|give|explain|answer|know|hold|confirm|document|cover|point)\b",
+    ),
+    _stance("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
+    # "open file src/app.ts", "issue refund for line 2", "Red.": a short sentence that opens with the mention
+    _stance(
+        "opens-sentence",
+        "recommend",
+        0.8,
+        before=r"(?:^|:|—|–| -)",
+        after=rf"(?:[.!]|$| (?!(?:{_LINK}|and|or|but|vs|versus|nor)\b)(?![\d(])"
+        r"[^;!?@=]{0,80}?(?:[.!,;]?$| then\b| and\b| @))",
+    ),
+)
+"""The stance rows, in the order they are tried on each window."""
+
+
+ScopeEffect = Literal["doubt", "past", "later"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One row of the scope table: a window pattern that drops the mention ("doubt", "past") or marks it "later"."""
+
+    name: str
+    effect: ScopeEffect
+    before: re.Pattern[str] | None
+    after: re.Pattern[str] | None
+
+
+def _scope(name: str, effect: ScopeEffect, *, before: str | None = None, after: str | None = None) -> Scope:
+    return Scope(
+        name,
+        effect,
+        re.compile(before + r"$") if before is not None else None,
+        re.compile(r"^" + after) if after is not None else None,
+    )
+
+
+SCOPE: Final[tuple[Scope, ...]] = (
+    _scope(
+        "hedge",
+        "doubt",
+        before=r"\b(?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
+        rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}",
+    ),
+    _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
+    _scope(
+        "condition",
+        "doubt",
+        before=r"\b(?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
+        r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*",
+    ),
+    _scope("condition-after", "doubt", after=r",? (?:only )?(?:if|unless|in case|whenever)\b"),
+    _scope(
+        "done",
+        "past",
+        before=r"\b(?:i|we|you|agent|it)"
+        r"(?: (?:have|'ve|had|'d|already|previously|just|also|first|initially|originally))*"
+        r" (?:called|used|ran|tried|pressed|pulled|played|chose|picked|selected|took|searched|checked|queried"
+        rf"|looked|fetched|sent|opened|clicked|executed|invoked|visited|explored|got|received|asked|emailed|created"
+        rf"|did){_GAP}|\b(?:already|previously|earlier|last time|so far){_GAP}",
+    ),
+    _scope(
+        "done-after",
+        "past",
+        after=r" (?:was|were|has been|have been|had been) (?:already |just |previously )?(?:called|used|run|tried"
+        r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
+        r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d",
+    ),
+    _scope(
+        "later",
+        "later",
+        before=r"(?:\bthen|\bafter that|\bafterwards|\bafter this|\blater|\bsubsequently|\beventually|\bfinally"
+        rf"|\bfollowed by|\bbefore(?: finally)?|\bthereafter|\blastly|\bsecond(?:ly)?|\bthird){_GAP}",
+    ),
+)
+"""The scope rows: every one is checked on both windows."""

@@ -1,0 +1,268 @@
+"""The lexical reader: mentions, their stance and scope, and the decision.
+
+1. Mentions: every place the rationale names an action (any spelling of a name or alias, see
+   :meth:`ActionSpace.find_mentions`), and, in a clause that names none, a phrase that grounds to one action by its
+   name parts and description ("pull up the billing record" -> ``billing.get_customer``).
+2. Stance and scope: each mention's windows are read against the cue tables of :mod:`._cues`. Questions, hedges,
+   conditions, recaps and history lines drop a mention; a later step of a plan only counts when no earlier step does.
+3. Decision: the last decision wins (a later negation of the same action cancels it); else the one action that
+   the evidence favours; else nothing. Precision before recall.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from guardrail.actions import ActionSpace, Mention, Token, tokenize
+from guardrail.exceptions import ConfigurationError
+from guardrail.rationale._cues import DECISION, SCOPE, STANCE, WINDOW, Stance
+from guardrail.rationale._grounding import ground
+from guardrail.rationale._reading import NO_READING, RationaleReading
+
+__all__ = ["LexicalReader"]
+
+# A sentence ends at . ! ? ; followed by space, and at a line break ("0.4" and "billing.get" do not end one).
+_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
+# A clause inside a sentence ends at a comma, colon or bracket, or before a conjunction.
+_CLAUSE_BREAK = re.compile(
+    r"[,:()—–]| - |\b(?:and|but|so|then|because|since|while|although|though|however|or|before|after|until|unless"
+    r"|if|once|when|instead of|rather than|than)\b",
+    re.I,
+)
+# A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)".
+_HISTORY_LINE = re.compile(
+    r"^\s*(?:[-*•>]\s*)?(?:step|round|turn|trial|pull|t|time ?step|#)\s*[=#:]?\s*\d+\b.{0,200}?"
+    r"(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d)",
+    re.I,
+)
+_NUMBERED = re.compile(r"^\s*(?:step\s*)?(\d{1,2})[.):]\s", re.I)  # "2. Email the user", "Step 2: ..."
+_UNSURE = re.compile(r"\b(?:not sure|unsure|uncertain|can't decide|cannot decide|hard to say|no idea|not certain)\b")
+_MARKUP = str.maketrans({"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " "})
+_SPACES = re.compile(r"\s+")
+_LIST_MARK = re.compile(r"^\s*(?:[-•>]|\d{1,2}[.)]|step \d{1,2}:?|thought:|plan:|action:)\s*")
+
+
+def _normal(text: str) -> str:
+    return _SPACES.sub(" ", text.translate(_MARKUP).lower())
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One mention, read: its stance (None for neutral) and scope."""
+
+    mention: Mention
+    stance: Stance | None
+    dropped: bool  # a hedge, question, condition or recap
+    later: bool  # a later step of a plan
+    sentence: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LexicalReader:
+    """The default reader: mentions grounded to actions, each read against the cue tables, the last decision wins.
+
+    Args:
+        min_confidence: below this confidence, return :data:`NO_READING` (precision before recall).
+        use_evidence: whether statements that only favour an action ("X has the highest UCB", "the wiki should have
+            it") may decide when no decision is stated.
+        max_chars: only the last ``max_chars`` characters of a longer rationale are read (the conclusion is at the
+            end), which bounds the cost on pathological input.
+    """
+
+    min_confidence: float = 0.5
+    use_evidence: bool = True
+    max_chars: int = 20_000
+
+    def __post_init__(self) -> None:
+        min_confidence: object = self.min_confidence
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)):
+            raise ConfigurationError(f"min_confidence must be a number; got {self.min_confidence!r}")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ConfigurationError(f"min_confidence must be in [0, 1]; got {self.min_confidence!r}")
+        if not isinstance(self.use_evidence, bool):
+            raise ConfigurationError(f"use_evidence must be True or False; got {self.use_evidence!r}")
+        max_chars: object = self.max_chars
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+            raise ConfigurationError(f"max_chars must be a positive integer; got {self.max_chars!r}")
+
+    def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """Read ``rationale`` against ``actions``; never raises on text, never returns an action outside it."""
+        text: object = rationale  # typed str, but a reader must not raise on anything it is handed
+        space: object = actions
+        if not isinstance(text, str) or not isinstance(space, ActionSpace) or not text.strip():
+            return NO_READING
+        offset = max(0, len(text) - self.max_chars)
+        reading = self._read(text[offset:], actions)
+        if reading.action is None or reading.confidence < self.min_confidence:
+            return NO_READING
+        if offset and reading.span is not None:
+            start, end = reading.span
+            reading = RationaleReading(
+                action=reading.action,
+                confidence=reading.confidence,
+                evidence=reading.evidence,
+                span=(start + offset, end + offset),
+            )
+        return reading
+
+    def _read(self, text: str, space: ActionSpace) -> RationaleReading:
+        tokens = tokenize(text)
+        names = space.find_mentions(text, tokens)
+        reads: list[_Read] = []
+        unsure_after: list[int] = []  # where a sentence of pure doubt ("But I'm not sure.") starts
+        token_index = mention_index = 0
+        for start, end, history, line_number in _sentences(text):
+            first_token = token_index
+            while token_index < len(tokens) and tokens[token_index].start < end:
+                token_index += 1
+            first_name = mention_index
+            while mention_index < len(names) and names[mention_index].start < end:
+                mention_index += 1
+            mentions = names[first_name:mention_index]
+            mentions += _described(text, tokens[first_token:token_index], mentions, space)
+            mentions.sort(key=lambda m: m.start)
+            if not mentions:
+                if _UNSURE.search(_normal(text[start:end])):
+                    unsure_after.append(start)
+                continue
+            question = text[start:end].rstrip().endswith("?")
+            for mention, before, after in _windows(text, start, end, mentions):
+                stance = _first_stance(before, after)
+                dropped = question or history
+                later = line_number > 1
+                for scope in SCOPE:
+                    pattern, window = (scope.before, before) if scope.before is not None else (scope.after, after)
+                    if pattern is not None and pattern.search(window):
+                        dropped = dropped or scope.effect == "doubt" or (scope.effect == "past" and stance is None)
+                        later = later or scope.effect == "later"
+                reads.append(_Read(mention, stance, dropped, later, (start, end)))
+        return self._decide(text, reads, unsure_after)
+
+    def _decide(self, text: str, reads: Sequence[_Read], unsure_after: Sequence[int]) -> RationaleReading:
+        decision: _Read | None = None
+        evidence: dict[str, _Read] = {}
+        rejected: set[str] = set()
+        for read in reads:
+            if read.dropped or read.stance is None:
+                continue
+            action = read.mention.action
+            if read.stance.effect == "reject":
+                rejected.add(action)
+                evidence.pop(action, None)
+                if decision is not None and decision.mention.action == action:
+                    decision = None
+            elif read.stance.weight >= DECISION:
+                if read.later and decision is not None:
+                    continue  # "first X, then Y": Y is not the next step
+                decision = read
+                rejected.discard(action)
+            elif action not in rejected and read.stance.weight > _weight(evidence.get(action)):
+                evidence[action] = read
+        chosen = decision
+        if chosen is None and self.use_evidence and len(evidence) == 1:
+            chosen = next(iter(evidence.values()))
+        if chosen is None or chosen.stance is None:
+            return NO_READING
+        if any(start > chosen.mention.start for start in unsure_after):
+            return NO_READING  # "I'll pick blue. But honestly I'm not sure."
+        start, end = chosen.sentence
+        while start < end and text[start] in " \t\n.;!?":
+            start += 1
+        while end > start and text[end - 1] in " \t\n":
+            end -= 1
+        return RationaleReading(
+            action=chosen.mention.action,
+            confidence=chosen.stance.weight,
+            evidence=text[start:end],
+            span=(start, end),
+        )
+
+
+def _weight(read: _Read | None) -> float:
+    return read.stance.weight if read is not None and read.stance is not None else 0.0
+
+
+def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
+    """Each sentence as ``(start, end, on a history line, its line's list number or 0)``; end punctuation included."""
+    spans = []
+    line_start = 0
+    for line in text.split("\n"):
+        line_end = line_start + len(line)
+        history = _HISTORY_LINE.match(line) is not None
+        numbered = _NUMBERED.match(line)
+        number = int(numbered.group(1)) if numbered else 0
+        start = line_start
+        for match in _SENTENCE_END.finditer(text, line_start, line_end):
+            spans.append((start, match.end(), history, number))
+            start = match.end()
+        if text[start:line_end].strip():
+            spans.append((start, line_end, history, number))
+        line_start = line_end + 1
+    return spans
+
+
+def _described(text: str, tokens: Sequence[Token], names: Sequence[Mention], space: ActionSpace) -> list[Mention]:
+    """Mentions by description, one per clause of the sentence that names no action."""
+    if not tokens:
+        return []
+    found: list[Mention] = []
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text, tokens[0].start, tokens[-1].end)] + [tokens[-1].end]
+    first = named = 0  # both walk forwards: linear in the sentence
+    for cut in breaks:
+        last = first
+        while last < len(tokens) and tokens[last].start < cut:
+            last += 1
+        clause = tokens[first:last][:30]
+        while named < len(names) and names[named].end <= (clause[0].start if clause else cut):
+            named += 1
+        if clause and not (named < len(names) and names[named].start < clause[-1].end):
+            grounding = ground(clause, space)
+            if grounding is not None:
+                found.append(Mention(grounding.action, clause[grounding.first].start, clause[grounding.last].end))
+        first = last
+    return found
+
+
+def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> list[tuple[Mention, str, str]]:
+    """Each mention with its before and after windows: normalised, other mentions as ``@``, at most WINDOW long."""
+    pieces = [text[start : mentions[0].start]]
+    pieces += [text[a.end : b.start] for a, b in itertools.pairwise(mentions)]
+    pieces.append(text[mentions[-1].end : end])
+    normal = [_normal(piece) for piece in pieces]
+    windows = []
+    for i, mention in enumerate(mentions):
+        before, j = normal[i], i
+        while len(before) < WINDOW and j > 0:
+            j -= 1
+            before = normal[j] + "@" + before
+        after, j = normal[i + 1], i + 1
+        while len(after) < WINDOW and j < len(mentions):
+            j += 1
+            after = after + "@" + normal[j]
+        before = " " + _LIST_MARK.sub("", before[-WINDOW:]).rstrip(" '([#").strip()
+        after = after[:WINDOW]
+        if not after.startswith("'s"):
+            after = after.lstrip("')]")
+            after = " " + after.lstrip() if after[:1] == " " or after.lstrip()[:1].isalnum() else after.lstrip()
+        windows.append((mention, before.rstrip(), after))
+    return windows
+
+
+def _first_stance(before: str, after: str) -> Stance | None:
+    """The stance of a mention: the first row that matches each window; a rejection wins, else the stronger."""
+    found = [
+        next((row for row in STANCE if row.before is not None and _matches(row, before, after)), None),
+        next((row for row in STANCE if row.before is None and _matches(row, before, after)), None),
+    ]
+    rows = [row for row in found if row is not None]
+    rejection = next((row for row in rows if row.effect == "reject"), None)
+    return rejection or max(rows, key=lambda row: row.weight, default=None)
+
+
+def _matches(row: Stance, before: str, after: str) -> bool:
+    return (row.before is None or row.before.search(before) is not None) and (
+        row.after is None or row.after.search(after) is not None
+    )

@@ -1,0 +1,175 @@
+"""How the reader grounds what a rationale says to actions: name variants, aliases, descriptions; and how it reads
+plans, deferrals, evaluations and the windows around each mention."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from guardrail.actions import ActionSpace
+from guardrail.exceptions import ConfigurationError
+from guardrail.rationale import read_rationale
+
+SUPPORT = ActionSpace(
+    ["billing.get_customer", "search_wiki", "send_email", "escalate"],
+    descriptions={
+        "billing.get_customer": "Fetch a customer's billing record by customer id.",
+        "search_wiki": "Search the internal wiki for articles.",
+        "send_email": "Send an email to a recipient.",
+        "escalate": "Hand the ticket to a human agent.",
+    },
+)
+DEVOPS = ActionSpace(
+    ["kubectl_get_events", "kubectl_rollout_restart", "kubectl_logs", "backup_table", "run_migration", "verify_schema"],
+    descriptions={
+        "kubectl_get_events": "List recent Kubernetes events for a namespace or pod.",
+        "kubectl_rollout_restart": "Restart a deployment's pods.",
+        "kubectl_logs": "Read the logs of a pod.",
+        "backup_table": "Back up a database table to object storage.",
+        "run_migration": "Apply pending database migrations.",
+        "verify_schema": "Check the schema against the expected version.",
+    },
+)
+
+
+def action(text: str, space: ActionSpace) -> str | None:
+    return read_rationale(text, space).action
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "expected"),
+    [
+        ("I'll press Button 2 now.", ["button_1", "button_2"], "button_2"),
+        ("Let me run git log on that file.", ["git_log", "git_diff"], "git_log"),
+        ("I'll call createTicket for the hardware team.", ["CreateTicket", "AddNote"], "CreateTicket"),
+        (
+            "Next I'll use github search code to find the caller.",
+            ["github__search_code", "slack__post"],
+            "github__search_code",
+        ),
+        ("I will choose Arm 1.", ["arm_1", "arm_10"], "arm_1"),
+        ("I'll open (2,2) to block.", ["(0,0)", "(2,2)"], "(2,2)"),
+    ],
+)
+def test_name_variants_are_mentions_of_their_action(text: str, names: list[str], expected: str) -> None:
+    """Case, separators, camel/snake/dotted/MCP forms and "Arm 1" all name the same action."""
+    assert action(text, ActionSpace(names)) == expected
+
+
+def test_a_declared_alias_is_a_mention_in_the_rationale_too() -> None:
+    """Aliases apply to the rationale as well as to the action field."""
+    space = ActionSpace(["lookup_order", "refund"], aliases={"order finder": "lookup_order"})
+    assert action("I'll use the order finder first.", space) == "lookup_order"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'll pull up the customer's billing record first so I can see the failed charge.", "billing.get_customer"),
+        ("The wiki should have the onboarding steps.", "search_wiki"),
+        ("Let me send a short confirmation email.", "send_email"),
+    ],
+)
+def test_a_tool_named_by_what_it_does_is_grounded_by_its_description(text: str, expected: str) -> None:
+    """A phrase whose content words match one tool's name parts and description refers to that tool."""
+    assert action(text, SUPPORT) == expected
+
+
+def test_descriptions_are_what_ground_a_described_phrase() -> None:
+    """A tool whose name says nothing of billing records is grounded by its description, and only by it."""
+    bare = ActionSpace(["crm_tool", "search_wiki"])
+    described = ActionSpace(
+        ["crm_tool", "search_wiki"], descriptions={"crm_tool": "Fetch a customer's billing record."}
+    )
+    text = "I'll pull up the customer's billing record first."
+    assert action(text, bare) is None
+    assert action(text, described) == "crm_tool"
+
+
+def test_two_tools_that_fit_a_phrase_equally_ground_it_to_neither() -> None:
+    """When two tools fit equally well, the phrase names no tool: precision before recall."""
+    space = ActionSpace(
+        ["search_docs", "search_web"],
+        descriptions={"search_docs": "Search for pages.", "search_web": "Search for pages."},
+    )
+    assert action("I'll search for it.", space) is None
+
+
+def test_the_first_step_of_a_plan_is_the_recommendation() -> None:
+    """Plan: back up, then migrate, then verify -> the backup is the next step."""
+    assert action("Plan: back up the table, then run the migration, then verify.", DEVOPS) == "backup_table"
+    assert action("1. Back up the table.\n2. Run the migration.\n3. Verify the schema.", DEVOPS) == "backup_table"
+
+
+def test_a_rejected_or_deferred_step_is_not_the_recommendation() -> None:
+    """ "No point restarting before we know why; the events will tell us" recommends the events."""
+    text = "There's no point restarting the pod before we know why it failed; the events will tell us."
+    assert action(text, DEVOPS) == "kubectl_get_events"
+    assert action("I'll check the pod logs before restarting anything.", DEVOPS) == "kubectl_logs"
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "expected"),
+    [
+        ("The arm with the best average payoff is arm_4.", ["arm_3", "arm_4"], "arm_4"),
+        (
+            "Calling fetch_api directly tends to give fresher data than read_cache.",
+            ["fetch_api", "read_cache"],
+            "fetch_api",
+        ),
+        ("red: mean 0.2. blue: mean 0.9. The highest mean is blue.", ["red", "blue"], "blue"),
+    ],
+)
+def test_an_evaluation_with_no_verb_of_choice_is_evidence(text: str, names: list[str], expected: str) -> None:
+    """ "The best ... is X", "X tends to give fresher data" favour X when nothing else is decided."""
+    assert action(text, ActionSpace(names)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've already searched the wiki.",
+        "Should I escalate this ticket?",
+        "If the charge is a duplicate, I'll escalate.",
+        "I could search the wiki or escalate.",
+        "I could call send_email or escalate.",
+    ],
+)
+def test_recaps_questions_conditions_and_hedges_recommend_nothing(text: str) -> None:
+    """A mention that is history, asked, conditional or hedged drops out."""
+    assert action(text, SUPPORT) is None
+
+
+def test_weak_names_need_context() -> None:
+    """A letter, a number or an everyday word is a mention only in context ("press A", "cell 3", "go up")."""
+    space = ActionSpace(["A", "B", "3", "up"])
+    assert action("A good choice would be hard to find.", space) is None
+    assert action("Serve A.", space) == "A"
+    assert action("I'll take cell 3.", space) == "3"
+    assert action("I will go up.", space) == "up"
+
+
+def test_descriptions_must_name_actions_and_be_text() -> None:
+    """A description for an unknown action, or one that is not a string, is refused at construction."""
+    with pytest.raises(ConfigurationError, match="not an action"):
+        ActionSpace(["a"], descriptions={"b": "x"})
+    with pytest.raises(ConfigurationError, match="must be a string"):
+        ActionSpace(["a"], descriptions={"a": 3})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I recommend caution." + "\n" * 10_000 + "red",
+        "token=" + "Q" * 10_000 + " " * 3000 + "blue",
+        "(" * 10_000 + "red" + ")" * 10_000,
+        "<action " * 2_000,
+        "red, " * 2_000 + "so I choose blue.",
+    ],
+)
+def test_hostile_text_reads_in_linear_time(text: str) -> None:
+    """Blank-line runs, long tokens, bracket runs, unclosed tags and long lists are read in well under a second."""
+    start = time.perf_counter()
+    read_rationale(text, ActionSpace(["red", "blue"]))
+    assert time.perf_counter() - start < 1.0
