@@ -184,9 +184,9 @@ STANCE: Final[tuple[Stance, ...]] = (
         "is-the-best-option",
         "recommend",
         0.8,
-        after=r"(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely| still)? (?:the|my|our)"
-        r" (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising) (?:option|choice|move"
-        r"|pick|call|tool|arm|bet|action|next step|play|candidate)\b",
+        after=r"(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely| still)?"
+        r" (?:the|my|our) (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising)"
+        r" (?:option|choice|move|pick|call|tool|arm|bet|action|next step|play|candidate)\b",
     ),
     _stance("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
     _stance(
@@ -230,7 +230,7 @@ STANCE: Final[tuple[Stance, ...]] = (
         "recommend",
         0.8,
         before=r"(?:^|:|—|–| -)",
-        after=rf"(?:[.!]|$| (?!(?:{_LINK}|and|or|but|vs|versus|nor)\b)(?![\d(])"
+        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | (?!(?:{_LINK}|and|or|but|vs|versus|nor)\b|[a-z]+ed\b)(?![\d(])"
         r"[^;!?@=]{0,80}?(?:[.!,;]?$| then\b| and\b| @))",
     ),
 )

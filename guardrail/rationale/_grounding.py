@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from guardrail.actions import ActionSpace, Token, name_parts
 
-__all__ = ["VERBS", "Grounding", "ground", "stem"]
+__all__ = ["Grounding", "ground", "stem"]
 
 # Equivalent words, folded to the first of each row. Verbs first: an agent says "pull up" for a tool named get_*.
 _EQUIVALENT_ROWS = (
@@ -40,168 +40,41 @@ _EQUIVALENT_ROWS = (
     "log logs",
 )
 _EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENT_ROWS for word in row.split()}
-VERBS = frozenset(row.split()[0] for row in _EQUIVALENT_ROWS[:17]) | {"call", "use", "try", "open", "click", "list"}
-"""Folded words that are verbs: a mention grounded by description starts after them ("pull up | the record")."""
 
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "it's",
-        "i",
-        "i'm",
-        "i'll",
-        "i've",
-        "we",
-        "we'll",
-        "let",
-        "me",
-        "us",
-        "our",
-        "my",
-        "you",
-        "your",
-        "he",
-        "she",
-        "they",
-        "them",
-        "their",
-        "to",
-        "of",
-        "for",
-        "with",
-        "on",
-        "in",
-        "at",
-        "by",
-        "from",
-        "into",
-        "onto",
-        "about",
-        "as",
-        "and",
-        "or",
-        "but",
-        "so",
-        "if",
-        "then",
-        "than",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "done",
-        "have",
-        "has",
-        "had",
-        "will",
-        "would",
-        "shall",
-        "should",
-        "can",
-        "could",
-        "may",
-        "might",
-        "must",
-        "need",
-        "needs",
-        "want",
-        "wants",
-        "going",
-        "gonna",
-        "go",
-        "use",
-        "using",
-        "call",
-        "calling",
-        "tool",
-        "tools",
-        "function",
-        "step",
-        "next",
-        "first",
-        "now",
-        "just",
-        "also",
-        "again",
-        "here",
-        "there",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "how",
-        "when",
-        "where",
-        "up",
-        "out",
-        "off",
-        "over",
-        "any",
-        "some",
-        "all",
-        "each",
-        "every",
-        "no",
-        "not",
-        "more",
-        "most",
-        "very",
-        "really",
-        "still",
-        "only",
-        "please",
-        "okay",
-        "ok",
-        "yes",
-        "sure",
-        "well",
-        "right",
-        "thing",
-        "things",
-        "way",
-        "something",
-        "anything",
-        "one",
-        "ll",
-        "re",
-        "ve",
-        "d",
-        "s",
-        "t",
-    ]
+    "a an the this that these those it its it's i i'm i'll i've we we'll let me us our my you your he she "
+    "they them their to of for with on in at by from into onto about as and or but so if then than is are "
+    "was were be been being am do does did done have has had will would shall should can could may might "
+    "must need needs want wants going gonna go use using call calling tool tools function step next first "
+    "now just also again here there what which who whom whose why how when where up out off over any some "
+    "all each every no not more most very really still only please okay ok yes sure well right thing "
+    "things way something anything one ll re ve d s t".split()
 )
 
 
 def stem(word: str) -> str:
-    """A crude, stable stem: plurals and -ing/-ed endings off, a final e off ("updates", "updated" -> "updat")."""
-    if len(word) > 4 and word.endswith(("ies", "ied")):
-        word = word[:-3] + "y"
-    elif len(word) > 5 and word.endswith(("sses", "ches", "shes", "xes", "zes")):
-        word = word[:-2]
-    elif (len(word) > 5 and word.endswith("ing")) or (len(word) > 4 and word.endswith("ed")):
-        word = word[:-3] if word.endswith("ing") else word[:-2]
-        if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
-            word = word[:-1]  # running -> run, stopped -> stop
-    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
+    """A crude, stable stem: plurals, -ing/-ed/-er endings and a final e off ("updates", "updated" -> "updat")."""
+    for _ in range(2):  # "filtered" -> "filter" -> "filt", as "filter" -> "filt"
+        stripped = _strip_suffix(word)
+        if stripped == word:
+            break
+        word = stripped
     return word[:-1] if len(word) > 3 and word.endswith("e") else word
+
+
+def _strip_suffix(word: str) -> str:
+    if len(word) > 4 and word.endswith(("ies", "ied")):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith(("sses", "ches", "shes", "xes", "zes")):
+        return word[:-2]
+    if (len(word) > 5 and word.endswith("ing")) or (len(word) > 4 and word.endswith("ed")):
+        word = word[:-3] if word.endswith("ing") else word[:-2]
+        return word[:-1] if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz" else word
+    if len(word) > 5 and word.endswith("er"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -256,7 +129,7 @@ def _vocabulary(space: ActionSpace) -> _Vocabulary:
 COVERAGE_BONUS = 2.0
 """Added when a phrase holds every part of an action's name, in any order ("post to the status page")."""
 
-MIN_SCORE = 2.0
+MIN_SCORE = 1.5
 """A phrase must match at least one distinctive name part, or two distinctive description words."""
 
 
@@ -277,9 +150,11 @@ def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
             if frequency <= common and (concept, action) not in seen:
                 seen.add((concept, action))
                 scores[action] = scores.get(action, 0.0) + weight / frequency
-    for action, indices in where.items():  # a phrase that has every part of a name ("open an incident")
+    for action, indices in where.items():  # a phrase with every telling part of a name ("open an incident")
         parts = vocabulary.name_concepts[action]
-        if len(parts) > 1 and parts <= {_concept(tokens[i].word) for i in indices}:
+        telling = {part for part in parts if vocabulary.document_frequency.get(part, 0) <= common}
+        said = {_concept(tokens[i].word) for i in indices}
+        if telling and telling <= said and len(parts & said) > 1:
             scores[action] = scores.get(action, 0.0) + COVERAGE_BONUS
     if not scores:
         return None
@@ -289,5 +164,4 @@ def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
     if score < MIN_SCORE or score < 1.5 * runner_up:
         return None
     indices = where[best]
-    nouns = [i for i in indices if _concept(tokens[i].word) not in VERBS]
-    return Grounding(best, (nouns or indices)[0], indices[-1])
+    return Grounding(best, indices[0], indices[-1])

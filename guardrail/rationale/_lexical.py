@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from guardrail.actions import ActionSpace, Mention, Token, tokenize
+from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._cues import DECISION, SCOPE, STANCE, WINDOW, Stance
 from guardrail.rationale._grounding import ground
@@ -34,15 +34,20 @@ _CLAUSE_BREAK = re.compile(
 )
 # A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)".
 _HISTORY_LINE = re.compile(
-    r"^\s*(?:[-*•>]\s*)?(?:step|round|turn|trial|pull|t|time ?step|#)\s*[=#:]?\s*\d+\b.{0,200}?"
-    r"(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d)",
+    r"^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)\s*[=#:]?\s*\d+\b"
+    r"|step\s*[=#:]?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d))",
     re.I,
 )
+# A heading names a topic ("**Checking the order status**", "## Options"), not a decision.
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*\n]{1,120}\*\*:?\s*$|__[^_\n]{1,120}__\s*$)")
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?(\d{1,2})[.):]\s", re.I)  # "2. Email the user", "Step 2: ..."
-_UNSURE = re.compile(r"\b(?:not sure|unsure|uncertain|can't decide|cannot decide|hard to say|no idea|not certain)\b")
+_UNSURE = re.compile(
+    r"\b(?:not sure|unsure|uncertain|can't (?:decide|say|tell)|cannot (?:decide|say|tell)|hard to (?:say|tell)"
+    r"|no idea|not certain|too close to call|indistinguishable)\b"
+)
 _MARKUP = str.maketrans({"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " "})
 _SPACES = re.compile(r"\s+")
-_LIST_MARK = re.compile(r"^\s*(?:[-•>]|\d{1,2}[.)]|step \d{1,2}:?|thought:|plan:|action:)\s*")
+_LIST_MARK = re.compile(r"^\s*(?:[-•>]|\d{1,2}[.)]|step \d{1,2}:?|thought:)\s*")
 
 
 def _normal(text: str) -> str:
@@ -191,7 +196,7 @@ def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
     line_start = 0
     for line in text.split("\n"):
         line_end = line_start + len(line)
-        history = _HISTORY_LINE.match(line) is not None
+        history = _HISTORY_LINE.match(line) is not None or _HEADING.match(line) is not None
         numbered = _NUMBERED.match(line)
         number = int(numbered.group(1)) if numbered else 0
         start = line_start
@@ -204,8 +209,12 @@ def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
     return spans
 
 
-def _described(text: str, tokens: Sequence[Token], names: Sequence[Mention], space: ActionSpace) -> list[Mention]:
-    """Mentions by description, one per clause of the sentence that names no action."""
+def _described(text: str, tokens: Sequence[Token], names: list[Mention], space: ActionSpace) -> list[Mention]:
+    """Mentions by description, one per clause of the sentence that names no action.
+
+    A clause that names an action whose name a described phrase extends ("search the docs" where both ``search`` and
+    ``search_docs`` exist) refers to the longer name: that mention in ``names`` is replaced in place.
+    """
     if not tokens:
         return []
     found: list[Mention] = []
@@ -218,12 +227,19 @@ def _described(text: str, tokens: Sequence[Token], names: Sequence[Mention], spa
         clause = tokens[first:last][:30]
         while named < len(names) and names[named].end <= (clause[0].start if clause else cut):
             named += 1
-        if clause and not (named < len(names) and names[named].start < clause[-1].end):
-            grounding = ground(clause, space)
-            if grounding is not None:
+        grounding = ground(clause, space) if clause else None
+        if grounding is not None:
+            inside = named < len(names) and names[named].start < clause[-1].end
+            if not inside:
                 found.append(Mention(grounding.action, clause[grounding.first].start, clause[grounding.last].end))
+            elif _extends(grounding.action, names[named].action):
+                names[named] = Mention(grounding.action, names[named].start, names[named].end)
         first = last
     return found
+
+
+def _extends(longer: str, shorter: str) -> bool:
+    return set(name_parts(shorter)) < set(name_parts(longer))
 
 
 def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> list[tuple[Mention, str, str]]:
