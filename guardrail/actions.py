@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -11,7 +12,7 @@ from typing import Any, NamedTuple
 
 from guardrail.exceptions import ConfigurationError
 
-__all__ = ["ActionSpace", "Mention", "Token", "name_parts", "normalise_key", "tokenize"]
+__all__ = ["ActionSpace", "Mention", "Token", "name_parts", "normalise_key", "stem", "tokenize"]
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 # Characters a model wraps an action in: markdown emphasis, quotes, brackets, trailing punctuation.
@@ -43,7 +44,7 @@ _CONTEXT_WORDS = frozenset(
     "arm arms button option choice door cell square slot lever box position spot number machine tool "
     "action move card column row tile corner side pick picking choose choosing chose select selecting "
     "play playing press pressing pull pulling take taking try trying go going move moving head heading "
-    "turn mark place put with for on at than avoid not is be".split()
+    "turn mark place put with for on at in to index than avoid not is be block blocking".split()
 )
 
 
@@ -70,6 +71,32 @@ def tokenize(text: str) -> list[Token]:
     """The parts of ``text`` with their offsets, in order (linear time)."""
     make = Token._make
     return [make((match.group().lower(), *match.span())) for match in _PART.finditer(text)]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """A crude, stable stem: plurals, -ing/-ed/-er endings and a final e off ("updates", "updated" -> "updat")."""
+    for _ in range(2):  # "filtered" -> "filter" -> "filt", as "filter" -> "filt"
+        stripped = _strip_suffix(word)
+        if stripped == word:
+            break
+        word = stripped
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
+
+
+def _strip_suffix(word: str) -> str:
+    if len(word) > 4 and word.endswith(("ies", "ied")):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith(("sses", "ches", "shes", "xes", "zes")):
+        return word[:-2]
+    if (len(word) > 5 and word.endswith("ing")) or (len(word) > 4 and word.endswith("ed")):
+        word = word[:-3] if word.endswith("ing") else word[:-2]
+        return word[:-1] if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz" else word
+    if len(word) > 5 and word.endswith("er"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +271,8 @@ class ActionSpace:
         for parts, action in self._by_parts.items():
             node = root
             for part in parts:
-                node = node.setdefault(part, {})
-            node[""] = action
+                node = node.setdefault(stem(part), {})  # "taking 2" names take_2, "get pods" kubectl_get_pods
+            node[""] = action if node.get("", action) == action else ""
         return root
 
     def find_mentions(self, text: str, tokens: Sequence[Token] | None = None) -> list[Mention]:
@@ -270,14 +297,14 @@ class ActionSpace:
         return mentions
 
     def _longest_name_at(self, text: str, tokens: Sequence[Token], i: int) -> tuple[str, int] | None:
-        if tokens[i].word not in self._trie or (i > 0 and _glued(text, tokens[i - 1], tokens[i])):
+        if stem(tokens[i].word) not in self._trie or (i > 0 and _glued(text, tokens[i - 1], tokens[i])):
             return None  # the middle of an identifier
         node: dict[str, Any] = self._trie
         best: tuple[str, int] | None = None
         for j in range(i, min(len(tokens), i + 12)):  # names have at most a dozen parts
             if j > i and not _JOINER.fullmatch(text, tokens[j - 1].end, tokens[j].start):
                 break
-            child = node.get(tokens[j].word)
+            child = node.get(stem(tokens[j].word))
             if child is None:
                 break
             node = child
@@ -307,7 +334,10 @@ def _in_context(text: str, tokens: Sequence[Token], i: int) -> bool:
     before = text[max(0, token.start - 2) : token.start]
     if before and (before[-1] in _OPENERS or before.rstrip().endswith((":", "="))):
         return True
-    if i > 0 and tokens[i - 1].word in _CONTEXT_WORDS and tokens[i - 1].end >= token.start - 2:
+    previous = i - 1
+    if previous > 0 and tokens[previous].word in ("the", "a", "an", "my", "our", "this", "that"):
+        previous -= 1  # "take the center"
+    if previous >= 0 and tokens[previous].word in _CONTEXT_WORDS:
         return True
     original = text[token.start : token.end]
     if len(original) != 1 or not original.isupper():

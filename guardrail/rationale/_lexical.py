@@ -54,6 +54,10 @@ def _normal(text: str) -> str:
     return _SPACES.sub(" ", text.translate(_MARKUP).lower())
 
 
+MAX_MENTIONS = 200
+"""Mentions read at most, the last ones: the cost of a read is bounded whatever the rationale's length."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Read:
     """One mention, read: its stance (None for neutral) and scope."""
@@ -116,6 +120,8 @@ class LexicalReader:
     def _read(self, text: str, space: ActionSpace) -> RationaleReading:
         tokens = tokenize(text)
         names = space.find_mentions(text, tokens)
+        # The conclusion is at the end: past MAX_MENTIONS names, only the sentences of the last ones are read.
+        read_from = names[-MAX_MENTIONS].start if len(names) > MAX_MENTIONS else 0
         reads: list[_Read] = []
         unsure_after: list[int] = []  # where a sentence of pure doubt ("But I'm not sure.") starts
         token_index = mention_index = 0
@@ -126,6 +132,8 @@ class LexicalReader:
             first_name = mention_index
             while mention_index < len(names) and names[mention_index].start < end:
                 mention_index += 1
+            if end <= read_from:
+                continue
             mentions = names[first_name:mention_index]
             mentions += _described(text, tokens[first_token:token_index], mentions, space)
             mentions.sort(key=lambda m: m.start)
