@@ -353,6 +353,7 @@ def test_relabelling_actions_consistently_renames_the_answer(index: int, seed: l
 
 FROZEN_TEST_SPLIT = {  # written by separate writers who never saw the reader; never tuned on
     "bandit.jsonl": "77cae46ae4013e6bc32deec5ee85b9ae054753875f1a1ce1b51fc8dfc2d3ee1a",
+    "gemma.jsonl": "aab7134e2e566bf0ab0549bec25a7a3ec923f904ed8f1e64be6d99381e0b9dad",
     "tools.jsonl": "ee458bef3665a64ce34a988ac235293272a9eef91f1d20fb965096e1ff09adae",
 }
 CORPUS = Path(__file__).parent / "data" / "rationale_corpus"

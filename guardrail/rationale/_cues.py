@@ -79,7 +79,7 @@ _GOOD = (
 _COPULA = (
     r"(?:'s|'re| is| are| was| were| has| had| looks| seems| appears| remains| shows| gives| gave| offers| yields"
     r"| yielded| provides| tends to| should| would| will| could| might| can| did| does| performs| performed"
-    r"| returns| returned| got| earned| paid| stands out| has been| have been)"
+    r"| returns| returned| got| earned| paid| stands out| has been| have been| feels| sounds)"
 )
 _NOT_VERB = (
     rf"{_BLOCK}|is|are|was|were|the|a|an|this|these|those|it|its|i|we|you|they|he|she|my|our|their|with|for|of|in"
@@ -90,6 +90,12 @@ _LINK = (  # words after a subject that make the sentence a statement about it, 
     r"|would|should|could|might|can|may|must|beats|wins|performs|remains|appears|vs|versus|leads|won|lost|tends"
 )
 _PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
+# The rest of an order ("... for line 2", "... into the field"): no verb that would make it a statement about the
+# mention ("Refunding blindly could reverse ..."), no number or bracket right after it (a listing: "red 0.4 (3)").
+_ORDER = (
+    rf"(?!(?:{_LINK}|and|or|but|vs|versus|nor)\b|[a-z]+ed\b)(?![\d(])(?![^;!?@=]*\b(?:{_LINK}|feels|sounds)\b)"
+    r"[^;!?@=]{0,80}?"
+)
 _TRIED = (
     r"(?:tried|explored|pressed|pulled|played|used|sampled|tested|chosen|selected|touched|visited|called|picked"
     r"|checked|queried|run)"
@@ -109,9 +115,18 @@ class Stance:
     weight: float  # for "recommend": >= DECISION a decision, below it evidence; 0 for "reject"
     before: re.Pattern[str] | None
     after: re.Pattern[str] | None
+    alone: bool = False  # counts only if no other action has such a row too (a list of lines is no decision)
 
 
-def _stance(name: str, effect: Effect, weight: float, *, before: str | None = None, after: str | None = None) -> Stance:
+def _stance(
+    name: str,
+    effect: Effect,
+    weight: float,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    alone: bool = False,
+) -> Stance:
     if before is None and after is None:
         raise ValueError(f"cue {name!r}: give a window pattern, before or after or both")
     if not (0.5 <= weight <= 1.0 if effect == "recommend" else weight == 0.0):
@@ -122,6 +137,7 @@ def _stance(name: str, effect: Effect, weight: float, *, before: str | None = No
         weight,
         re.compile(before + r"$") if before is not None else None,
         re.compile(r"^" + after) if after is not None else None,
+        alone,
     )
 
 
@@ -207,7 +223,8 @@ STANCE: Final[tuple[Stance, ...]] = (
         r" (?:not|isn't|aren't|wasn't|won't|doesn't|didn't|never|a bad|bad|worse|worst|weak|weaker|poor|poorer"
         r"|useless|pointless|unhelpful|irrelevant|broken|failing|failed|fails|down|unavailable|stale|outdated"
         r"|deprecated|risky|dangerous|wrong|a dead end|off the table|overkill|unnecessary|premature|disappointing"
-        r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait|later)\b",
+        r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait|later"
+        r"|out|out of the question|a no-go|not an option|ruled out)\b",
     ),
     _stance(
         "beats",
@@ -231,10 +248,11 @@ STANCE: Final[tuple[Stance, ...]] = (
         "opens-sentence",
         "recommend",
         0.8,
-        before=r"(?:^|:|—|–| -)",
-        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | (?!(?:{_LINK}|and|or|but|vs|versus|nor)\b|[a-z]+ed\b)(?![\d(])"
-        r"[^;!?@=]{0,80}?(?:[.!,;]?$| then\b| and\b| @))",
+        before=r"^",
+        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))",
+        alone=True,
     ),
+    _stance("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)", after=rf"(?:[.!]?$| {_ORDER}[.!]?$)", alone=True),
 )
 """The stance rows, in the order they are tried on each window."""
 

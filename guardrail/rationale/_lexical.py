@@ -66,6 +66,7 @@ class _Read:
     stance: Stance | None
     dropped: bool  # a hedge, question, condition or recap
     later: bool  # a later step of a plan
+    item: int  # its line's number in a numbered list, or 0
     sentence: tuple[int, int]
 
 
@@ -151,10 +152,15 @@ class LexicalReader:
                     if pattern is not None and pattern.search(window):
                         dropped = dropped or scope.effect == "doubt" or (scope.effect == "past" and stance is None)
                         later = later or scope.effect == "later"
-                reads.append(_Read(mention, stance, dropped, later, (start, end)))
+                reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
 
     def _decide(self, text: str, reads: Sequence[_Read], unsure_after: Sequence[int]) -> RationaleReading:
+        alone = {
+            read.mention.action for read in reads if read.stance is not None and read.stance.alone and not read.later
+        }
+        if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
+            reads = [read for read in reads if read.stance is None or not read.stance.alone]
         decision: _Read | None = None
         evidence: dict[str, _Read] = {}
         rejected: set[str] = set()
@@ -168,8 +174,8 @@ class LexicalReader:
                 if decision is not None and decision.mention.action == action:
                     decision = None
             elif read.stance.weight >= DECISION:
-                if read.later and decision is not None:
-                    continue  # "first X, then Y": Y is not the next step
+                if read.later and (decision is not None or read.item > 1):
+                    continue  # "first X, then Y", "2. Y": Y is not the next step
                 decision = read
                 rejected.discard(action)
             elif action not in rejected and read.stance.weight > _weight(evidence.get(action)):
