@@ -10,7 +10,7 @@ The public surface is what ``__all__`` lists.
 """
 
 from guardrail_instructor._client import GuardedInstructor, MaxRetries, adapt_guard
-from guardrail_instructor._models import DecisionModel, DecisionSpec, decision_model
+from guardrail_instructor._models import DecisionModel, DecisionSpec, decision_model, models_action_space
 from guardrail_instructor._parsing import RejectedResponse, ResponseParser
 from guardrail_instructor._prompter import MessagesPrompter
 
@@ -24,4 +24,5 @@ __all__ = [
     "ResponseParser",
     "adapt_guard",
     "decision_model",
+    "models_action_space",
 ]

@@ -23,7 +23,7 @@ from guardrail.exceptions import ConfigurationError
 from guardrail.parsing import RawReading, decision_from_reading
 from guardrail.rationale import RationaleReader
 
-__all__ = ["DecisionModel", "DecisionSpec", "decision_model"]
+__all__ = ["DecisionModel", "DecisionSpec", "decision_model", "models_action_space"]
 
 _ACTION_FIELD = "action"
 _INTENDED_FIELD = "intended_action"
@@ -153,6 +153,33 @@ def _legal_action(space: ActionSpace, field: str, *, optional: bool) -> Callable
         return found
 
     return resolve
+
+
+def models_action_space(models: Iterable[type[BaseModel]]) -> ActionSpace:
+    """The action space of an agent whose actions are pydantic models (instructor's tool-like response models).
+
+    One action per model, named by its JSON-schema title (its class name unless configured), described by the
+    first line of its docstring (or its schema's description), so the rationale reader grounds "I'll look the
+    order up" to ``LookupOrder``.
+
+    >>> class LookupOrder(BaseModel):
+    ...     "Find an order by its id."
+    ...     order_id: str
+    >>> models_action_space([LookupOrder]).descriptions
+    {'LookupOrder': 'Find an order by its id.'}
+    """
+    names: list[str] = []
+    descriptions: dict[str, str] = {}
+    for model in models:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigurationError(f"models_action_space takes pydantic model classes; got {model!r}")
+        schema = model.model_json_schema()
+        name = str(schema.get("title") or model.__name__)
+        text = schema.get("description") or model.__doc__ or ""
+        names.append(name)
+        if isinstance(text, str) and text.strip():
+            descriptions[name] = text.strip().splitlines()[0]
+    return ActionSpace(names, descriptions=descriptions)
 
 
 def _guard_settings(guard: Guard) -> tuple[ActionSpace, RationaleReader | None, float | None, bool]:

@@ -144,3 +144,43 @@ def test_an_empty_action_space_is_a_configuration_error() -> None:
     """The core's ActionSpace refuses an empty space."""
     with pytest.raises(ConfigurationError):
         decision_model([])
+
+
+def test_models_action_space_describes_each_model_by_its_docstring() -> None:
+    """Each pydantic model is an action named by its title and described by its docstring's first line, and the
+    reader grounds a rationale that names the action only by what it does."""
+    from pydantic import BaseModel
+
+    from guardrail import read_rationale
+    from guardrail_instructor import models_action_space
+
+    class LookupOrder(BaseModel):
+        """Find a customer's order by its id.
+
+        More detail the reader does not need."""
+
+        order_id: str
+
+    class RefundPayment(BaseModel):
+        """Refund a payment to the card."""
+
+        amount: float
+
+    space = models_action_space([LookupOrder, RefundPayment])
+    assert space.names == ("LookupOrder", "RefundPayment")
+    assert space.descriptions == {
+        "LookupOrder": "Find a customer's order by its id.",
+        "RefundPayment": "Refund a payment to the card.",
+    }
+    assert read_rationale("First I'll find the customer's order.", space).action == "LookupOrder"
+
+
+def test_models_action_space_refuses_what_is_not_a_model() -> None:
+    """A plain class or a string is a ConfigurationError naming it."""
+    import pytest
+
+    from guardrail import ConfigurationError
+    from guardrail_instructor import models_action_space
+
+    with pytest.raises(ConfigurationError, match="'nope'"):
+        models_action_space(["nope"])  # type: ignore[list-item]

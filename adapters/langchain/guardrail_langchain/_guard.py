@@ -45,7 +45,7 @@ def guard_for_tools(
     else:
         space = ActionSpace.of(actions)
         if answer_action and space.resolve(answer_action) is None:
-            space = ActionSpace([*space.names, answer_action], aliases=space.aliases)
+            space = ActionSpace([*space.names, answer_action], aliases=space.aliases, descriptions=space.descriptions)
     if parser is not None and answer_action is not None and parser.answer_action != answer_action:
         raise ConfigurationError("give answer_action either to guard_for_tools or to the MessageParser, not both")
     return Guard(

@@ -48,6 +48,12 @@ _GUARDRAIL_KEY = "guardrail"
 
 # -- tools ----------------------------------------------------------------------------------------------------
 def _tool_schema(tool: ToolLike) -> tuple[str, dict[str, Any]]:
+    name, parameters, _ = _tool_parts(tool)
+    return name, parameters
+
+
+def _tool_parts(tool: ToolLike) -> tuple[str, dict[str, Any], str]:
+    """A tool's name, argument schema and description (``""`` when it has none)."""
     try:
         converted = convert_to_openai_tool(tool)
     except Exception as error:  # langchain raises ValueError, TypeError, ... for unsupported objects
@@ -57,7 +63,9 @@ def _tool_schema(tool: ToolLike) -> tuple[str, dict[str, Any]]:
     if not isinstance(name, str) or not name:
         raise ConfigurationError(f"tool {tool!r} has no name")
     parameters = function.get("parameters") if isinstance(function, Mapping) else None
-    return name, dict(parameters) if isinstance(parameters, Mapping) else {}
+    description = function.get("description") if isinstance(function, Mapping) else None
+    first_line = description.strip().splitlines()[0] if isinstance(description, str) and description.strip() else ""
+    return name, dict(parameters) if isinstance(parameters, Mapping) else {}, first_line
 
 
 def tool_schemas(tools: Iterable[ToolLike]) -> dict[str, dict[str, Any]]:
@@ -68,6 +76,9 @@ def tool_schemas(tools: Iterable[ToolLike]) -> dict[str, dict[str, Any]]:
 def tool_action_space(tools: Iterable[ToolLike], *, extra: Sequence[str] = ()) -> ActionSpace:
     """The action space of a tool-calling agent: one action per tool name (plus ``extra`` actions).
 
+    Each tool's description (its first line) becomes the action's description, so the rationale reader grounds
+    "I'll look through the docs" to ``search_docs`` as well as its name.
+
     >>> from langchain_core.tools import tool
     >>> @tool
     ... def search_docs(query: str) -> str:
@@ -76,8 +87,10 @@ def tool_action_space(tools: Iterable[ToolLike], *, extra: Sequence[str] = ()) -
     >>> tool_action_space([search_docs], extra=["final_answer"])
     ActionSpace(['search_docs', 'final_answer'])
     """
-    names = list(tool_schemas(tools))
-    return ActionSpace([*names, *(name for name in extra if name not in names)])
+    parts = [_tool_parts(tool) for tool in tools]
+    names = [name for name, _, _ in parts]
+    descriptions = {name: description for name, _, description in parts if description}
+    return ActionSpace([*names, *(name for name in extra if name not in names)], descriptions=descriptions)
 
 
 def bound_tools(runnable: Runnable[Any, Any]) -> list[dict[str, Any]] | None:

@@ -84,7 +84,7 @@ def load_raw():
 
 def load_labels():
     sys.path.insert(0, HERE)
-    import labels  # noqa
+    import labels
     return labels.L
 
 

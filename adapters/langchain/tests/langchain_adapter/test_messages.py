@@ -7,7 +7,16 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.prompt_values import ChatPromptValue
 from langchain_core.tools import BaseTool
 
-from guardrail import ActionSpace, Guard, MemorySink, Override, OverrideToRationale, StepResult, StepState
+from guardrail import (
+    ActionSpace,
+    Guard,
+    MemorySink,
+    Override,
+    OverrideToRationale,
+    StepResult,
+    StepState,
+    read_rationale,
+)
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 from guardrail.testing import ScriptedAgent
 from guardrail_langchain import (
@@ -96,6 +105,14 @@ def test_tool_action_space_and_schemas_come_from_the_tools(tools: list[BaseTool]
     assert tool_action_space(tools, extra=["final_answer"]).names == ("search_docs", "send_email", "final_answer")
     schemas = tool_schemas(tools)
     assert schemas["send_email"]["required"] == ["to", "body"]
+
+
+def test_tool_descriptions_become_action_descriptions_the_reader_grounds(tools: list[BaseTool]) -> None:
+    """Each tool's description describes its action, so "look through the documentation" names search_docs."""
+    space = tool_action_space(tools, extra=["final_answer"])
+    assert space.descriptions == {"search_docs": "Search the documentation.", "send_email": "Send an email."}
+    assert read_rationale("I'll look through the documentation first.", space).action == "search_docs"
+    assert guard_for_tools(tools, answer_action="final_answer").actions.descriptions == space.descriptions
 
 
 def test_bound_tools_are_found_on_a_binding_and_at_the_end_of_a_sequence(tools: list[BaseTool]) -> None:
