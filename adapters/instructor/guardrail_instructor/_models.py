@@ -171,7 +171,8 @@ def models_action_space(models: Iterable[type[BaseModel]]) -> ActionSpace:
     names: list[str] = []
     descriptions: dict[str, str] = {}
     for model in models:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        candidate: object = model  # typed, but users pass anything
+        if not (isinstance(candidate, type) and issubclass(candidate, BaseModel)):
             raise ConfigurationError(f"models_action_space takes pydantic model classes; got {model!r}")
         schema = model.model_json_schema()
         name = str(schema.get("title") or model.__name__)
