@@ -212,6 +212,10 @@ class ActionSpace:
         return (self._names, self._aliases, self._descriptions) == (other._names, other._aliases, other._descriptions)
 
     def __hash__(self) -> int:
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:  # readers key their per-space caches by the space: hash it once
         return hash((self._names, tuple(sorted(self._aliases.items())), tuple(sorted(self._descriptions.items()))))
 
     def __repr__(self) -> str:

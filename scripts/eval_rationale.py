@@ -18,7 +18,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,14 +139,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.judge_url:
         judged = _judge_tables(splits, args.judge_url, reader)
         _print_table("cascade: lexical reader, then the judge where it abstains", list(judged.items()))
-    started = time.perf_counter()
+    _print_calibration(splits, reader)
     dev_misses = results["dev"][1]
     print(f"\ndev misses: {len(dev_misses)}")
     for item, got in dev_misses[: args.misses]:
         print(f"- {item['id']} expected={item['expected']!r} got={got!r} taken={item.get('taken')!r} {item['tags']}")
         print(f"    {(item.get('output') or item['rationale'])[:400]!r}")
-    del started
     return 0
+
+
+def _print_calibration(splits: dict[str, list[Item]], reader: LexicalReader) -> None:
+    """Precision of the readings at each confidence, per split: what a confidence threshold buys."""
+    print("\ncalibration: precision of the readings at each confidence (and at or above it)")
+    for split, items in splits.items():
+        at: dict[float, list[int]] = {}
+        for item in items:
+            space = space_of(item)
+            if item.get("output"):
+                decision = parse(item["output"], space, reader=reader)
+                action, confidence = decision.rationale_action, decision.rationale_confidence
+            else:
+                reading = read_rationale(item["rationale"], space, reader)
+                action, confidence = reading.action, reading.confidence
+            if action is not None:
+                counts = at.setdefault(round(confidence, 2), [0, 0])
+                counts[0] += 1
+                counts[1] += action == item["expected"]
+        for level in sorted(at, reverse=True):
+            n, ok = at[level]
+            above_n = sum(v[0] for c, v in at.items() if c >= level)
+            above_ok = sum(v[1] for c, v in at.items() if c >= level)
+            print(
+                f"  {split:<4} {level:.2f}: {ok / n:.3f} ({ok}/{n})"
+                f"   at or above: {above_ok / above_n:.3f} ({above_ok}/{above_n})"
+            )
 
 
 def _judge_tables(splits: dict[str, list[Item]], url: str, reader: RationaleReader) -> dict[str, dict[str, Scores]]:

@@ -94,6 +94,7 @@ class _Vocabulary:
     exact: dict[str, dict[str, float]]  # stem -> action -> weight (2 a name part, 1 a description word)
     folded: dict[str, dict[str, float]]  # concept -> action -> weight: the same words, equivalents folded together
     name_concepts: dict[str, frozenset[str]]  # action -> the folded parts of its name
+    telling: dict[str, frozenset[str]]  # action -> those of its name parts few actions share
 
 
 @functools.lru_cache(maxsize=256)
@@ -114,7 +115,14 @@ def _vocabulary(space: ActionSpace) -> _Vocabulary:
     for action, description in space.descriptions.items():
         add(action, name_parts(description), 1.0)
     names = {name: frozenset(c for c in map(_concept, name_parts(name)) if c is not None) for name in space.names}
-    return _Vocabulary(exact, folded, names)
+    common = _common(space)
+    telling = {name: frozenset(p for p in parts if len(folded.get(p, ())) <= common) for name, parts in names.items()}
+    return _Vocabulary(exact, folded, names, telling)
+
+
+def _common(space: ActionSpace) -> int:
+    """A word more actions than this share tells them apart from nothing: a quarter of them, at least two."""
+    return max(2, len(space) // 4)
 
 
 COVERAGE_BONUS = 3.0
@@ -135,39 +143,37 @@ def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
     """The action that the words of one clause describe, or None when none fits well or two fit alike.
 
     Each distinct word scores for every action whose vocabulary has it: its weight over the number of actions that
-    share it, in full for the word itself and at ``EQUIVALENT_CREDIT`` for an equivalent only.
+    share it, in full for the word itself and at ``EQUIVALENT_CREDIT`` for an equivalent only. Words that more than
+    a quarter of the actions share score nothing (linear in the clause whatever the size of the catalogue).
     """
     vocabulary = _vocabulary(space)
-    common = max(2, len(space) // 4)  # a word a quarter of the actions share tells them apart from nothing
+    common = _common(space)
+    keys = [_keys(token.word) for token in tokens]
     scores: dict[str, float] = {}
-    seen: set[tuple[str, str]] = set()
-    where: dict[str, list[int]] = {}
-    for index, token in enumerate(tokens):
-        keys = _keys(token.word)
-        if keys is None:
+    credited: set[tuple[str, str]] = set()  # (concept, action): a concept counts once per action
+    for stemmed, concept in dict.fromkeys(key for key in keys if key is not None):
+        folded = vocabulary.folded.get(concept, {})
+        exact = vocabulary.exact.get(stemmed, {})
+        if len(folded) > common and not 0 < len(exact) <= common:
             continue
-        exact = vocabulary.exact.get(keys[0], {})
-        folded = vocabulary.folded.get(keys[1], {})
         for action, weight in folded.items():
-            where.setdefault(action, []).append(index)  # shared words still belong to the phrase
             credit, sharing = (
                 (exact[action], len(exact)) if action in exact else (weight * EQUIVALENT_CREDIT, len(folded))
             )
-            if sharing <= common and (keys[1], action) not in seen:
-                seen.add((keys[1], action))
+            if sharing <= common and (concept, action) not in credited:
+                credited.add((concept, action))
                 scores[action] = scores.get(action, 0.0) + credit / sharing
-    for action, indices in where.items():  # a phrase with every telling part of a name ("open an incident")
-        parts = vocabulary.name_concepts[action]
-        telling = {part for part in parts if len(vocabulary.folded.get(part, ())) <= common}
-        said = {_concept(tokens[i].word) for i in indices}
+    said = {key[1] for key in keys if key is not None}
+    for action in list(scores):  # a phrase with every telling part of a name ("open an incident")
+        parts, telling = vocabulary.name_concepts[action], vocabulary.telling[action]
         if telling and telling <= said and len(parts & said) > 1:
-            scores[action] = scores.get(action, 0.0) + COVERAGE_BONUS
+            scores[action] += COVERAGE_BONUS
     if not scores:
         return None
-    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-    best, score = ranked[0]
-    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    best, score = max(scores.items(), key=lambda item: item[1])
+    runner_up = max((value for action, value in scores.items() if action != best), default=0.0)
     if score < MIN_SCORE or score < MARGIN * runner_up:
         return None
-    indices = where[best]
-    return Grounding(best, indices[0], indices[-1])
+    # The phrase runs over every word of the action's vocabulary in the clause, shared words included.
+    words = [i for i, key in enumerate(keys) if key is not None and best in vocabulary.folded.get(key[1], ())]
+    return Grounding(best, words[0], words[-1])

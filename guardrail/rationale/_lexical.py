@@ -145,12 +145,15 @@ class LexicalReader:
             question = text[start:end].rstrip().endswith("?")
             for mention, before, after in _windows(text, start, end, mentions):
                 stance = _first_stance(before, after)
+                if stance is None:
+                    continue  # says nothing of the action: its scope does not matter
                 dropped = question or history
                 later = line_number > 1
                 for scope in SCOPE:
                     pattern, window = (scope.before, before) if scope.before is not None else (scope.after, after)
                     if pattern is not None and pattern.search(window):
-                        dropped = dropped or scope.effect == "doubt" or (scope.effect == "past" and stance is None)
+                        past = scope.effect == "past" and stance.weight < DECISION  # a recap outweighs evidence only
+                        dropped = dropped or scope.effect == "doubt" or past
                         later = later or scope.effect == "later"
                 reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
