@@ -47,14 +47,15 @@ _VERB = (
     r"|look into|ask|asking|open|opening|fetch|fetching|send|sending|place|mark|put|block|blocking|claim|occupy"
     r"|return to|head|move|go|turn|step|walk))"
 )
-_DET = r"(?: (?:the|a|an|this|that|our|my|its|their|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
+_DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
     r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna)"
     r"|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
     r"\b(?:(?:i|we)(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
-    r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to)"
+    r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
+    r"| can(?: now)?(?: safely)?(?: go ahead and)?)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
     r"|\b(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
     r"|(?:the )?(?:next|right|best|logical|obvious|first|natural) (?:step|move|thing|action|call|tool)"
