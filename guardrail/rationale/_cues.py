@@ -142,40 +142,29 @@ def _stance(
     )
 
 
+# fmt: off
 STANCE: Final[tuple[Stance, ...]] = (
     # -- before the mention: rejections first ("rather than X", "no point restarting X"), then decisions, evidence
     _stance("not-but", "recommend", 0.8, before=r"\bnot @,? but(?: rather| instead)?"),
-    _stance(
-        "loser",
-        "reject",
-        0.0,
+    _stance("loser", "reject", 0.0,
         before=r"(?:\b(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|to|over)"
-        r"|\binstead of|\brather than|\bover|\bbeats|\boutperforms|\bdominates|\bnot|\bnor|\bfrom)",
-    ),
-    _stance(
-        "negation",
-        "reject",
-        0.0,
+        r"|\binstead of|\brather than|\bover|\bbeats|\boutperforms|\bdominates|\bnot|\bnor|\bfrom)"),
+    _stance("negation", "reject", 0.0,
         before=r"\b(?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
         r"|cannot|mustn't|isn't|avoid|avoiding|skip|skipping|stop|stop using|without|except|besides|other than"
         r"|no point(?: in)?|no need(?: to| for)?|no reason to|pointless|unnecessary|premature|too early to|rule out"
         r"|ruling out|exclude|excluding|refrain from|hold off(?: on)?|against|forget(?: about)?|abandon|ditch"
         r"|steer clear of|stay away from|give up on|move away from|switch(?:ing)? (?:away )?from|away from|unlike"
-        rf"|ignore|ignoring|wrong to|mistake to|bad idea to|not yet|neither){_GAP}",
-    ),
+        rf"|ignore|ignoring|wrong to|mistake to|bad idea to|not yet|neither){_GAP}"),
     _stance("worse-than", "recommend", 0.7, before=r"\b(?:worse|weaker|poorer|slower|inferior|less \w+) (?:than|to)"),
     _stance("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
     _stance("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
     _stance("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
-    _stance(
-        "label",
-        "recommend",
-        0.9,
+    _stance("label", "recommend", 0.9,
         before=r"\b(?:final|my|next|the|our)? ?(?:action|answer|choice|decision|move|pick|selection|recommendation"
         r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next)(?: (?:is|will be|would be|should be"
         r"|for now|here))?"
-        rf"(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}",
-    ),
+        rf"(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
     _stance("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
     _stance("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
@@ -184,71 +173,40 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("subject", "recommend", 0.8, before=r"(?:^|\bso|\bthen|\bnow|\bthus|,) (?:i|we)"),
     _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
     # "Serve A.", "Stick with arm_5", "Win at cell_7": a sentence that opens with a verb and then the mention
-    _stance(
-        "imperative-any",
-        "recommend",
-        0.8,
-        before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}",
-    ),
+    _stance("imperative-any", "recommend", 0.8,
+        before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}"),
     # -- after the mention
     _stance("first", "recommend", 0.85, after=r" first\b"),
     _stance("it-is", "recommend", 0.85, after=r",? (?:it is|it's|it shall be|it'll be)(?:[.!]|$)"),
-    _stance(
-        "is-my-choice",
-        "recommend",
-        0.85,
-        after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)",
-    ),
-    _stance(
-        "is-the-best-option",
-        "recommend",
-        0.8,
+    _stance("is-my-choice", "recommend", 0.85,
+        after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)"),
+    _stance("is-the-best-option", "recommend", 0.8,
         after=r"(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely| still)?"
         r" (?:the|my|our) (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising|only)"
-        r" (?:option|choice|move|pick|call|tool|arm|bet|action|next step|play|candidate)\b",
-    ),
+        r" (?:option|choice|move|pick|call|tool|arm|bet|action|next step|play|candidate)\b"),
     _stance("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
-    _stance(
-        "untried",
-        "recommend",
-        0.65,
+    _stance("untried", "recommend", 0.65,
         after=rf"(?:'s| is| are| has| have| was| remains| stays)?(?: still| yet| so far| completely| totally)?"
         rf" (?:not been|never been|hasn't been|haven't been|not yet been|not|never|un)(?: yet)? ?{_TRIED}\b"
-        r"|(?: is| remains| stays) (?:untried|unexplored|untested|unknown|unsampled)",
-    ),
-    _stance(
-        "is-bad",
-        "reject",
-        0.0,
+        r"|(?: is| remains| stays) (?:untried|unexplored|untested|unknown|unsampled)"),
+    _stance("is-bad", "reject", 0.0,
         after=rf"{_COPULA}?(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
         r" (?:not|isn't|aren't|wasn't|won't|doesn't|didn't|never|a bad|bad|worse|worst|weak|weaker|poor|poorer"
         r"|useless|pointless|unhelpful|irrelevant|broken|failing|failed|fails|down|unavailable|stale|outdated"
         r"|deprecated|risky|dangerous|wrong|a dead end|off the table|overkill|unnecessary|premature|disappointing"
         r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait|later"
-        r"|out|out of the question|a no-go|not an option|ruled out)\b",
-    ),
-    _stance(
-        "beats",
-        "recommend",
-        0.75,
+        r"|out|out of the question|a no-go|not an option|ruled out)\b"),
+    _stance("beats", "recommend", 0.75,
         after=r" (?:clearly |easily |still |now |also |probably )?(?:beats|outperforms|dominates|trumps|edges out"
         r"|wins over|over|is (?:much |far |clearly |slightly |a lot |way )?(?:better|stronger|safer|faster|superior"
-        r"|preferable)|looks (?:much )?better|seems (?:much )?better)\b",
-    ),
-    _stance(
-        "source",
-        "recommend",
-        0.7,
+        r"|preferable)|looks (?:much )?better|seems (?:much )?better)\b"),
+    _stance("source", "recommend", 0.7,
         after=r"(?: [\w-]+){0,3}?(?: (?:should|will|would|might|may|can|could|probably|likely|ought to|must|also))+"
         r" (?:have|has|bring|find|get|reveal"
-        r"|contain|tell|show|list|include|give|explain|answer|know|hold|confirm|document|cover|point)\b",
-    ),
+        r"|contain|tell|show|list|include|give|explain|answer|know|hold|confirm|document|cover|point)\b"),
     _stance("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
     # "open file src/app.ts", "issue refund for line 2", "Red.": a short sentence that opens with the mention
-    _stance(
-        "opens-sentence",
-        "recommend",
-        0.8,
+    _stance("opens-sentence", "recommend", 0.8,
         before=r"^",
         after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))",
         alone=True,
@@ -256,6 +214,7 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)", after=rf"(?:[.!]?$| {_ORDER}[.!]?$)", alone=True),
 )
 """The stance rows, in the order they are tried on each window."""
+# fmt: on
 
 
 ScopeEffect = Literal["doubt", "past", "later"]
@@ -280,42 +239,29 @@ def _scope(name: str, effect: ScopeEffect, *, before: str | None = None, after: 
     )
 
 
+# fmt: off
 SCOPE: Final[tuple[Scope, ...]] = (
-    _scope(
-        "hedge",
-        "doubt",
+    _scope("hedge", "doubt",
         before=r"\b(?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
-        rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}",
-    ),
+        rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}"),
     _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
-    _scope(
-        "condition",
-        "doubt",
+    _scope("condition", "doubt",
         before=r"\b(?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
-        r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*",
-    ),
+        r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*"),
     _scope("condition-after", "doubt", after=r",? (?:only )?(?:if|unless|in case|whenever)\b"),
-    _scope(
-        "done",
-        "past",
+    _scope("done", "past",
         before=r"\b(?:i|we|you|agent|it)"
         r"(?: (?:have|'ve|had|'d|already|previously|just|also|first|initially|originally))*"
         r" (?:called|used|ran|tried|pressed|pulled|played|chose|picked|selected|took|searched|checked|queried"
         rf"|looked|fetched|sent|opened|clicked|executed|invoked|visited|explored|got|received|asked|emailed|created"
-        rf"|did){_GAP}|\b(?:already|previously|earlier|last time|so far){_GAP}",
-    ),
-    _scope(
-        "done-after",
-        "past",
+        rf"|did){_GAP}|\b(?:already|previously|earlier|last time|so far){_GAP}"),
+    _scope("done-after", "past",
         after=r" (?:was|were|has been|have been|had been) (?:already |just |previously )?(?:called|used|run|tried"
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
-        r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d",
-    ),
-    _scope(
-        "later",
-        "later",
+        r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d"),
+    _scope("later", "later",
         before=r"(?:\bthen|\bafter that|\bafterwards|\bafter this|\blater|\bsubsequently|\beventually|\bfinally"
-        rf"|\bfollowed by|\bbefore(?: finally)?|\bthereafter|\blastly|\bsecond(?:ly)?|\bthird){_GAP}",
-    ),
+        rf"|\bfollowed by|\bbefore(?: finally)?|\bthereafter|\blastly|\bsecond(?:ly)?|\bthird){_GAP}"),
 )
 """The scope rows: every one is checked on both windows."""
+# fmt: on
