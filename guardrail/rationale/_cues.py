@@ -55,7 +55,7 @@ _WILL = (
 _SHOULD = (
     r"\b(?:(?:i|we)(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
     r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
-    r"| can(?: now)?(?: safely)?(?: go ahead and)?)"
+    r"| can(?: now)?(?: safely)?(?: go ahead and)?| want| need)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
     r"|\b(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
     r"|(?:the )?(?:next|right|best|logical|obvious|first|natural) (?:step|move|thing|action|call|tool)"
@@ -162,13 +162,15 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
     _stance("label", "recommend", 0.9,
         before=r"\b(?:final|my|next|the|our)? ?(?:action|answer|choice|decision|move|pick|selection|recommendation"
-        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next)(?: (?:is|will be|would be|should be"
+        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step"
+        r"|first thing)(?: (?:is|will be|would be|should be"
         r"|for now|here))?"
         rf"(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
     _stance("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
     _stance("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
     _stance("therefore", "recommend", 0.8, before=r"(?:\bso|\btherefore|\bthus|\bhence|\bergo|=>|->|→)"),
+    _stance("until", "recommend", 0.7, before=r"\buntil(?: the| a| an)?"),  # "not X until Y": Y comes first
     _stance("says", "recommend", 0.75, before=r"\b(?:says|suggests|recommends|indicates|points to|calls for)"),
     _stance("subject", "recommend", 0.8, before=r"(?:^|\bso|\bthen|\bnow|\bthus|,) (?:i|we)"),
     _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
@@ -181,9 +183,10 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("is-my-choice", "recommend", 0.85,
         after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)"),
     _stance("is-the-best-option", "recommend", 0.8,
-        after=r"(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely| still)?"
-        r" (?:the|my|our) (?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest|most promising|only)"
-        r" (?:option|choice|move|pick|call|tool|arm|bet|action|next step|play|candidate)\b"),
+        after=r"(?: [\w-]+){0,2}?(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely"
+        r"| still| really)? (?:the|my|our) (?:(?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest"
+        r"|most promising|only|next|cleanest|fastest|simplest|quickest|first|logical|natural) )+(?:option|choice|move"
+        r"|pick|call|tool|arm|bet|action|step|play|candidate|one|way|path|route|fix|thing|place|bet)\b"),
     _stance("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
     _stance("untried", "recommend", 0.65,
         after=rf"(?:'s| is| are| has| have| was| remains| stays)?(?: still| yet| so far| completely| totally)?"
