@@ -89,13 +89,15 @@ _NOT_VERB = (
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
     r"|would|should|could|might|can|may|must|beats|wins|performs|remains|appears|vs|versus|leads|won|lost|tends"
+    r"|confirms|shows|says|gives|works|fails|needs|goes|takes|makes|covers|contains|includes|matches|lists|reports"
+    r"|indicates|suggests|means|tells|helps|handles|supports|requires|uses|runs"
 )
 _PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
 # The rest of an order ("... for line 2", "... into the field"): no verb that would make it a statement about the
 # mention ("Refunding blindly could reverse ..."), no number or bracket right after it (a listing: "red 0.4 (3)").
 _ORDER = (
-    rf"(?!(?:{_LINK}|and|or|but|vs|versus|nor)\b|[a-z]+ed\b)(?![\d(])(?![^;!?@=]*\b(?:{_LINK}|feels|sounds)\b)"
-    r"[^;!?@=]{0,80}?"
+    rf"(?!(?:{_LINK}|or|but|vs|versus|nor)\b|and(?: the)? @|[a-z]+ed\b)(?![\d(])"
+    rf"(?![^;!?@=]*\b(?:{_LINK}|feels|sounds)\b)[^;!?@=]{{0,80}}?"
 )
 _TRIED = (
     r"(?:tried|explored|pressed|pulled|played|used|sampled|tested|chosen|selected|touched|visited|called|picked"
@@ -214,7 +216,8 @@ STANCE: Final[tuple[Stance, ...]] = (
         after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))",
         alone=True,
     ),
-    _stance("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)", after=rf"(?:[.!]?$| {_ORDER}[.!]?$)", alone=True),
+    _stance("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
+        after=rf"(?:[.!]?$| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
 )
 """The stance rows, in the order they are tried on each window."""
 # fmt: on
