@@ -60,10 +60,10 @@ MAX_MENTIONS = 200
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """One mention, read: its stance (None for neutral) and scope."""
+    """One mention that says something of its action: its stance and scope."""
 
     mention: Mention
-    stance: Stance | None
+    stance: Stance
     dropped: bool  # a hedge, question, condition or recap
     later: bool  # a later step of a plan
     item: int  # its line's number in a numbered list, or 0
@@ -159,16 +159,14 @@ class LexicalReader:
         return self._decide(text, reads, unsure_after)
 
     def _decide(self, text: str, reads: Sequence[_Read], unsure_after: Sequence[int]) -> RationaleReading:
-        alone = {
-            read.mention.action for read in reads if read.stance is not None and read.stance.alone and not read.later
-        }
+        alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
         if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
-            reads = [read for read in reads if read.stance is None or not read.stance.alone]
+            reads = [read for read in reads if not read.stance.alone]
         decision: _Read | None = None
         evidence: dict[str, _Read] = {}
         rejected: set[str] = set()
         for read in reads:
-            if read.dropped or read.stance is None:
+            if read.dropped:
                 continue
             action = read.mention.action
             if read.stance.effect == "reject":
@@ -181,12 +179,14 @@ class LexicalReader:
                     continue  # "first X, then Y", "2. Y": Y is not the next step
                 decision = read
                 rejected.discard(action)
-            elif action not in rejected and read.stance.weight > _weight(evidence.get(action)):
+            elif action not in rejected and (
+                action not in evidence or read.stance.weight > evidence[action].stance.weight
+            ):
                 evidence[action] = read
         chosen = decision
         if chosen is None and self.use_evidence and len(evidence) == 1:
             chosen = next(iter(evidence.values()))
-        if chosen is None or chosen.stance is None:
+        if chosen is None:
             return NO_READING
         if any(start > chosen.mention.start for start in unsure_after):
             return NO_READING  # "I'll pick blue. But honestly I'm not sure."
@@ -201,10 +201,6 @@ class LexicalReader:
             evidence=text[start:end],
             span=(start, end),
         )
-
-
-def _weight(read: _Read | None) -> float:
-    return read.stance.weight if read is not None and read.stance is not None else 0.0
 
 
 def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
