@@ -68,14 +68,22 @@ class ActionSpace:
     'red'
     >>> ActionSpace(["arm_1", "arm_10"], aliases={"1": "arm_1", "10": "arm_10"}).resolve("10")
     'arm_10'
+    >>> ActionSpace(["search_docs"], descriptions={"search_docs": "Search the documentation."}).descriptions
+    {'search_docs': 'Search the documentation.'}
 
     Matching ignores case, surrounding whitespace, quotes, brackets, markdown and punctuation, and treats
     spaces, ``_`` and ``-`` inside a name alike ("arm 1" is "arm_1"). Aliases apply only where declared.
     """
 
-    __slots__ = ("__dict__", "_aliases", "_by_key", "_names")
+    __slots__ = ("__dict__", "_aliases", "_by_key", "_descriptions", "_names")
 
-    def __init__(self, actions: Iterable[str], *, aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        actions: Iterable[str],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> None:
         if isinstance(actions, str):
             raise ConfigurationError("ActionSpace takes a sequence of action names, not one string")
         names = tuple(actions)
@@ -105,7 +113,15 @@ class ActionSpace:
                 raise ConfigurationError(f"alias {alias!r} collides with action {by_key[key]!r}")
             alias_map[alias] = target
             by_key[key] = target
+        description_map: dict[str, str] = {}
+        for name, description in (descriptions or {}).items():
+            if name not in names:
+                raise ConfigurationError(f"description given for {name!r}, which is not an action")
+            if not isinstance(description, str):
+                raise ConfigurationError(f"the description of {name!r} must be a string; got {description!r}")
+            description_map[name] = description
         self._names = names
+        self._descriptions = description_map
         self._aliases = alias_map
         self._by_key = by_key
 
@@ -123,6 +139,11 @@ class ActionSpace:
     def aliases(self) -> Mapping[str, str]:
         """Declared aliases, alias -> action."""
         return dict(self._aliases)
+
+    @property
+    def descriptions(self) -> Mapping[str, str]:
+        """One-line descriptions of the actions that have one, action -> description (empty when none)."""
+        return dict(self._descriptions)
 
     def __len__(self) -> int:
         return len(self._names)
