@@ -62,12 +62,15 @@ class RationaleReading:
         confidence: how sure the reader is, in [0, 1]; 0.0 when ``action`` is None.
         evidence: the text span that decided it (for telemetry and re-ask feedback).
         span: ``(start, end)`` offsets of ``evidence`` in the rationale.
+        judge_calls: how many judge model calls produced this reading (0 for a lexical reading or a cached
+            verdict; see :class:`guardrail.CascadeReader`), counted in telemetry apart from agent calls.
     """
 
     action: str | None
     confidence: float
     evidence: str | None = None
     span: tuple[int, int] | None = None
+    judge_calls: int = 0
 
     def __post_init__(self) -> None:
         confidence: object = self.confidence  # checked at run time: custom readers build readings too
@@ -75,6 +78,9 @@ class RationaleReading:
             raise ConfigurationError(f"confidence must be a number in [0, 1]; got {self.confidence!r}")
         if self.action is None and self.confidence != 0.0:
             raise ConfigurationError(f"a reading without an action has confidence 0; got {self.confidence!r}")
+        judge_calls: object = self.judge_calls
+        if isinstance(judge_calls, bool) or not isinstance(judge_calls, int) or judge_calls < 0:
+            raise ConfigurationError(f"judge_calls must be an integer >= 0; got {self.judge_calls!r}")
 
 
 NO_READING: Final = RationaleReading(action=None, confidence=0.0)
@@ -1178,6 +1184,7 @@ def _valid_reading(action: str, confidence: float, evidence: str | None, span: t
     _set_confidence(reading, confidence)
     _set_evidence(reading, evidence)
     _set_span(reading, span)
+    _set_judge_calls(reading, 0)
     return reading
 
 
@@ -1187,6 +1194,7 @@ _set_action: Final = RationaleReading.__dict__["action"].__set__
 _set_confidence: Final = RationaleReading.__dict__["confidence"].__set__
 _set_evidence: Final = RationaleReading.__dict__["evidence"].__set__
 _set_span: Final = RationaleReading.__dict__["span"].__set__
+_set_judge_calls: Final = RationaleReading.__dict__["judge_calls"].__set__
 _slot_index: Final = bisect.bisect_left
 
 
