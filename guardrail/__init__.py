@@ -3,6 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is an implementation detail.
 """
 
+from guardrail._cascade import CascadeReader, CascadeStats
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors import (
@@ -58,6 +59,8 @@ __all__ = [
     "AsyncGuardedAgent",
     "BackgroundSink",
     "Budget",
+    "CascadeReader",
+    "CascadeStats",
     "ConfigurationError",
     "ContextSummary",
     "Decision",
