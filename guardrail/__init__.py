@@ -3,7 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is an implementation detail.
 """
 
-from guardrail._cascade import CascadeReader, CascadeStats
+from guardrail._cascade import CascadeReader, CascadeStats, JudgeQuestion
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors import (
@@ -78,6 +78,7 @@ __all__ = [
     "InvalidAction",
     "InvalidInputError",
     "JsonlSink",
+    "JudgeQuestion",
     "KnowingDoingGap",
     "LexicalReader",
     "LoggingSink",

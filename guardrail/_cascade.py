@@ -32,6 +32,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import dataclasses
+import json
 import math
 import queue
 import threading
@@ -39,11 +40,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, cast
 
-from guardrail.actions import ActionSpace
+from guardrail.actions import ActionSpace, normalise_key
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale import NO_READING, RationaleReader, RationaleReading
 
-__all__ = ["CascadeReader", "CascadeStats"]
+__all__ = ["CascadeReader", "CascadeStats", "JudgeQuestion"]
 
 _JUDGE_THREADS: Final = 4
 """Threads of the pool that runs sync judges: a judge hung past its timeout holds one of them, never the step."""
@@ -336,3 +337,109 @@ def _is_number(value: object) -> bool:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+_NONE_WORDS: Final = ("none", "no_action", "none_of_these")
+"""The judge's word for "no recommendation": the first one that is not an action's name."""
+
+_QUESTION: Final = (
+    "Which action does the rationale recommend as the immediate next step?\n"
+    "Answer with exactly one name from the list, or {none} if it recommends none of them."
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JudgeQuestion:
+    """The question a judge model is asked about one rationale, and how its answer is read.
+
+    The adapters' ``JudgeReader`` ask it; a judge of your own (over any client) can too.
+
+    >>> space = ActionSpace(["search_docs", "send_email"], descriptions={"search_docs": "Search the documentation."})
+    >>> question = JudgeQuestion("The docs should say how.", space)
+    >>> question.choices
+    ('search_docs', 'send_email', 'none')
+    >>> print(question.prompt())
+    Actions:
+    - search_docs: Search the documentation.
+    - send_email
+    <BLANKLINE>
+    Rationale:
+    <rationale>
+    The docs should say how.
+    </rationale>
+    <BLANKLINE>
+    Which action does the rationale recommend as the immediate next step?
+    Answer with exactly one name from the list, or none if it recommends none of them.
+    >>> question.read('{"action": "Search_Docs"}', confidence=0.7).action
+    'search_docs'
+    >>> question.read("I think none of them.", confidence=0.7).action is None
+    True
+
+    Attributes:
+        rationale: the rationale to judge (only its last ``max_chars`` characters are shown: the conclusion is
+            at the end, and a small model's context is short).
+        actions: the legal actions, with their descriptions when the space has them.
+        max_chars: the most characters of the rationale put in the prompt.
+    """
+
+    rationale: str
+    actions: ActionSpace
+    max_chars: int = 4000
+
+    @property
+    def none(self) -> str:
+        """The answer meaning "no recommendation": ``"none"``, unless an action is called that."""
+        taken = {normalise_key(name) for name in self.actions.names}
+        return next((word for word in _NONE_WORDS if word not in taken), "none")
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """Every legal answer: the action names, then :attr:`none` (for an enum or a ``Literal``)."""
+        return (*self.actions.names, self.none)
+
+    def prompt(self, *, json_answer: bool = False) -> str:
+        """The question as one user message (no system message: some chat formats, e.g. Gemma's, drop it).
+
+        ``json_answer`` adds the JSON shape of the answer, for JSON modes without a schema.
+        """
+        descriptions = self.actions.descriptions
+        lines = ["Actions:"]
+        for name in self.actions.names:
+            description = " ".join(descriptions.get(name, "").split())
+            lines.append(f"- {name}: {description}" if description else f"- {name}")
+        rationale = self.rationale.strip()
+        if len(rationale) > self.max_chars:
+            rationale = "..." + rationale[-self.max_chars :]
+        lines += ["", "Rationale:", "<rationale>", rationale, "</rationale>", "", _QUESTION.format(none=self.none)]
+        if json_answer:
+            lines.append(f'Reply with JSON only: {{"action": "<one name from the list, or {self.none}>"}}')
+        return "\n".join(lines)
+
+    def read(self, answer: object, *, confidence: float, evidence: str | None = None) -> RationaleReading:
+        """The reading a judge's answer gives, with ``judge_calls=1``: an action when the answer names exactly one
+        (a name, ``{"action": name}`` or its JSON text, or a first line that is a name), else no action.
+
+        Never raises: an answer of "none", an unknown name, garbage or a non-string all give no action.
+        """
+        action = _answered_action(answer, self.actions)
+        if action is None:
+            return dataclasses.replace(NO_READING, judge_calls=1)
+        return RationaleReading(action=action, confidence=confidence, evidence=evidence, judge_calls=1)
+
+
+def _answered_action(answer: object, actions: ActionSpace) -> str | None:
+    if isinstance(answer, dict):
+        answer = answer.get("action")
+    if not isinstance(answer, str):
+        return None
+    text = answer.strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        return _answered_action(parsed, actions) if isinstance(parsed, dict) else None
+    found = actions.resolve(text)
+    if found is None and "\n" in text:
+        found = actions.resolve(text.split("\n", 1)[0])
+    return found

@@ -547,3 +547,87 @@ def test_a_readings_judge_calls_is_a_count(judge_calls: object) -> None:
     assert RationaleReading(action="red", confidence=1.0).judge_calls == 0
     with pytest.raises(ConfigurationError, match="judge_calls"):
         RationaleReading(action="red", confidence=1.0, judge_calls=judge_calls)  # type: ignore[arg-type]
+
+
+# --- the judge's question -------------------------------------------------------------------------------------
+
+DESCRIBED = ActionSpace(
+    ["search_docs", "send_email"],
+    descriptions={"search_docs": "Search the documentation.", "send_email": "Send an email\n to a user."},
+)
+
+
+def test_the_question_lists_the_actions_with_their_descriptions_then_the_rationale() -> None:
+    """One user message: each action with its one-line description, the rationale, then the question."""
+    from guardrail import JudgeQuestion
+
+    prompt = JudgeQuestion("The docs should say how.", DESCRIBED).prompt()
+    assert prompt.index("- search_docs: Search the documentation.") < prompt.index("- send_email: Send an email to")
+    assert prompt.index("send_email") < prompt.index("The docs should say how.") < prompt.index("Which action")
+    assert "immediate next step" in prompt
+    assert "or none if" in prompt
+    assert "JSON" not in prompt
+    assert '{"action": "<one name from the list, or none>"}' in JudgeQuestion("x", DESCRIBED).prompt(json_answer=True)
+
+
+def test_the_questions_answers_are_the_names_and_a_none_word_that_is_no_action() -> None:
+    """The legal answers are the names plus "none"; when an action is called "none", another word is used."""
+    from guardrail import JudgeQuestion
+
+    assert JudgeQuestion("x", TOOLS).choices == ("search_docs", "send_email", "none")
+    odd = JudgeQuestion("x", ActionSpace(["None", "wait"]))
+    assert odd.choices == ("None", "wait", "no_action")
+    assert "or no_action if" in odd.prompt()
+
+
+def test_a_long_rationale_is_cut_to_its_last_characters() -> None:
+    """Only the last max_chars characters reach the prompt (the conclusion is at the end)."""
+    from guardrail import JudgeQuestion
+
+    rationale = "x" * 5000 + " so I will search the docs."
+    prompt = JudgeQuestion(rationale, TOOLS, max_chars=100).prompt()
+    assert "so I will search the docs." in prompt
+    assert "x" * 101 not in prompt
+
+
+@pytest.mark.parametrize(
+    ("answer", "action"),
+    [
+        ("search_docs", "search_docs"),
+        ("  `Search_Docs`.", "search_docs"),
+        ("Action: send_email", "send_email"),
+        ('{"action": "send email"}', "send_email"),
+        ({"action": "search_docs"}, "search_docs"),
+        ("search_docs\nBecause the docs have it.", "search_docs"),
+        ("none", None),
+        ('{"action": "none"}', None),
+        ("teleport", None),
+        ("search_docs or send_email", None),
+        ('{"action": ', None),
+        ('{"answer": "search_docs"}', None),
+        ("", None),
+        (None, None),
+        (42, None),
+        ({"action": ["search_docs"]}, None),
+    ],
+)
+def test_a_judges_answer_is_read_strictly_and_never_raises(answer: object, action: str | None) -> None:
+    """A name (in any spelling resolve accepts), {"action": name} or a first line naming one action is that action;
+    "none", unknown names, two names, broken JSON and non-strings are no action. Either way, judge_calls=1."""
+    from guardrail import JudgeQuestion
+
+    reading = JudgeQuestion("x", TOOLS).read(answer, confidence=0.7, evidence="judge")
+    assert reading.action == action
+    assert reading.confidence == (0.7 if action else 0.0)
+    assert reading.judge_calls == 1
+
+
+def test_the_cascade_modules_examples_run() -> None:
+    """The docstring examples of CascadeReader and JudgeQuestion are true."""
+    import doctest
+
+    import guardrail._cascade
+
+    failures, tried = doctest.testmod(guardrail._cascade)
+    assert tried > 0
+    assert failures == 0
