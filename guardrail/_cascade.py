@@ -23,7 +23,8 @@ cached, retried on the next read) and bad model output is still "none" (data, ca
 
 ``RationaleReading.judge_calls`` says how many judge calls a read cost: 1 when this read called the judge
 (whether it answered, timed out or failed), 0 for the primary's own reading, a cache hit or a read over budget;
-summed over reads it is ``stats.calls``. The Guard's telemetry counts them apart from agent calls.
+summed over reads it is ``stats.calls``. It is how a step's judge calls can be counted apart from its agent calls
+(``Decision`` and ``StepEvent`` do not carry it yet).
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class CascadeReader:
         ConfigurationError: a bad argument (the message names it).
 
     Thread-safe: one cascade may serve many concurrent steps. Two reads of the same new rationale at the same
-    moment may both call the judge.
+    moment may both call the judge. A sync read blocks its thread for up to ``timeout``: in async code, use
+    :meth:`aread`.
     """
 
     __slots__ = (

@@ -63,7 +63,7 @@ class RationaleReading:
         evidence: the text span that decided it (for telemetry and re-ask feedback).
         span: ``(start, end)`` offsets of ``evidence`` in the rationale.
         judge_calls: how many judge model calls produced this reading (0 for a lexical reading or a cached
-            verdict; see :class:`guardrail.CascadeReader`), counted in telemetry apart from agent calls.
+            verdict; see :class:`guardrail.CascadeReader`), so that they can be counted apart from agent calls.
     """
 
     action: str | None
