@@ -36,7 +36,15 @@ from guardrail.policies import (
     TryAllFirst,
     UCBExplore,
 )
-from guardrail.rationale import LexicalReader, RationaleReader, RationaleReading, read_rationale
+from guardrail.rationale import (
+    CascadeReader,
+    CascadeStats,
+    JudgeQuestion,
+    LexicalReader,
+    RationaleReader,
+    RationaleReading,
+    read_rationale,
+)
 from guardrail.state import StepState, make_step_state
 from guardrail.telemetry import (
     BackgroundSink,
@@ -58,6 +66,8 @@ __all__ = [
     "AsyncGuardedAgent",
     "BackgroundSink",
     "Budget",
+    "CascadeReader",
+    "CascadeStats",
     "ConfigurationError",
     "ContextSummary",
     "Decision",
@@ -75,6 +85,7 @@ __all__ = [
     "InvalidAction",
     "InvalidInputError",
     "JsonlSink",
+    "JudgeQuestion",
     "KnowingDoingGap",
     "LexicalReader",
     "LoggingSink",

@@ -178,8 +178,8 @@ def _print_calibration(splits: dict[str, list[Item]], reader: LexicalReader) -> 
 def _judge_tables(splits: dict[str, list[Item]], url: str, reader: RationaleReader) -> dict[str, dict[str, Scores]]:
     from langchain_openai import ChatOpenAI
 
-    from guardrail import CascadeReader  # type: ignore[attr-defined]  # lands with the judge
-    from guardrail_langchain import JudgeReader  # type: ignore[attr-defined]
+    from guardrail import CascadeReader
+    from guardrail_langchain import JudgeReader
 
     model = ChatOpenAI(base_url=url, api_key="unused", model="gemma3-270m", temperature=0.0, max_tokens=16)
     cascade = CascadeReader(reader, JudgeReader(model))

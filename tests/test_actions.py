@@ -104,3 +104,18 @@ def test_resolve_answers_repeated_spellings_from_memory_exactly() -> None:
         space.resolve(f"word {i}")
     assert len(space._resolved) <= limit
     assert [space.resolve(t) for t in texts] == fresh
+
+
+def test_descriptions_are_kept_per_action_and_empty_when_none_are_given() -> None:
+    """Descriptions map action names to one-line texts; a space without any has an empty mapping."""
+    space = ActionSpace(["search_docs", "send_email"], descriptions={"search_docs": "Search the documentation."})
+    assert space.descriptions == {"search_docs": "Search the documentation."}
+    assert ActionSpace(["red"]).descriptions == {}
+
+
+def test_descriptions_are_validated_at_construction() -> None:
+    """A description of something that is not an action, or one that is not a string, is refused."""
+    with pytest.raises(ConfigurationError, match="'lookup', which is not an action"):
+        ActionSpace(["search_docs"], descriptions={"lookup": "Look something up."})
+    with pytest.raises(ConfigurationError, match="must be a string"):
+        ActionSpace(["search_docs"], descriptions={"search_docs": 3})  # type: ignore[dict-item]

@@ -57,3 +57,16 @@ def test_exceptions_share_one_root() -> None:
     assert issubclass(exceptions.ConfigurationError, ValueError)
     assert issubclass(exceptions.InvalidInputError, TypeError)
     assert issubclass(exceptions.MissingDependencyError, ImportError)
+
+
+PRIVATE_MODULES = ["guardrail.rationale._cascade"]
+"""Implementation modules whose public names are all part of the top-level surface."""
+
+
+@pytest.mark.parametrize("name", PRIVATE_MODULES)
+def test_every_public_name_of_a_private_module_is_exported(name: str) -> None:
+    """What a private module lists in its __all__ (e.g. CascadeReader) is importable from guardrail itself."""
+    module = importlib.import_module(name)
+    for member in module.__all__:
+        assert member in guardrail.__all__, f"{name}.{member} is public but not exported"
+        assert getattr(guardrail, member) is getattr(module, member)

@@ -18,10 +18,20 @@ True
 from __future__ import annotations
 
 from guardrail.actions import ActionSpace
+from guardrail.rationale._cascade import CascadeReader, CascadeStats, JudgeQuestion
 from guardrail.rationale._lexical import LexicalReader
 from guardrail.rationale._reading import NO_READING, RationaleReader, RationaleReading
 
-__all__ = ["NO_READING", "LexicalReader", "RationaleReader", "RationaleReading", "read_rationale"]
+__all__ = [
+    "NO_READING",
+    "CascadeReader",
+    "CascadeStats",
+    "JudgeQuestion",
+    "LexicalReader",
+    "RationaleReader",
+    "RationaleReading",
+    "read_rationale",
+]
 
 _DEFAULT_READER = LexicalReader()
 

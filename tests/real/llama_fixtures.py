@@ -8,6 +8,7 @@ end, so no process outlives the run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -73,27 +74,22 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
-def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running ``python -m llama_cpp.server`` for Gemma 3 270M; yields its base URL ``http://127.0.0.1:PORT/v1``.
+@contextlib.contextmanager
+def serve(model_path: str, log_path: Path) -> Iterator[str]:
+    """Run ``python -m llama_cpp.server`` for the GGUF at ``model_path``; yields its base URL
+    ``http://127.0.0.1:PORT/v1`` once ``GET /v1/models`` answers (at most 120 s), and stops it on exit.
 
-    Waits until ``GET /v1/models`` answers (at most 120 s); on failure raises with the tail of the server's
-    log. The model is served under the name ``gemma3-270m`` (see ``SERVER_MODEL_ALIAS``) with Gemma's chat
-    format.
+    The model is served under the name ``gemma3-270m`` (see ``SERVER_MODEL_ALIAS``) with Gemma's chat format, its
+    output in ``log_path``; on failure raises with the tail of that log. Also used by ``scripts/eval_judge.py``.
     """
-    try:
-        import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
-    except ImportError as error:  # pragma: no cover - only on a broken install
-        pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install`", pytrace=False)
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
-    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     command = [
         sys.executable,
         "-m",
         "llama_cpp.server",
         "--model",
-        gemma_model_path,
+        model_path,
         "--model_alias",
         SERVER_MODEL_ALIAS,
         "--host",
@@ -131,3 +127,14 @@ def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory
         yield base_url
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running ``python -m llama_cpp.server`` for Gemma 3 270M (see :func:`serve`); yields its base URL."""
+    try:
+        import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
+    except ImportError as error:  # pragma: no cover - only on a broken install
+        pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install`", pytrace=False)
+    with serve(gemma_model_path, tmp_path_factory.mktemp("llama_server") / "server.log") as base_url:
+        yield base_url

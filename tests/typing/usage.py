@@ -5,11 +5,16 @@ from __future__ import annotations
 from guardrail import (
     ActionSpace,
     Budget,
+    CascadeReader,
+    CascadeStats,
     Decision,
     Finding,
     Guard,
+    JudgeQuestion,
+    LexicalReader,
     Override,
     OverrideToRationale,
+    RationaleReading,
     ReAsk,
     StepResult,
     StepState,
@@ -55,6 +60,20 @@ def main() -> None:
     print(action, decision.action)
     for event in read_events("guardrail-events.jsonl"):
         print(event.type)
+
+
+def my_judge(rationale: str, actions: ActionSpace) -> RationaleReading:
+    question = JudgeQuestion(rationale, actions)
+    answer = "none" if not question.prompt() else question.choices[0]  # a model call in practice
+    return question.read(answer, confidence=0.7, evidence="my judge")
+
+
+def cascade_usage() -> None:
+    reader = CascadeReader(LexicalReader(), my_judge, timeout=5.0, max_judge_calls=100)
+    guard = Guard(["search_docs", "send_email"], reader=reader)
+    reading: RationaleReading = reader("The docs should know.", guard.actions)
+    stats: CascadeStats = reader.stats
+    print(reading.judge_calls, stats.calls, stats.timeouts)
 
 
 async def amain() -> None:

@@ -29,6 +29,20 @@ def test_exported_members_are_sorted_and_importable() -> None:
         assert hasattr(guardrail_instructor, name), name
 
 
+INTERNAL = {"Message", "as_messages", "completion_text"}
+"""Helpers the adapter's modules share, not meant for users."""
+
+
+def test_every_public_name_of_the_private_modules_is_exported() -> None:
+    """What _client, _judge, _models, _parsing and _prompter list as public is in the package's __all__."""
+    import importlib
+
+    for module_name in ("_client", "_judge", "_models", "_parsing", "_prompter"):
+        module = importlib.import_module(f"guardrail_instructor.{module_name}")
+        for member in set(module.__all__) - INTERNAL:
+            assert member in guardrail_instructor.__all__, f"{module_name}.{member} is public but not exported"
+
+
 def test_schema_puts_the_rationale_first_and_the_legal_actions_in_an_enum() -> None:
     """The LLM sees rationale, intended_action, action in that order, actions as enums."""
     schema = decision_model(["red", "green", "blue"], intended_action=True).model_json_schema()

@@ -19,9 +19,21 @@ import httpx2
 import instructor
 import openai
 import pytest
+from instructor.core import Hooks
 
-from guardrail import Guard, JsonlSink, MemorySink, OverrideToRationale, StepEvent, read_events
-from guardrail_instructor import DecisionModel, GuardedInstructor, RejectedResponse
+from guardrail import (
+    ActionSpace,
+    CascadeReader,
+    CascadeStats,
+    Guard,
+    JsonlSink,
+    LexicalReader,
+    MemorySink,
+    OverrideToRationale,
+    StepEvent,
+    read_events,
+)
+from guardrail_instructor import DecisionModel, GuardedInstructor, JudgeReader, RejectedResponse
 from tests.real.llama_fixtures import SERVER_MODEL_ALIAS
 
 pytestmark = pytest.mark.real
@@ -159,3 +171,92 @@ async def test_whatever_the_model_writes_the_async_step_ends_legal_and_is_record
     (event,) = [e for e in sink.events if isinstance(e, StepEvent)]
     assert (event.status, event.final_action) == ("ok", result.action)
     assert event.agent_calls >= 1
+
+
+# --- the judge ----------------------------------------------------------------------------------------------------
+
+JUDGE_TOOLS = ActionSpace(
+    ["search_docs", "send_email", "calculator", "ask_user", "finish"],
+    descriptions={
+        "search_docs": "Search the product documentation for an answer.",
+        "send_email": "Send an email to a recipient.",
+        "calculator": "Evaluate an arithmetic expression.",
+        "ask_user": "Ask the user a clarifying question.",
+        "finish": "Give the final answer and end the task.",
+    },
+)
+REAL_RATIONALES = [  # from tests/data/rationales_holdout.jsonl: an explicit choice, and no choice at all
+    "I need to compute 17.5% of 2,340. Doing it by hand is error-prone; use the calculator.",
+    "Options: search_docs for internal info, or web_search for the latest release notes. Both could work: the docs "
+    "might be outdated, but the web could be unreliable.",
+]
+ABSTAINED = "The refund rules are probably written down in the product manual; that is where the answer will be."
+
+
+@pytest.fixture
+def tools_client(llama_server: str, recorder: Recorder) -> Iterator[instructor.Instructor]:
+    """A sync instructor client in Mode.TOOLS (a forced function call: llama.cpp turns its schema into a grammar)."""
+    http = httpx2.Client(event_hooks={"request": [recorder]}, trust_env=False, timeout=600.0)
+    raw = openai.OpenAI(base_url=llama_server, api_key="x", max_retries=0, http_client=http)
+    try:
+        yield instructor.from_openai(raw, mode=instructor.Mode.TOOLS)
+    finally:
+        raw.close()
+
+
+def test_the_judge_answers_a_legal_action_or_none_constrained_by_the_servers_grammar(
+    tools_client: instructor.Instructor, recorder: Recorder
+) -> None:
+    """Mode.TOOLS: the request forces one call whose ``action`` is an enum of the names and none, which the server
+    enforces; the reading is a legal action or none, from one call, and the prompt's tokens move with it."""
+    prompt_tokens: list[int] = []
+    hooks = Hooks()
+    hooks.on("completion:response", lambda response: prompt_tokens.append(response.usage.prompt_tokens))
+    judge = JudgeReader(tools_client, model=SERVER_MODEL_ALIAS, temperature=0.0, hooks=hooks)
+    for rationale in REAL_RATIONALES:
+        reading = judge.ask(rationale, JUDGE_TOOLS)
+        assert reading.action in (*JUDGE_TOOLS.names, None)
+        assert reading.judge_calls == 1
+    judge.ask(REAL_RATIONALES[0], ActionSpace(JUDGE_TOOLS.names))  # the same rationale, no descriptions
+    assert len(recorder.bodies) == 3
+    for body in recorder.bodies:
+        assert [m["role"] for m in body["messages"]] == ["user"]
+        (tool,) = body["tools"]
+        assert tool["function"]["parameters"]["properties"]["action"]["enum"] == [*JUDGE_TOOLS.names, "none"]
+    described, _, bare = prompt_tokens
+    assert 0 < bare < described  # the descriptions, in the user message, reach the model
+
+
+def test_the_json_mode_judge_never_raises_on_what_the_model_writes(client: instructor.Instructor) -> None:
+    """Mode.JSON without a schema: the model may write any JSON; the reading is a legal action or none."""
+    reading = JudgeReader(client, model=SERVER_MODEL_ALIAS, temperature=0.0).ask(REAL_RATIONALES[0], JUDGE_TOOLS)
+    assert reading.action in (*JUDGE_TOOLS.names, None)
+    assert reading.judge_calls == 1
+
+
+def test_a_cascade_over_the_lexical_reader_and_the_real_judge_reads_an_abstained_rationale(
+    tools_client: instructor.Instructor, recorder: Recorder
+) -> None:
+    """The lexical reader abstains; the cascade asks the real judge once and returns its legal verdict."""
+    cascade = CascadeReader(
+        LexicalReader(), JudgeReader(tools_client, model=SERVER_MODEL_ALIAS, temperature=0.0), timeout=120.0
+    )
+    reading = cascade(ABSTAINED, JUDGE_TOOLS)
+    assert reading.action in (*JUDGE_TOOLS.names, None)
+    assert reading.judge_calls == 1
+    assert len(recorder.bodies) == 1
+    assert cascade.stats == CascadeStats(calls=1)
+
+
+async def test_the_async_judge_asks_the_real_server(llama_server: str) -> None:
+    """An AsyncInstructor judge in a cascade's async read: one request, a legal verdict."""
+    http = httpx2.AsyncClient(trust_env=False, timeout=600.0)
+    raw = openai.AsyncOpenAI(base_url=llama_server, api_key="x", max_retries=0, http_client=http)
+    try:
+        client = instructor.from_openai(raw, mode=instructor.Mode.TOOLS)
+        cascade = CascadeReader(LexicalReader(), JudgeReader(client, model=SERVER_MODEL_ALIAS), timeout=120.0)
+        reading = await cascade.aread(ABSTAINED, JUDGE_TOOLS)
+    finally:
+        await raw.close()
+    assert reading.action in (*JUDGE_TOOLS.names, None)
+    assert cascade.stats == CascadeStats(calls=1)

@@ -1,9 +1,12 @@
-"""guardrail inside LangChain: guarded Runnables and chat models, tool-call parsing, agent middleware.
+"""guardrail inside LangChain: guarded Runnables and chat models, tool-call parsing, agent middleware, a judge.
 
 >>> from guardrail import OverrideToRationale, ReAsk
 >>> from guardrail_langchain import guard_runnable
 >>> guarded = guard_runnable(model.bind_tools(tools), policies=[ReAsk(), OverrideToRationale()])  # doctest: +SKIP
 >>> message = guarded.invoke("Which tool fits?", {"configurable": {"thread_id": "t1"}})  # doctest: +SKIP
+
+:class:`JudgeReader` asks a chat model which action a rationale recommends, for
+``guardrail.CascadeReader(LexicalReader(), JudgeReader(model))`` where the lexical reader abstains.
 
 :class:`GuardrailMiddleware` (for ``langchain.agents.create_agent``) needs the ``agents`` extra and is imported on
 first use, so this package works with ``langchain-core`` alone.
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from guardrail_langchain._errors import MissingDependencyError
 from guardrail_langchain._events import FINDING_EVENT, STEP_EVENT, step_events
 from guardrail_langchain._guard import adapt_guard, guard_for_tools
+from guardrail_langchain._judge import JUDGE_TOOL, JudgeMethod, JudgeReader
 from guardrail_langchain._messages import (
     TOOL_CALL_FORMAT,
     MessageParser,
@@ -42,6 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FINDING_EVENT",
+    "JUDGE_TOOL",
     "STEP_EVENT",
     "TOOL_CALL_FORMAT",
     "AsyncGuardedStream",
@@ -49,6 +54,8 @@ __all__ = [
     "GuardedRunnable",
     "GuardedStream",
     "GuardrailMiddleware",
+    "JudgeMethod",
+    "JudgeReader",
     "MessageParser",
     "MessagesPrompter",
     "MissingDependencyError",

@@ -50,7 +50,8 @@ def guard_for_tools(
         raise ConfigurationError("give answer_action either to guard_for_tools or to the MessageParser, not both")
     return Guard(
         space,
-        parser=parser or MessageParser(answer_action=answer_action),
+        # the guard's reader (e.g. a CascadeReader) reads the messages' rationales too
+        parser=parser or MessageParser(answer_action=answer_action, reader=guard_options.get("reader")),
         prompter=prompter or MessagesPrompter(),
         **guard_options,
     )

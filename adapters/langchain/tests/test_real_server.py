@@ -26,12 +26,26 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelCallLimitMiddleware, ModelRetryMiddleware
 from langchain_adapter.tools import search_docs, send_email
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall
+from langchain_core.outputs import LLMResult
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_openai import ChatOpenAI
 
-from guardrail import Guard, JsonlSink, MemorySink, OverrideToRationale, ReAsk, StepEvent, read_events
-from guardrail_langchain import GuardrailMiddleware, guard_for_tools, guard_runnable
+from guardrail import (
+    ActionSpace,
+    CascadeReader,
+    CascadeStats,
+    Guard,
+    JsonlSink,
+    LexicalReader,
+    MemorySink,
+    OverrideToRationale,
+    ReAsk,
+    StepEvent,
+    read_events,
+)
+from guardrail_langchain import JUDGE_TOOL, GuardrailMiddleware, JudgeReader, guard_for_tools, guard_runnable
 
 pytestmark = pytest.mark.real
 
@@ -285,3 +299,114 @@ def test_the_middleware_guards_a_create_agent_run(chat: ChatOpenAI, wire: Wire) 
     for message in state["messages"]:
         if isinstance(message, AIMessage):
             assert {call["name"] for call in message.tool_calls} <= TOOL_NAMES
+
+
+# --- the judge ----------------------------------------------------------------------------------------------------
+
+JUDGE_TOOLS = ActionSpace(
+    ["search_docs", "send_email", "calculator", "ask_user", "finish"],
+    descriptions={
+        "search_docs": "Search the product documentation for an answer.",
+        "send_email": "Send an email to a recipient.",
+        "calculator": "Evaluate an arithmetic expression.",
+        "ask_user": "Ask the user a clarifying question.",
+        "finish": "Give the final answer and end the task.",
+    },
+)
+REAL_RATIONALES = [  # from tests/data/rationales_holdout.jsonl: one explicit, one paraphrase, one with no choice
+    "The user asked about the refund policy. I should check our documentation before answering, so search_docs "
+    "is the right tool.",
+    "The user wants a summary emailed to their manager, but I don't have the manager's address and I shouldn't "
+    "guess it. I need to ask the user for it.",
+    "Options: search_docs for internal info, or web_search for the latest release notes. Both could work: the docs "
+    "might be outdated, but the web could be unreliable.",
+]
+ABSTAINED = "The refund rules are probably written down in the product manual; that is where the answer will be."
+
+
+class Usages(BaseCallbackHandler):
+    """The prompt token count the server reported for every chat call."""
+
+    def __init__(self) -> None:
+        self.input_tokens: list[int] = []
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """Keep the input tokens of one call."""
+        message = getattr(response.generations[0][0], "message", None)
+        usage = getattr(message, "usage_metadata", None) or {}
+        self.input_tokens.append(int(usage.get("input_tokens", 0)))
+
+
+def test_the_judge_answers_a_legal_action_or_none_on_real_rationales(chat: ChatOpenAI, wire: Wire) -> None:
+    """Each real rationale gets one request, a user message only, with the forced tool whose enum is the names and
+    none; whatever the 270M model prefers, the reading is a legal action or none, from one judge call."""
+    judge = JudgeReader(chat)
+    for rationale in REAL_RATIONALES:
+        reading = judge.ask(rationale, JUDGE_TOOLS)
+        assert reading.action in (*JUDGE_TOOLS.names, None)
+        assert reading.judge_calls == 1
+    assert len(wire.bodies) == len(REAL_RATIONALES)
+    for index, body in enumerate(wire.bodies):
+        assert [m["role"] for m in body["messages"]] == ["user"]
+        assert REAL_RATIONALES[index] in body["messages"][0]["content"]
+        (tool,) = body["tools"]
+        assert tool["function"]["name"] == JUDGE_TOOL
+        assert tool["function"]["parameters"]["properties"]["action"]["enum"] == [*JUDGE_TOOLS.names, "none"]
+        assert body["tool_choice"]["function"]["name"] == JUDGE_TOOL
+
+
+def test_the_judges_prompt_reaches_the_model_its_token_count_moves_with_the_prompt(chat: ChatOpenAI) -> None:
+    """The instructions are in the user message (Gemma's format drops system messages): the server counts more
+    prompt tokens when the descriptions are added, and more again for a longer rationale."""
+    usages = Usages()
+    judge = JudgeReader(chat, config={"callbacks": [usages]})
+    bare = ActionSpace(JUDGE_TOOLS.names)
+    judge.ask(REAL_RATIONALES[0], bare)
+    judge.ask(REAL_RATIONALES[0], JUDGE_TOOLS)
+    judge.ask(REAL_RATIONALES[0] + " " + REAL_RATIONALES[1], JUDGE_TOOLS)
+    bare_tokens, described_tokens, longer_tokens = usages.input_tokens
+    assert 0 < bare_tokens < described_tokens < longer_tokens
+    assert described_tokens - bare_tokens >= 20  # five descriptions of several words each
+
+
+def test_a_text_judge_on_the_real_server_reads_a_legal_action_or_none(chat: ChatOpenAI, wire: Wire) -> None:
+    """method="text": no tools sent; whatever the model writes (it may echo the prompt) reads as legal or none."""
+    reading = JudgeReader(chat, method="text").ask(REAL_RATIONALES[0], JUDGE_TOOLS)
+    assert reading.action in (*JUDGE_TOOLS.names, None)
+    assert "tools" not in wire.bodies[0]
+
+
+def test_a_cascade_over_the_lexical_reader_and_the_real_judge_reads_an_abstained_rationale(
+    chat: ChatOpenAI, wire: Wire
+) -> None:
+    """The lexical reader abstains on a rationale that names no tool: the cascade asks the real judge once, returns
+    its legal verdict with judge_calls=1, and answers the repeat from its cache."""
+    assert LexicalReader()(ABSTAINED, JUDGE_TOOLS).action is None
+    cascade = CascadeReader(LexicalReader(), JudgeReader(chat), timeout=120.0)
+    first = cascade(ABSTAINED, JUDGE_TOOLS)
+    assert first.action in (*JUDGE_TOOLS.names, None)
+    assert first.judge_calls == 1
+    assert len(wire.bodies) == 1
+    assert cascade(ABSTAINED, JUDGE_TOOLS).judge_calls == 0
+    assert cascade("I will call send_email now.", JUDGE_TOOLS).action == "send_email"  # lexical: no request
+    assert len(wire.bodies) == 1
+    assert cascade.stats == CascadeStats(calls=1, cache_hits=1)
+
+
+async def test_the_cascades_async_read_asks_the_real_judge(llama_server: str, wire: Wire) -> None:
+    """aread awaits the judge's aask over the async client: one request, a legal verdict."""
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [wire.arecord]}) as client:
+        cascade = CascadeReader(LexicalReader(), JudgeReader(_chat(llama_server, http_async_client=client)))
+        reading = await cascade.aread(ABSTAINED, JUDGE_TOOLS)
+    assert reading.action in (*JUDGE_TOOLS.names, None)
+    assert len(wire.bodies) == 1
+    assert cascade.stats.calls == 1
+
+
+def test_a_real_judge_slower_than_the_timeout_gives_the_lexical_reading(chat: ChatOpenAI) -> None:
+    """With a 10 ms timeout the real model cannot answer in time: the cascade returns at once with the lexical
+    reading (none) and counts a timeout."""
+    cascade = CascadeReader(LexicalReader(), JudgeReader(chat), timeout=0.01)
+    reading = cascade(ABSTAINED, JUDGE_TOOLS)
+    assert (reading.action, reading.judge_calls) == (None, 1)
+    assert cascade.stats == CascadeStats(calls=1, timeouts=1)

@@ -50,7 +50,7 @@ INTERNAL = {"ToolLike", "as_message", "reply_of", "to_messages", "adispatch_step
 def test_every_public_class_and_function_is_exported() -> None:
     """Public names defined in the private modules are all in __all__."""
     exported = set(guardrail_langchain.__all__)
-    for module_name in ("_events", "_guard", "_messages", "_prompter", "_runnable", "_errors"):
+    for module_name in ("_events", "_guard", "_judge", "_messages", "_prompter", "_runnable", "_errors"):
         module = importlib.import_module(f"guardrail_langchain.{module_name}")
         for member in getattr(module, "__all__", ()):
             if member in INTERNAL:

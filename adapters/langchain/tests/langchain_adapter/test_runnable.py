@@ -291,3 +291,16 @@ def test_guard_runnable_needs_an_action_space_and_not_both_guard_and_options(too
     with pytest.raises(ConfigurationError):
         GuardedRunnable(model, guard_for_tools(tools), episode="")
     assert guard_runnable(model, tools=tools).actions.names == ("search_docs", "send_email")
+
+
+def test_guard_for_tools_reads_rationales_with_the_reader_it_is_given(tools: list[BaseTool]) -> None:
+    """guard_for_tools(reader=...) hands the reader to its MessageParser: a custom reader decides the rationale."""
+    from guardrail import ActionSpace, RationaleReading
+
+    def always_send_email(rationale: str, actions: ActionSpace) -> RationaleReading:
+        return RationaleReading(action="send_email", confidence=0.9)
+
+    model = ScriptedChatModel.script([tool_answer(CONSISTENT, "search_docs", {"query": "install"})])
+    guard = guard_for_tools(tools, reader=always_send_email)
+    output = guard_runnable(model, guard).step("How do I install it?")
+    assert output.result.first_decision.rationale_action == "send_email"
