@@ -39,6 +39,8 @@ class Decision(BaseModel):
     rationale_action: str | None = None
     rationale_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     rationale_evidence: str | None = None
+    rationale_judge_calls: int = Field(default=0, ge=0)
+    """Judge-model calls spent reading the rationale (a :class:`~guardrail.CascadeReader`; 0 for the lexical reader)."""
     raw_action: str | None = None
     arguments: dict[str, Any] | None = None
     format: str = "none"

@@ -631,3 +631,17 @@ def test_the_cascade_modules_examples_run() -> None:
     failures, tried = doctest.testmod(guardrail.rationale._cascade)
     assert tried > 0
     assert failures == 0
+
+
+def test_a_decision_carries_the_judge_calls_its_rationale_cost() -> None:
+    """parse() with a cascade records on the Decision how many judge calls reading the rationale took."""
+    from guardrail import parse
+
+    def judge(rationale: str, actions: ActionSpace) -> RationaleReading:
+        return RationaleReading(action="blue", confidence=0.7, judge_calls=1)
+
+    cascade = CascadeReader(LexicalReader(), judge)
+    asked = parse("Hard to say.\nACTION=red", ["red", "blue"], reader=cascade)
+    sure = parse("I will pick red.\nACTION=red", ["red", "blue"], reader=cascade)
+    assert (asked.rationale_action, asked.rationale_judge_calls) == ("blue", 1)
+    assert (sure.rationale_action, sure.rationale_judge_calls) == ("red", 0)

@@ -62,6 +62,7 @@ def decision_from_reading(
     intended = actions.resolve(reading.intended_text) if reading.intended_text else None
     rationale_action: str | None
     evidence: str | None
+    judge_calls = 0
     if intended is not None:
         rationale_action, confidence, evidence = intended, 1.0, "explicit intended_action field"
     else:
@@ -69,6 +70,7 @@ def decision_from_reading(
         rationale_action = reading_of_rationale.action
         confidence = reading_of_rationale.confidence
         evidence = reading_of_rationale.evidence
+        judge_calls = reading_of_rationale.judge_calls
     raw_action: str | None = reading.action_text
     if format == "bare":
         if action is not None:  # a bare action names no reasoning of its own
@@ -81,6 +83,7 @@ def decision_from_reading(
         rationale_action=rationale_action,
         rationale_confidence=confidence,
         rationale_evidence=evidence,
+        rationale_judge_calls=judge_calls,
         raw_action=raw_action,
         arguments=reading.arguments,
         format=format,

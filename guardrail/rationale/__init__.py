@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+import dataclasses
+
 from guardrail.actions import ActionSpace
 from guardrail.rationale._cascade import CascadeReader, CascadeStats, JudgeQuestion
 from guardrail.rationale._lexical import LexicalReader
@@ -48,5 +50,5 @@ def read_rationale(rationale: str, actions: ActionSpace, reader: RationaleReader
     space = ActionSpace.of(actions)
     reading = (reader or _DEFAULT_READER)(rationale, space)
     if reading.action is not None and reading.action not in space:
-        return NO_READING
+        return dataclasses.replace(NO_READING, judge_calls=reading.judge_calls)  # the calls were still spent
     return reading
