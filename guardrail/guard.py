@@ -622,6 +622,16 @@ class _StepRun:
         )
 
 
+LOOP_TEXT_LIMIT: Final = 4096
+"""In ``astep``, agent outputs longer than this (in characters) are read in a worker thread, off the event loop."""
+
+
+def _text_length(raw: Any) -> int:
+    if isinstance(raw, Reply):
+        raw = raw.output
+    return len(raw) if isinstance(raw, str) else 0
+
+
 MAX_LISTED_ACTIONS: Final = 40
 """How many legal actions a re-ask's feedback lists at most; the rest are counted ("... and 9,960 more")."""
 
@@ -932,7 +942,12 @@ class Guard:
         episode: str = "default",
         reward: float | None = None,
     ) -> StepResult:
-        """Guard one step of an agent that may be async (a sync agent is run in a worker thread)."""
+        """Guard one step of an agent that may be async (a sync agent is run in a worker thread).
+
+        The guard's own work on an output longer than :data:`LOOP_TEXT_LIMIT` characters (parsing, reading the
+        rationale, detectors and policies) runs in a worker thread too, so the event loop never spends more than
+        the bounded cost of a short output on one step.
+        """
         run = self._begin(observation, episode, reward, agent)
         while (call := run.next_call()) is not None:
             if call.wait > 0:
@@ -942,7 +957,10 @@ class Guard:
             except BaseException as error:
                 run.fail(error)
                 raise
-            run.receive(raw, seconds)
+            if _text_length(raw) > LOOP_TEXT_LIMIT:  # reading a long output is not the event loop's business
+                await asyncio.to_thread(run.receive, raw, seconds)
+            else:
+                run.receive(raw, seconds)
         return run.finish()
 
     async def _acall_once(self, agent: SyncAgent | AsyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:

@@ -110,9 +110,7 @@ def log_value(value: object) -> str:
 
 
 def _message(event: StepEvent | RewardEvent) -> str:
-    head = (
-        f"guardrail {event.type} run={log_value(event.run_id)} episode={log_value(event.episode)} step={event.step}"
-    )
+    head = f"guardrail {event.type} run={log_value(event.run_id)} episode={log_value(event.episode)} step={event.step}"
     if isinstance(event, RewardEvent):
         return f"{head} reward={event.reward:g}"
     parts = [head, f"action={log_value(event.final_action)}"]

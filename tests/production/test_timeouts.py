@@ -163,3 +163,27 @@ def test_latency_recorded_is_the_agents_own() -> None:
     guard.step(slow, "choose")
     guard.close()
     assert 0.05 <= sink.steps[0].agent_latency_s < 5.0
+
+
+async def test_astep_reads_a_long_output_off_the_event_loop() -> None:
+    """An output longer than LOOP_TEXT_LIMIT is parsed in a worker thread: the loop keeps ticking meanwhile, and
+    the step's result is the same as for a short output."""
+    from guardrail.guard import LOOP_TEXT_LIMIT
+
+    guard = Guard(ACTIONS)
+    seen: list[str] = []
+
+    def parser(raw: object, actions: object) -> object:
+        seen.append(threading.current_thread().name)
+        from guardrail import parse
+
+        return parse(raw, guard.actions)
+
+    guard.parser = parser  # type: ignore[assignment]
+    long_output = "Thinking. " * (LOOP_TEXT_LIMIT // 10 + 1) + "\n" + answer("red")
+    assert (await guard.astep(lambda p: long_output, "choose")).action == "red"
+    assert (await guard.astep(lambda p: answer("red"), "choose")).action == "red"
+    main = threading.current_thread().name
+    assert seen[0] != main
+    assert seen[1] == main
+    guard.close()
