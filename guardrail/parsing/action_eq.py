@@ -9,17 +9,30 @@ from guardrail.parsing._base import RawReading
 __all__ = ["parse_action_eq"]
 
 _ACTION_EQ = re.compile(r"\bACTION\s*[=:]\s*(?P<value>[^\n\r]*)", re.IGNORECASE)
-# The greedy prefix makes the engine try from the end backwards: the match found is the last ``ACTION=``
-# (two such matches cannot overlap), in one pass however long the reasoning before it.
-_LAST = re.compile(r"(?s:.*)(?P<at>\bACTION\s*=)", re.IGNORECASE)
+_EQUALS = re.compile(r"\s*=")
+
+
+def _last_action_eq(text: str) -> int | None:
+    """Where the last ``ACTION=`` (``\\bACTION\\s*=``, any case) begins, or None.
+
+    Searched backwards for the word ACTION in an ASCII-folded copy (one byte per character, so positions are the
+    text's), each candidate checked once: linear in the text, however it is made (no regex backtracking).
+    """
+    folded = text.encode("ascii", "replace").upper()
+    end = len(folded)
+    while (at := folded.rfind(b"ACTION", 0, end)) != -1:
+        before = text[at - 1] if at else ""
+        if not (before.isalnum() or before == "_") and _EQUALS.match(text, at + 6):
+            return at
+        end = at + 5  # the next candidate starts before this one
+    return None
 
 
 def parse_action_eq(text: str) -> RawReading | None:
     """Read ``...reasoning... ACTION=X``. Returns None when no ``ACTION=`` appears."""
-    last = _LAST.match(text)  # the last one counts, as in the paper
-    if last is None:
+    start = _last_action_eq(text)  # the last one counts, as in the paper
+    if start is None:
         return None
-    start = last.start("at")
     match = _ACTION_EQ.match(text, start)
     value = match.group("value") if match else ""
     return RawReading(rationale=text[:start].strip(), action_text=value.strip())
