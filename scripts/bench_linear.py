@@ -105,7 +105,7 @@ def cpu_seconds(parser: Callable[[str], object], text: str, *, repeats: int) -> 
 
 
 def _repeats(size: int) -> int:
-    return 9 if size <= 100_000 else 5 if size <= 1_000_000 else 2
+    return 9 if size <= 100_000 else 5 if size <= 1_000_000 else 3
 
 
 def ratios(sizes: tuple[int, ...], seconds: list[float]) -> list[float]:

@@ -124,3 +124,17 @@ def test_hypothesis_mixtures_of_hostile_pieces_parse_quickly(pieces: list[str], 
     for form in ("xml", "json", "react", "action_eq"):
         decision = parse(text[:300], ["red", "blue"], format=form)
         assert decision.action in (None, "red", "blue")
+
+
+def test_the_backward_action_scan_finds_the_last_action_across_chunk_boundaries() -> None:
+    """parse_action_eq scans backwards in chunks: an ACTION= at any offset around a chunk boundary is found, and
+    it is always the last one."""
+    from guardrail.parsing.action_eq import _CHUNK, parse_action_eq
+
+    for offset in range(_CHUNK - 8, _CHUNK + 8):
+        early = parse_action_eq(" ACTION=red" + "q" * offset)
+        late = parse_action_eq("ACTION=blue " + "q" * offset + " ACTION=red" + "q" * _CHUNK)
+        assert early is not None
+        assert late is not None
+        assert early.action_text.startswith("red")
+        assert late.action_text.startswith("red")
