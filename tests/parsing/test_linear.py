@@ -136,5 +136,5 @@ def test_the_backward_action_scan_finds_the_last_action_across_chunk_boundaries(
         late = parse_action_eq("ACTION=blue " + "q" * offset + " ACTION=red" + "q" * _CHUNK)
         assert early is not None
         assert late is not None
-        assert early.action_text.startswith("red")
-        assert late.action_text.startswith("red")
+        assert (early.action_text or "").startswith("red")
+        assert (late.action_text or "").startswith("red")
