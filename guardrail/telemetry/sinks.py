@@ -80,8 +80,10 @@ class JsonlSink:
       it is whole (``torn_tails`` counts them);
     - text that cannot be encoded (a lone surrogate in agent output or an id) is **escaped**, never dropped:
       such a code point is written as the six characters ``\\udXXX`` (``escaped_events`` counts those events);
-    - a file **deleted or renamed** under the sink is noticed on the next write, which goes to a new file at
-      ``path`` (``reopens`` counts them; a :class:`SinkWarning` says so after the line was written);
+    - a file **deleted or renamed** under the sink is noticed on the first write ``check_interval`` seconds
+      (default 1) after the previous check, which goes to a new file at ``path`` (``reopens`` counts them; a
+      :class:`SinkWarning` says so after the line was written). Lines written in between go to the renamed file
+      (kept) or the deleted one (lost with it); ``check_interval=0`` checks before every line;
     - an existing file readable by others is **tightened to 0600** (a :class:`SinkWarning` when that fails);
     - a **symlink** at ``path`` is refused (``O_NOFOLLOW``) unless ``follow_symlinks=True``.
 
@@ -99,6 +101,8 @@ class JsonlSink:
             ``fsync_interval`` seconds after the previous one, and on close).
         fsync_interval: seconds between fsyncs for ``fsync="interval"``.
         follow_symlinks: write through a symlink at ``path`` (default: refuse it, a ConfigurationError).
+        check_interval: without ``max_bytes``, seconds between checks that ``path`` is still this sink's file
+            (0: before every line, at the cost of two syscalls per line).
 
     Raises:
         ConfigurationError: a bad argument, a directory at ``path``, or a symlink without ``follow_symlinks``.
@@ -113,6 +117,7 @@ class JsonlSink:
         fsync: FsyncPolicy = "never",
         fsync_interval: float = 1.0,
         follow_symlinks: bool = False,
+        check_interval: float = 1.0,
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
@@ -130,6 +135,10 @@ class JsonlSink:
         self.fsync: FsyncPolicy = fsync
         self.fsync_interval = fsync_interval
         self.follow_symlinks = follow_symlinks
+        if not check_interval >= 0:
+            raise ConfigurationError(f"check_interval must be >= 0 seconds, got {check_interval!r}")
+        self.check_interval = check_interval
+        self._path_checked = time.monotonic()
         self.rotations = 0
         self.reopens = 0
         """Times the file was found deleted or replaced under this sink (not by its own rotation) and reopened."""
@@ -244,12 +253,22 @@ class JsonlSink:
     def _current_fd(self) -> tuple[int, bool]:
         """Our descriptor, and whether it was re-opened because the file at ``path`` was deleted or replaced.
 
-        With ``max_bytes`` another writer's rotation also replaces the file; that re-open is not counted.
+        Without ``max_bytes`` the file is checked on a write at least ``check_interval`` seconds after the last
+        check (a syscall per line would double the cost of a line): deleted (its link count is 0) or replaced at
+        ``path`` (renamed away). With ``max_bytes`` the path is compared on every write, under the rotation lock;
+        another writer's rotation replaces the file too and is not counted.
         """
         fd = self._fd
         if fd is None:
             fd = self._fd = self._open()
             return fd, False
+        if self.max_bytes is None:
+            now = time.monotonic()
+            if now - self._path_checked < self.check_interval:
+                return fd, False
+            self._path_checked = now
+            if os.fstat(fd).st_nlink == 0:
+                return self._reopen(fd, unexpected=True), True
         try:
             stat = os.stat(self.path, follow_symlinks=self.follow_symlinks)
         except FileNotFoundError:
@@ -258,12 +277,15 @@ class JsonlSink:
             if (stat.st_dev, stat.st_ino) == self._ino:
                 return fd, False
             unexpected = self.max_bytes is None
+        return self._reopen(fd, unexpected=unexpected), unexpected
+
+    def _reopen(self, fd: int, *, unexpected: bool) -> int:
         os.close(fd)
         self._fd = None
         fd = self._fd = self._open()
         if unexpected:
             self.reopens += 1
-        return fd, unexpected
+        return fd
 
     def _rotate(self, fd: int) -> None:
         if self.fsync != "never":

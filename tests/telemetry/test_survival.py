@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -156,12 +157,28 @@ def test_agent_output_with_a_lone_surrogate_is_logged_escaped(tmp_path: Path) ->
 
 
 def test_a_deleted_file_is_noticed_reopened_counted_and_warned(tmp_path: Path) -> None:
-    """Deleting the file under a sink without max_bytes: the next event goes to a new file at the path, the
-    reopen is counted and warned about (after the write)."""
+    """Deleting the file under a sink without max_bytes (checked before every line with check_interval=0): the next
+    event goes to a new file at the path, the reopen is counted and warned about (after the write)."""
     path = tmp_path / "events.jsonl"
-    sink = JsonlSink(path)
+    sink = JsonlSink(path, check_interval=0)
     sink.emit(_event(0))
     path.unlink()
+    with pytest.warns(SinkWarning, match="deleted or replaced"):
+        sink.emit(_event(1))
+    sink.emit(_event(2))
+    sink.close()
+    assert sink.reopens == 1
+    assert _steps(path) == [1, 2]
+
+
+def test_by_default_a_deletion_is_noticed_within_the_check_interval(tmp_path: Path) -> None:
+    """With the default periodic check, the first write after the interval notices the deletion and reopens;
+    every later event is in the new file."""
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path, check_interval=0.05)
+    sink.emit(_event(0))
+    path.unlink()
+    time.sleep(0.1)  # let the interval pass (a wait, not a timing assertion)
     with pytest.warns(SinkWarning, match="deleted or replaced"):
         sink.emit(_event(1))
     sink.emit(_event(2))
@@ -175,7 +192,7 @@ def test_a_renamed_file_keeps_its_lines_and_later_events_go_to_a_new_file(tmp_pa
     a new file at the path, and the reopen is counted; every event is in one of the two."""
     path = tmp_path / "events.jsonl"
     moved = tmp_path / "events.old"
-    sink = JsonlSink(path)
+    sink = JsonlSink(path, check_interval=0)
     sink.emit(_event(0))
     sink.emit(_event(1))
     path.rename(moved)
