@@ -51,12 +51,15 @@ OnError = Literal["raise", "local"]
 _SNAPSHOT_PENDING = 64
 """How many of the oldest pending steps a snapshot carries (to seed a local fallback)."""
 
+_MAX_VOIDS = 16
+"""How many lost writes of one episode a replica tracks until the next operation settles them."""
+
 _IDS_KEPT = 64
 """How many recent step ids an episode keeps in Redis (for idempotent retries and voiding a lost write)."""
 
 # Shared Lua helpers. KEYS: the hash, recent list, pending list, reset tombstone, step-id hash, step-id order list.
 # ARGV[1..5]: k, ttl_ms, snap ('1': reply with the state), known_t (the t this replica last saw; 0: unknown),
-# void (the id of an earlier record_step whose outcome this replica never learned; '' for none).
+# voids (comma-separated ids of earlier writes whose outcome this replica never learned; '' for none).
 _PRELUDE = """
 local h, recent, pending, tomb, ids, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local k = ARGV[1]
@@ -80,19 +83,43 @@ end
 local function reply(index, extra)
   if snap == '1' then
     return {0, index, redis.call('HGETALL', h), redis.call('LRANGE', recent, 0, -1),
-            redis.call('LRANGE', pending, 0, PENDING_LAST), extra or 0}
+            redis.call('LRANGE', pending, 0, PENDING_LAST), extra or ''}
   end
-  return {0, index, {}, {}, {}, extra or 0}
+  return {0, index, {}, {}, {}, extra or ''}
 end
--- A record_step this replica lost track of (it timed out): if it never arrived, mark it void so a late arrival
--- does nothing; if it was applied and is still the latest, unrewarded step, undo it; else keep it (and say so).
-local voided = 0
-if void ~= '' then
+-- Writes this replica lost track of (they timed out), by id: one that never arrived is marked void so a late
+-- arrival does nothing; one that was applied is undone if nothing came after it; else it is kept (and said so).
+local outcomes = {}
+for void in string.gmatch(ARGV[5], '[^,]+') do
   local entry = redis.call('HGET', ids, void)
+  local outcome = 3
   if not entry then
     remember(void, 'void')
-    voided = 1
-  elseif entry ~= 'void' then
+    outcome = 1
+  elseif entry == 'void' then
+    outcome = 1
+  elseif string.sub(entry, 1, 2) == 'r:' then
+    local index, action, prs, ptotal, nrs, ntotal =
+      string.match(entry, '^r:(%d+):(%d+):([^:]*):([^:]*):([^:]*):([^:]*)$')
+    if redis.call('HGET', h, 'rs:' .. action) == nrs and redis.call('HGET', h, 'total_reward') == ntotal then
+      redis.call('HINCRBY', h, 'rc:' .. action, -1)
+      redis.call('HSET', h, 'rs:' .. action, prs)
+      redis.call('HSET', h, 'total_reward', ptotal)
+      redis.call('HINCRBY', h, 'rewarded_steps', -1)
+      local item = string.format('%s:%s', index, action)
+      local placed = false
+      for _, other in ipairs(redis.call('LRANGE', pending, 0, -1)) do
+        if tonumber(string.match(other, '^(%d+)')) > tonumber(index) then
+          redis.call('LINSERT', pending, 'BEFORE', other, item)
+          placed = true
+          break
+        end
+      end
+      if not placed then redis.call('RPUSH', pending, item) end
+      redis.call('HSET', ids, void, 'void')
+      outcome = 2
+    end
+  else
     local index, action, inter, extra, prevexpl, prevrun =
       string.match(entry, '^(%d+):(%d+):(%d+):(%d+):(-?%d*):(%d+)$')
     index = tonumber(index)
@@ -107,12 +134,12 @@ if void ~= '' then
       if prevexpl == '' then redis.call('HDEL', h, 'last_exploration_step')
       else redis.call('HSET', h, 'last_exploration_step', prevexpl) end
       redis.call('HSET', ids, void, 'void')
-      voided = 2
-    else
-      voided = 3
+      outcome = 2
     end
   end
+  table.insert(outcomes, outcome)
 end
+local voided = table.concat(outcomes, ',')
 """.replace("PENDING_LAST", str(_SNAPSHOT_PENDING - 1)).replace("IDS_KEPT", str(_IDS_KEPT))
 
 # ARGV[6..]: action, window, interventions, extra_agent_calls, explored, step id
@@ -146,10 +173,14 @@ return reply(t, voided)
 """
 )
 
-# ARGV[6..]: reward (repr of a float), step ('' for the oldest pending)
+# ARGV[6..]: reward (repr of a float), step ('' for the oldest pending), reward id
 _RECORD_REWARD = (
     _PRELUDE
     + """
+local rid = ARGV[8]
+local seen = redis.call('HGET', ids, rid)
+if seen == 'void' then return {-7, 0} end
+if seen then return reply(tonumber(string.match(seen, '^r:(%d+)')), voided) end
 local entry
 if ARGV[7] == '' then
   entry = redis.call('LPOP', pending)
@@ -167,11 +198,14 @@ local index = tonumber(string.sub(entry, 1, sep - 1))
 local action = string.sub(entry, sep + 1)
 local reward = tonumber(ARGV[6])
 redis.call('HINCRBY', h, 'rc:' .. action, 1)
-local sum = tonumber(redis.call('HGET', h, 'rs:' .. action) or '0') + reward
-redis.call('HSET', h, 'rs:' .. action, string.format('%.17g', sum))
+local prs = redis.call('HGET', h, 'rs:' .. action) or '0'
+local ptotal = redis.call('HGET', h, 'total_reward') or '0'
+local nrs = string.format('%.17g', tonumber(prs) + reward)
+local ntotal = string.format('%.17g', tonumber(ptotal) + reward)
+redis.call('HSET', h, 'rs:' .. action, nrs)
 redis.call('HINCRBY', h, 'rewarded_steps', 1)
-local total = tonumber(redis.call('HGET', h, 'total_reward') or '0') + reward
-redis.call('HSET', h, 'total_reward', string.format('%.17g', total))
+redis.call('HSET', h, 'total_reward', ntotal)
+remember(rid, string.format('r:%d:%s:%s:%s:%s:%s', index, action, prs, ptotal, nrs, ntotal))
 touch()
 return reply(index, voided)
 """
@@ -396,7 +430,7 @@ class RedisHistoryStore:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[_Snapshot, float]] = OrderedDict()
         self._local: dict[str, _LocalEpisode] = {}
-        self._void: dict[str, str] = {}
+        self._void: dict[str, list[str]] = {}
         self._epoch: str | None = None
         self.fallbacks = 0
         """How many times an episode moved to in-process history after a Redis failure."""
@@ -489,30 +523,45 @@ class RedisHistoryStore:
             self._check_epoch()  # the first round trip of this store: learn the epoch marker
         for attempt in (1, 2):
             snapshot, known = self._known(episode)
-            void = self._void.get(episode, "")
-            args = [str(k), self._ttl_ms, "1", str(known), void, *extra]
+            voids = self._voids(episode)
+            args = [str(k), self._ttl_ms, "1", str(known), ",".join(voids), *extra]
             reply: Sequence[Any] = script(keys=self.keys(episode), args=args)
             status = int(reply[0])
             if status == -4 and attempt == 1:
                 self._reseed(episode, k, snapshot)
                 continue
-            if status >= 0 and void:
-                self._settled(episode, void, int(reply[5]))
+            if status >= 0 and voids:
+                self._settled(episode, voids, reply[5])
             return reply
         raise HistoryStoreError(f"RedisHistoryStore: episode {episode!r} was lost again while being re-seeded")
 
-    def _settled(self, episode: str, void: str, outcome: int) -> None:
+    def _voids(self, episode: str) -> list[str]:
         with self._lock:
-            if self._void.get(episode) == void:
-                del self._void[episode]
-            if outcome in (1, 2):
-                self.voided += 1
-            elif outcome == 3:
-                self.unresolved += 1
-        if outcome == 3:
+            return list(self._void.get(episode, ()))
+
+    def _lost(self, episode: str, write_id: str) -> None:
+        """A write whose outcome is unknown (it timed out): the next operation on the episode settles it."""
+        with self._lock:
+            lost = self._void.setdefault(episode, [])
+            if len(lost) < _MAX_VOIDS:
+                lost.append(write_id)
+
+    def _settled(self, episode: str, voids: list[str], outcomes: bytes | str) -> None:
+        codes = [int(c) for c in _text(outcomes).split(",") if c]
+        with self._lock:
+            left = [v for v in self._void.get(episode, []) if v not in voids]
+            if left:
+                self._void[episode] = left
+            else:
+                self._void.pop(episode, None)
+            self.voided += sum(1 for c in codes if c in (1, 2))
+            unresolved = sum(1 for c in codes if c == 3)
+            self.unresolved += unresolved
+        if unresolved:
             warnings.warn(
-                f"RedisHistoryStore: a timed-out record_step of episode {episode!r} was applied by Redis after the "
-                "caller was told it failed, and later writes make it impossible to undo; the episode counts it",
+                f"RedisHistoryStore: {unresolved} timed-out write(s) of episode {episode!r} were applied by Redis "
+                "after the caller was told they failed, and later writes make them impossible to undo; the episode "
+                "counts them",
                 HistoryStoreWarning,
                 stacklevel=4,
             )
@@ -561,8 +610,8 @@ class RedisHistoryStore:
             state = _history_args(entry.history)
             k = entry.history.k
             local_t = len(entry.history.steps)
-        void = self._void.get(episode, "")
-        args = [str(k), self._ttl_ms, "1", "0", void, str(entry.seeded_t), *state]
+        voids = self._voids(episode)
+        args = [str(k), self._ttl_ms, "1", "0", ",".join(voids), str(entry.seeded_t), *state]
         try:
             reply = self._seed_script(keys=self.keys(episode), args=args)
         except self._errors:
@@ -572,8 +621,8 @@ class RedisHistoryStore:
             raise InvalidInputError(f"episode {episode!r} has {int(reply[1])} actions; this guard has {k}")
         with self._lock:
             self._local.pop(episode, None)
-        if void and len(reply) > 5:
-            self._settled(episode, void, int(reply[5]))
+        if voids and len(reply) > 5:
+            self._settled(episode, voids, reply[5])
         if status == 0:
             self._remember(episode, k, reply)
             with self._lock:
@@ -627,9 +676,9 @@ class RedisHistoryStore:
     ) -> int:
         """Append an executed action with what guarding it cost; returns its step index (atomic).
 
-        Each write carries a fresh step id. A write that times out has an unknown outcome: the next operation on
-        the episode settles it (cancelled if it has not arrived, undone if it was applied and is still the
-        latest, unrewarded step), so it never shifts the next step's index.
+        Each write carries a fresh id (a replay of it is applied once). A write that times out has an unknown
+        outcome: the next operation on the episode settles it (cancelled if it has not arrived, undone if it was
+        applied and is still the latest, unrewarded step), so it never shifts the next step's index.
         """
         if not 0 <= action < k:
             raise InvalidInputError(f"action index {action} is outside 0..{k - 1}")
@@ -647,8 +696,7 @@ class RedisHistoryStore:
             try:
                 reply = self._run(self._record_step, episode, k, args)
             except self._errors as error:
-                with self._lock:
-                    self._void.setdefault(episode, step_id)  # its outcome is unknown: settle it next time
+                self._lost(episode, step_id)
                 local = self._fail("record_step", episode, k, error)
             else:
                 self._check(episode, k, reply)
@@ -664,13 +712,19 @@ class RedisHistoryStore:
             return index
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
-        """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index (atomic)."""
+        """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index (atomic).
+
+        Idempotent by reward id like :meth:`record_step`; a reward that timed out is settled by the next operation
+        (cancelled, or undone if no reward of that action came after it), so a retry never counts it twice.
+        """
         local = self._local_episode(episode, k)
         if local is None:
-            args = (repr(float(reward)), "" if step is None else str(int(step)))
+            reward_id = uuid.uuid4().hex
+            args = (repr(float(reward)), "" if step is None else str(int(step)), reward_id)
             try:
                 reply = self._run(self._record_reward, episode, k, args)
             except self._errors as error:
+                self._lost(episode, reward_id)
                 local = self._fail("record_reward", episode, k, error)
             else:
                 if int(reply[0]) == -3:

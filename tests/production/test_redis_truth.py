@@ -159,6 +159,33 @@ def test_a_record_step_in_flight_when_redis_froze_never_shifts_the_next_index(se
     store.close()
 
 
+def test_a_reward_in_flight_when_redis_froze_is_never_counted_twice(server: RestartableRedis) -> None:
+    """A record_reward that times out while Redis is frozen (the caller is told it failed) and is applied when
+    Redis thaws is settled by the next operation: the caller's retry then counts the reward once, on the same
+    step, and the sums are exact."""
+    store = RedisHistoryStore(server.url, prefix=_prefix(), socket_timeout=0.3)
+    store.record_step("e", K, 0)
+    store.record_step("e", K, 1)
+    store.record_reward("e", K, 0.1)
+    server.freeze()
+    try:
+        with pytest.raises(HistoryStoreError, match="record_reward"):
+            store.record_reward("e", K, 0.2)
+    finally:
+        server.thaw()
+    time.sleep(0.3)  # let the server apply what it had read before it froze (not a timing assertion)
+    assert store.record_reward("e", K, 0.2) == 1  # the retry
+    view = store.view("e", K)
+    assert view.reward_counts == (1, 1, 0, 0, 0)
+    assert view.reward_sums == (0.1, 0.2, 0.0, 0.0, 0.0)
+    assert view.total_reward == 0.1 + 0.2
+    assert view.rewarded_steps == 2
+    assert store.voided == 1
+    with pytest.raises(Exception, match="waiting for a reward"):
+        store.record_reward("e", K, 1.0)
+    store.close()
+
+
 def test_writes_carry_step_ids_so_a_replayed_write_is_applied_once(server: RestartableRedis) -> None:
     """The record_step script is idempotent by step id: sending the same write twice returns the same index and
     counts it once."""
@@ -169,6 +196,34 @@ def test_writes_carry_step_ids_so_a_replayed_write_is_applied_once(server: Resta
     again = store._record_step(keys=store.keys("e"), args=args)
     assert int(first[1]) == int(again[1]) == 1
     assert store.view("e", K).t == 2
+    store.close()
+
+
+def test_a_lost_write_that_was_applied_is_undone_exactly_while_nothing_came_after_it(server: RestartableRedis) -> None:
+    """The settling rule, made deterministic: a step and a reward that Redis applied but whose replies were lost
+    are undone by the next operation (the step while it is the latest, unrewarded one; the reward while no
+    reward of its action came after it), restoring counts, sums bit for bit, the pending order and the index."""
+    store = RedisHistoryStore(server.url, prefix=_prefix())
+    for action in (0, 1, 2):
+        store.record_step("e", K, action)
+    store.record_reward("e", K, 0.1)  # step 0
+    before = store.view("e", K)
+    keys = store.keys("e")
+    common = [str(K), store._ttl_ms, "1", "3", ""]
+    store._record_reward(keys=keys, args=[*common, "0.7", "", "lost-reward"])  # rewards step 1; reply lost
+    store._lost("e", "lost-reward")
+    assert store.view("e", K) == before
+    assert store.record_reward("e", K, 0.5) == 1  # step 1 is still the oldest waiting for a reward
+    store._record_step(keys=keys, args=[*common, "4", str(store.window), "1", "2", "1", "lost-step"])
+    store._lost("e", "lost-step")
+    after = store.view("e", K)
+    assert after.t == 3
+    assert after.counts == (1, 1, 1, 0, 0)
+    assert after.interventions == 0
+    assert after.last_exploration_step is None
+    assert store.record_step("e", K, 3) == 3
+    assert store.voided == 2
+    assert store.unresolved == 0
     store.close()
 
 
