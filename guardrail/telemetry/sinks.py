@@ -19,7 +19,17 @@ from typing import Any, Final, Literal, Protocol, runtime_checkable
 from guardrail.exceptions import ConfigurationError, TelemetryError
 from guardrail.telemetry.events import RewardEvent, StepEvent
 
-__all__ = ["FsyncPolicy", "JsonlSink", "MemorySink", "Sink", "SinkWarning", "Telemetry", "as_sinks"]
+__all__ = [
+    "FsyncPolicy",
+    "JsonlSink",
+    "MemorySink",
+    "Sink",
+    "SinkWarning",
+    "Telemetry",
+    "as_sinks",
+    "escape_surrogates",
+    "escaped_json",
+]
 
 fcntl: ModuleType | None
 if sys.platform != "win32":
