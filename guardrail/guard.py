@@ -623,7 +623,11 @@ class _StepRun:
 
 
 LOOP_TEXT_LIMIT: Final = 4096
-"""In ``astep``, agent outputs longer than this (in characters) are read in a worker thread, off the event loop."""
+"""In ``astep``, agent outputs longer than this (in characters) are read in a worker thread, off the event loop.
+
+Shorter ones are read on the loop: with linear-time reading that bounds the loop's cost per step. (The rationale
+reader's own linear-time rewrite is separate work; until it lands a short hostile rationale can still cost more.)
+"""
 
 
 def _text_length(raw: Any) -> int:

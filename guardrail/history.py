@@ -235,10 +235,14 @@ class HistoryView:
 
 @runtime_checkable
 class HistoryStore(Protocol):
-    """Where per-episode history lives. In memory by default; Redis for replicas (``guardrail.stores``)."""
+    """Where per-episode history lives. In memory by default; Redis for replicas (``guardrail.stores``).
+
+    Only ``record_step`` creates an episode: ``view`` of an unknown episode returns the empty view and
+    ``record_reward`` for one raises, and neither keeps anything, so rejected calls cost no memory.
+    """
 
     def view(self, episode: str, k: int) -> HistoryView:
-        """The episode's statistics now."""
+        """The episode's statistics now (the empty view for an unknown episode)."""
         ...
 
     def record_step(
