@@ -179,7 +179,12 @@ class JsonlSink:
 
     def _open(self) -> int:
         """Open (or create) the file, tighten its mode to 0600 and end a torn tail; remembers its inode."""
-        fd = os.open(self.path, self._flags, 0o600)
+        try:
+            fd = os.open(self.path, self._flags, 0o600)
+            readable = True
+        except PermissionError:  # a file we may append to but not read: no torn-tail check then
+            fd = os.open(self.path, (self._flags & ~os.O_RDWR) | os.O_WRONLY, 0o600)
+            readable = False
         try:
             stat = os.fstat(fd)
             if stat.st_mode & 0o077:
@@ -193,7 +198,8 @@ class JsonlSink:
                         stacklevel=4,
                     )
             self._ino = (stat.st_dev, stat.st_ino)
-            self._end_torn_tail(fd, stat.st_size)
+            if readable:
+                self._end_torn_tail(fd, stat.st_size)
         except BaseException:
             os.close(fd)
             raise
@@ -253,7 +259,10 @@ class JsonlSink:
 
     def _write(self, fd: int, line: bytes) -> None:
         if self._check_tail:
-            self._end_torn_tail(fd, os.fstat(fd).st_size)
+            try:
+                self._end_torn_tail(fd, os.fstat(fd).st_size)
+            except OSError:  # not readable (opened write-only): append as before
+                self._check_tail = False
         try:
             _write_all(fd, line)
         except BaseException:

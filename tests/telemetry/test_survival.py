@@ -260,3 +260,25 @@ def test_a_symlink_is_refused_unless_asked_for(tmp_path: Path) -> None:
     sink.close()
     assert _steps(target) == [0, 1]
     assert json.loads(target.read_text().splitlines()[-1])["step"] == 1
+
+
+def test_a_file_that_may_be_appended_to_but_not_read_still_gets_every_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file this process may append to but not read (opening it read-write is refused) is opened write-only:
+    no torn-tail check is possible, and every event is still appended, nothing lost."""
+    path = tmp_path / "events.jsonl"
+    _write(path, range(1))
+    real_open = os.open
+
+    def no_reading(file: object, flags: int, mode: int = 0o777) -> int:
+        if str(file) == str(path) and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, flags, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", no_reading)
+    sink = JsonlSink(path)
+    sink.emit(_event(1))
+    sink.close()
+    monkeypatch.undo()
+    assert _steps(path) == [0, 1]
