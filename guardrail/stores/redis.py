@@ -89,57 +89,71 @@ local function reply(index, extra)
 end
 -- Writes this replica lost track of (they timed out), by id: one that never arrived is marked void so a late
 -- arrival does nothing; one that was applied is undone if nothing came after it; else it is kept (and said so).
+-- Rewards are undone first (newest first), then steps from the highest index down, so several lost writes undo
+-- in the reverse of the order they were applied, whatever order this replica lost them in.
 local outcomes = {}
+local lost_rewards, lost_steps = {}, {}
 for void in string.gmatch(ARGV[5], '[^,]+') do
   local entry = redis.call('HGET', ids, void)
-  local outcome = 3
   if not entry then
     remember(void, 'void')
-    outcome = 1
+    outcomes[void] = 1
   elseif entry == 'void' then
-    outcome = 1
+    outcomes[void] = 1
   elseif string.sub(entry, 1, 2) == 'r:' then
-    local index, action, prs, ptotal, nrs, ntotal =
-      string.match(entry, '^r:(%d+):(%d+):([^:]*):([^:]*):([^:]*):([^:]*)$')
-    if redis.call('HGET', h, 'rs:' .. action) == nrs and redis.call('HGET', h, 'total_reward') == ntotal then
-      redis.call('HINCRBY', h, 'rc:' .. action, -1)
-      redis.call('HSET', h, 'rs:' .. action, prs)
-      redis.call('HSET', h, 'total_reward', ptotal)
-      redis.call('HINCRBY', h, 'rewarded_steps', -1)
-      local item = string.format('%s:%s', index, action)
-      local placed = false
-      for _, other in ipairs(redis.call('LRANGE', pending, 0, -1)) do
-        if tonumber(string.match(other, '^(%d+)')) > tonumber(index) then
-          redis.call('LINSERT', pending, 'BEFORE', other, item)
-          placed = true
-          break
-        end
-      end
-      if not placed then redis.call('RPUSH', pending, item) end
-      redis.call('HSET', ids, void, 'void')
-      outcome = 2
-    end
+    table.insert(lost_rewards, {void, entry})
   else
-    local index, action, inter, extra, prevexpl, prevrun =
-      string.match(entry, '^(%d+):(%d+):(%d+):(%d+):(-?%d*):(%d+)$')
-    index = tonumber(index)
-    local t = tonumber(redis.call('HGET', h, 't') or '0')
-    if t == index + 1 and redis.call('LREM', pending, -1, string.format('%d:%s', index, action)) == 1 then
-      redis.call('HSET', h, 't', index)
-      if redis.call('HINCRBY', h, 'c:' .. action, -1) == 0 then redis.call('HINCRBY', h, 'tried', -1) end
-      redis.call('RPOP', recent)
-      redis.call('HSET', h, 'run_length', prevrun)
-      if inter ~= '0' then redis.call('HINCRBY', h, 'interventions', -tonumber(inter)) end
-      if extra ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', -tonumber(extra)) end
-      if prevexpl == '' then redis.call('HDEL', h, 'last_exploration_step')
-      else redis.call('HSET', h, 'last_exploration_step', prevexpl) end
-      redis.call('HSET', ids, void, 'void')
-      outcome = 2
-    end
+    table.insert(lost_steps, {void, entry, tonumber(string.match(entry, '^(%d+)'))})
   end
-  table.insert(outcomes, outcome)
 end
-local voided = table.concat(outcomes, ',')
+table.sort(lost_steps, function(a, b) return a[3] > b[3] end)
+for i = #lost_rewards, 1, -1 do
+  local void, entry = lost_rewards[i][1], lost_rewards[i][2]
+  local index, action, prs, ptotal, nrs, ntotal =
+    string.match(entry, '^r:(%d+):(%d+):([^:]*):([^:]*):([^:]*):([^:]*)$')
+  outcomes[void] = 3
+  if redis.call('HGET', h, 'rs:' .. action) == nrs and redis.call('HGET', h, 'total_reward') == ntotal then
+    redis.call('HINCRBY', h, 'rc:' .. action, -1)
+    redis.call('HSET', h, 'rs:' .. action, prs)
+    redis.call('HSET', h, 'total_reward', ptotal)
+    redis.call('HINCRBY', h, 'rewarded_steps', -1)
+    local item = string.format('%s:%s', index, action)
+    local placed = false
+    for _, other in ipairs(redis.call('LRANGE', pending, 0, -1)) do
+      if tonumber(string.match(other, '^(%d+)')) > tonumber(index) then
+        redis.call('LINSERT', pending, 'BEFORE', other, item)
+        placed = true
+        break
+      end
+    end
+    if not placed then redis.call('RPUSH', pending, item) end
+    redis.call('HSET', ids, void, 'void')
+    outcomes[void] = 2
+  end
+end
+for _, lost in ipairs(lost_steps) do
+  local void, entry = lost[1], lost[2]
+  local index, action, inter, extra, prevexpl, prevrun =
+    string.match(entry, '^(%d+):(%d+):(%d+):(%d+):(-?%d*):(%d+)$')
+  index = tonumber(index)
+  outcomes[void] = 3
+  local t = tonumber(redis.call('HGET', h, 't') or '0')
+  if t == index + 1 and redis.call('LREM', pending, -1, string.format('%d:%s', index, action)) == 1 then
+    redis.call('HSET', h, 't', index)
+    if redis.call('HINCRBY', h, 'c:' .. action, -1) == 0 then redis.call('HINCRBY', h, 'tried', -1) end
+    redis.call('RPOP', recent)
+    redis.call('HSET', h, 'run_length', prevrun)
+    if inter ~= '0' then redis.call('HINCRBY', h, 'interventions', -tonumber(inter)) end
+    if extra ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', -tonumber(extra)) end
+    if prevexpl == '' then redis.call('HDEL', h, 'last_exploration_step')
+    else redis.call('HSET', h, 'last_exploration_step', prevexpl) end
+    redis.call('HSET', ids, void, 'void')
+    outcomes[void] = 2
+  end
+end
+local codes = {}
+for void in string.gmatch(ARGV[5], '[^,]+') do table.insert(codes, outcomes[void] or 3) end
+local voided = table.concat(codes, ',')
 """.replace("PENDING_LAST", str(_SNAPSHOT_PENDING - 1)).replace("IDS_KEPT", str(_IDS_KEPT))
 
 # ARGV[6..]: action, window, interventions, extra_agent_calls, explored, step id
@@ -601,26 +615,34 @@ class RedisHistoryStore:
                 self.epoch_changes += 1
         return changed
 
+    def _current(self, episode: str, entry: _LocalEpisode) -> bool:
+        """Whether ``entry`` still serves the episode (it has not gone back to Redis meanwhile)."""
+        with self._lock:
+            return self._local.get(episode) is entry
+
     def _reconcile(self, episode: str, entry: _LocalEpisode) -> bool:
         """Move a local episode back to Redis; True when it is no longer local. The rule: if Redis still holds the
         episode at the step the local copy started from (no replica wrote it since), the local state is written
         to Redis (nothing lost); otherwise Redis has moved on without us and wins: the local steps are dropped,
-        counted in ``conflicts`` and warned about."""
+        counted in ``conflicts`` and warned about. Holds the episode's local lock throughout, so no local write
+        slips in between reading the local state and leaving it."""
         with entry.lock:
+            if not self._current(episode, entry):
+                return True  # another thread moved it back already
             state = _history_args(entry.history)
             k = entry.history.k
             local_t = len(entry.history.steps)
-        voids = self._voids(episode)
-        args = [str(k), self._ttl_ms, "1", "0", ",".join(voids), str(entry.seeded_t), *state]
-        try:
-            reply = self._seed_script(keys=self.keys(episode), args=args)
-        except self._errors:
-            return False
-        status = int(reply[0])
-        if status == -1:
-            raise InvalidInputError(f"episode {episode!r} has {int(reply[1])} actions; this guard has {k}")
-        with self._lock:
-            self._local.pop(episode, None)
+            voids = self._voids(episode)
+            args = [str(k), self._ttl_ms, "1", "0", ",".join(voids), str(entry.seeded_t), *state]
+            try:
+                reply = self._seed_script(keys=self.keys(episode), args=args)
+            except self._errors:
+                return False
+            status = int(reply[0])
+            if status == -1:
+                raise InvalidInputError(f"episode {episode!r} has {int(reply[1])} actions; this guard has {k}")
+            with self._lock:
+                self._local.pop(episode, None)
         if voids and len(reply) > 5:
             self._settled(episode, voids, reply[5])
         if status == 0:
@@ -652,17 +674,19 @@ class RedisHistoryStore:
     # -- HistoryStore ----------------------------------------------------------------------------------------
     def view(self, episode: str, k: int) -> HistoryView:
         """The episode's statistics now (one round trip)."""
-        local = self._local_episode(episode, k)
-        if local is None:
-            try:
-                reply = self._run(self._view, episode, k, ())
-            except self._errors as error:
-                local = self._fail("view", episode, k, error)
-            else:
-                self._check(episode, k, reply)
-                return self._remember(episode, k, reply).view
-        with local.lock:
-            return local.history.view()
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                try:
+                    reply = self._run(self._view, episode, k, ())
+                except self._errors as error:
+                    local = self._fail("view", episode, k, error)
+                else:
+                    self._check(episode, k, reply)
+                    return self._remember(episode, k, reply).view
+            with local.lock:
+                if self._current(episode, local):
+                    return local.history.view()
 
     def record_step(
         self,
@@ -682,34 +706,37 @@ class RedisHistoryStore:
         """
         if not 0 <= action < k:
             raise InvalidInputError(f"action index {action} is outside 0..{k - 1}")
-        local = self._local_episode(episode, k)
-        if local is None:
-            step_id = uuid.uuid4().hex
-            args = (
-                str(action),
-                str(self.window),
-                str(int(interventions)),
-                str(int(extra_agent_calls)),
-                "1" if explored else "0",
-                step_id,
-            )
-            try:
-                reply = self._run(self._record_step, episode, k, args)
-            except self._errors as error:
-                self._lost(episode, step_id)
-                local = self._fail("record_step", episode, k, error)
-            else:
-                self._check(episode, k, reply)
-                self._remember(episode, k, reply)
-                return int(reply[1])
-        with local.lock:
-            history = local.history
-            index = history.add_step(action)
-            history.interventions += interventions
-            history.extra_agent_calls += extra_agent_calls
-            if explored:
-                history.last_exploration_step = index
-            return index
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                step_id = uuid.uuid4().hex
+                args = (
+                    str(action),
+                    str(self.window),
+                    str(int(interventions)),
+                    str(int(extra_agent_calls)),
+                    "1" if explored else "0",
+                    step_id,
+                )
+                try:
+                    reply = self._run(self._record_step, episode, k, args)
+                except self._errors as error:
+                    self._lost(episode, step_id)
+                    local = self._fail("record_step", episode, k, error)
+                else:
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return int(reply[1])
+            with local.lock:
+                if not self._current(episode, local):
+                    continue  # it went back to Redis meanwhile: write there
+                history = local.history
+                index = history.add_step(action)
+                history.interventions += interventions
+                history.extra_agent_calls += extra_agent_calls
+                if explored:
+                    history.last_exploration_step = index
+                return index
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
         """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index (atomic).
@@ -717,23 +744,25 @@ class RedisHistoryStore:
         Idempotent by reward id like :meth:`record_step`; a reward that timed out is settled by the next operation
         (cancelled, or undone if no reward of that action came after it), so a retry never counts it twice.
         """
-        local = self._local_episode(episode, k)
-        if local is None:
-            reward_id = uuid.uuid4().hex
-            args = (repr(float(reward)), "" if step is None else str(int(step)), reward_id)
-            try:
-                reply = self._run(self._record_reward, episode, k, args)
-            except self._errors as error:
-                self._lost(episode, reward_id)
-                local = self._fail("record_reward", episode, k, error)
-            else:
-                if int(reply[0]) == -3:
-                    raise InvalidInputError(f"step {step} is not waiting for a reward")
-                self._check(episode, k, reply)
-                self._remember(episode, k, reply)
-                return int(reply[1])
-        with local.lock:
-            return local.history.add_reward(float(reward), step)
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                reward_id = uuid.uuid4().hex
+                args = (repr(float(reward)), "" if step is None else str(int(step)), reward_id)
+                try:
+                    reply = self._run(self._record_reward, episode, k, args)
+                except self._errors as error:
+                    self._lost(episode, reward_id)
+                    local = self._fail("record_reward", episode, k, error)
+                else:
+                    if int(reply[0]) == -3:
+                        raise InvalidInputError(f"step {step} is not waiting for a reward")
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return int(reply[1])
+            with local.lock:
+                if self._current(episode, local):
+                    return local.history.add_reward(float(reward), step)
 
     def reset(self, episode: str) -> None:
         """Forget an episode, in Redis and in this process (other replicas see a reset, not a loss)."""

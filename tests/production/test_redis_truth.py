@@ -284,3 +284,39 @@ def test_local_mode_conflict_keeps_redis_and_says_so(server: RestartableRedis) -
     assert view.counts[1] == mine.unresolved  # the frozen write: cancelled (0), or landed before others wrote (1)
     mine.close()
     other.close()
+
+
+def test_threads_stepping_a_local_episode_while_it_returns_to_redis_lose_no_step(server: RestartableRedis) -> None:
+    """Eight threads step one episode while Redis is frozen (local) and after it thaws (the episode goes back to
+    Redis while they step): every step gets a distinct index, and Redis ends with all of them."""
+    import threading
+
+    store = RedisHistoryStore(server.url, prefix=_prefix(), socket_timeout=0.3, on_error="local", rejoin_interval=0.0)
+    store.record_step("e", K, 0)
+    server.freeze()
+    thawed = threading.Event()
+    indices: list[int] = []
+    lock = threading.Lock()
+
+    def work(worker: int) -> None:
+        for step in range(30):
+            if worker == 0 and step == 10:
+                server.thaw()
+                thawed.set()
+            index = store.record_step("e", K, step % K)
+            with lock:
+                indices.append(index)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HistoryStoreWarning)
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert thawed.is_set()
+        store.record_step("e", K, 0)  # by now back in Redis
+    assert store.local_episodes == frozenset()
+    assert sorted(indices) == list(range(1, 241))
+    assert store.view("e", K).t == 242
+    store.close()
