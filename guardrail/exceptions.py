@@ -10,6 +10,7 @@ Misuse (a wrong argument, found when you build something) is kept apart from fai
     └── GuardrailRuntimeError           something failed while guarding a step
         ├── NoLegalActionError          no legal action after every attempt and fallback="raise"
         ├── AgentTimeoutError           the agent did not answer within the configured timeout
+        ├── AgentCallsExhaustedError    too many timed-out agent calls are still running to start another
         ├── HistoryStoreError           the history backend (e.g. Redis) failed
         └── TelemetryError              a sink failed and the user asked for raise_error=True
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from guardrail.detectors.base import Finding
 
 __all__ = [
+    "AgentCallsExhaustedError",
     "AgentTimeoutError",
     "ConfigurationError",
     "GuardrailError",
@@ -107,6 +109,20 @@ class AgentTimeoutError(GuardrailRuntimeError, TimeoutError):
     def __init__(self, timeout: float) -> None:
         super().__init__(f"the agent did not answer within {timeout:g} s")
         self.timeout = timeout
+
+
+class AgentCallsExhaustedError(GuardrailRuntimeError):
+    """Too many timed-out agent calls are still running (abandoned, not killed) to start another one.
+
+    ``Guard(max_abandoned_calls=...)`` bounds them; the call is refused before the agent is called.
+    """
+
+    def __init__(self, abandoned: int) -> None:
+        super().__init__(
+            f"{abandoned} timed-out agent call(s) are still running (Guard(max_abandoned_calls={abandoned})); "
+            "refusing to start another until one returns"
+        )
+        self.abandoned = abandoned
 
 
 class HistoryStoreError(GuardrailRuntimeError):

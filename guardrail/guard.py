@@ -8,6 +8,7 @@ import copy
 import inspect
 import math
 import os
+import queue
 import threading
 import time
 import uuid
@@ -27,7 +28,13 @@ from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors.base import DetectorLike, Finding, detect_fn
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
-from guardrail.exceptions import AgentTimeoutError, ConfigurationError, InvalidInputError, NoLegalActionError
+from guardrail.exceptions import (
+    AgentCallsExhaustedError,
+    AgentTimeoutError,
+    ConfigurationError,
+    InvalidInputError,
+    NoLegalActionError,
+)
 from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore, check_reward
 from guardrail.parsing import Format, parse
 from guardrail.policies.base import (
@@ -58,7 +65,7 @@ from guardrail.telemetry.events import (
     StepStatus,
     new_event_id,
 )
-from guardrail.telemetry.sinks import Sink, Telemetry, as_sinks
+from guardrail.telemetry.sinks import Sink, Telemetry, as_sinks, escape_surrogates
 
 __all__ = [
     "AsyncGuardedAgent",
@@ -231,8 +238,10 @@ class _StepRun:
     final_action: str | None = None
     explored: bool = False
     done: bool = False
+    episode_key: int = 0
 
     def __post_init__(self) -> None:
+        self.episode_key = crc32(self.episode.encode())  # _check_episode made sure it encodes
         prompt = self.observation
         for noting in self.guard._notes:
             note = noting.note(self.view, self.guard.actions)
@@ -307,7 +316,7 @@ class _StepRun:
                 else budget.max_extra_calls_per_episode - self.view.extra_agent_calls - extra_used,
                 steps_since_exploration=steps_since,
             ),
-            seed=(*self.guard._seed_key, crc32(self.episode.encode()), self.view.t, self.attempt),
+            seed=(*self.guard._seed_key, self.episode_key, self.view.t, self.attempt),
             observation=self.observation,
             started_at=self.started_mono,
         )
@@ -420,14 +429,15 @@ class _StepRun:
                 self._blocked(policy, "reask", state, records)
                 return False
             wait = policy.wait_seconds(state) if isinstance(policy, ReAsk) else 0.0
-            self.queue.append(_Call(self.guard.prompter.reask(self.prompt, raw, correction.feedback), wait))
+            feedback = _bounded_feedback(correction.feedback, self.guard.actions, decision)
+            self.queue.append(_Call(self.guard.prompter.reask(self.prompt, raw, feedback), wait))
             self.corrections.append(
                 CorrectionRecord(
                     policy=name,
                     kind="reask",
                     from_action=decision.action,
                     attempts=self.attempt,
-                    reason=correction.feedback,
+                    reason=feedback,
                 )
             )
             return True
@@ -482,7 +492,7 @@ class _StepRun:
         if fallback == "raise":
             return None
         if fallback == "random":
-            rng = np.random.default_rng((*self.guard._seed_key, crc32(self.episode.encode()), self.view.t, 1 << 20))
+            rng = np.random.default_rng((*self.guard._seed_key, self.episode_key, self.view.t, 1 << 20))
             action = self.guard.actions.names[int(rng.integers(len(self.guard.actions)))]
             reason = "no legal action: seeded random legal action"
         else:
@@ -530,13 +540,15 @@ class _StepRun:
                 "format": last.format if last else None,
                 "raw": redact(_as_text(self.last_raw)) if self.last_raw is not None else None,
                 "rationale": redact(last.rationale) if last else None,
-                "raw_action": last.raw_action[:200] if last and last.raw_action else None,
+                "raw_action": redact(last.raw_action[:200]) if last and last.raw_action else None,
                 "parsed_action": first.action if first else None,
                 "rationale_action": first.rationale_action if first else None,
                 "rationale_confidence": float(first.rationale_confidence) if first else 0.0,
                 "final_rationale_action": last.rationale_action if last else None,
                 "findings": tuple(redact.finding(r) for r in findings) if findings else (),
-                "corrections": tuple(self.corrections),
+                "corrections": tuple(_redacted_correction(c, redact) for c in self.corrections)
+                if self.corrections
+                else (),
                 "final_action": self.final_action,
                 "agent_calls": self.calls,
                 "input_tokens": usage.input_tokens if usage else None,
@@ -545,8 +557,8 @@ class _StepRun:
                 "guard_latency_s": float(max(0.0, wall - self.agent_seconds)),
                 "coverage": coverage,
                 "counts": counts,
-                "error": f"{type(error).__name__}: {error}"[:500] if error is not None else None,
-                "agent_errors": tuple(self.errors),
+                "error": redact.error(f"{type(error).__name__}: {error}"[:500]) if error is not None else None,
+                "agent_errors": tuple(redact.error(e) for e in self.errors) if self.errors else (),
                 "policies": guard._policy_names,
             }
         )
@@ -554,6 +566,18 @@ class _StepRun:
     def fail(self, error: BaseException) -> None:
         """The agent raised: record what happened, then the caller re-raises unchanged."""
         self.guard._emit(self.event(self.view.t, "agent_error", error))
+
+    def _record(self) -> int:
+        guard = self.guard
+        assert self.final_action is not None
+        return guard.history.record_step(
+            self.episode,
+            len(guard.actions),
+            guard.actions.index(self.final_action),
+            interventions=self._interventions(),
+            extra_agent_calls=self.calls - 1,
+            explored=self.explored,
+        )
 
     def finish(self) -> StepResult:
         guard = self.guard
@@ -571,16 +595,19 @@ class _StepRun:
                 last_output=self.last_raw,
                 findings=self.findings,
             )
-        step = guard.history.record_step(
-            self.episode,
-            len(guard.actions),
-            guard.actions.index(self.final_action),
-            interventions=self._interventions(),
-            extra_agent_calls=self.calls - 1,
-            explored=self.explored,
-        )
-        event = self.event(step, "ok")
-        guard._emit(event)
+        if guard.telemetry.raise_error:
+            # The event first: a sink that fails raises before the step is recorded, so a retry counts it once.
+            # Steps of one episode finishing at once in this process take turns, so the index read is the index
+            # record_step gives (another process writing the same episode meanwhile is the one way it is not).
+            with guard._finish_locks[self.episode_key % len(guard._finish_locks)]:
+                step = guard.history.view(self.episode, len(guard.actions)).t
+                event = self.event(step, "ok")
+                guard._emit(event)
+                self._record()
+        else:
+            step = self._record()
+            event = self.event(step, "ok")
+            guard._emit(event)
         return filled(
             StepResult,
             action=self.final_action,
@@ -593,6 +620,80 @@ class _StepRun:
             agent_calls=self.calls,
             event=event,
         )
+
+
+LOOP_TEXT_LIMIT: Final = 4096
+"""In ``astep``, agent outputs longer than this (in characters) are read in a worker thread, off the event loop.
+
+Shorter ones are read on the loop: with linear-time reading that bounds the loop's cost per step. (The rationale
+reader's own linear-time rewrite is separate work; until it lands a short hostile rationale can still cost more.)
+"""
+
+
+def _text_length(raw: Any) -> int:
+    if isinstance(raw, Reply):
+        raw = raw.output
+    return len(raw) if isinstance(raw, str) else 0
+
+
+MAX_LISTED_ACTIONS: Final = 40
+"""How many legal actions a re-ask's feedback lists at most; the rest are counted ("... and 9,960 more")."""
+
+MAX_FEEDBACK_CHARS: Final = 4000
+"""The longest re-ask feedback sent to the agent; longer feedback is cut (its list of actions first)."""
+
+
+def _bounded_feedback(feedback: str, actions: ActionSpace, decision: Decision) -> str:
+    """Feedback that lists at most :data:`MAX_LISTED_ACTIONS` actions and is at most :data:`MAX_FEEDBACK_CHARS` long.
+
+    A feedback that lists every legal action (as ``default_feedback`` does) grows with the action space (109 KB at
+    10,000 actions); the list is replaced by the actions the answer was about (its action, its rationale's action,
+    names resembling an illegal action it gave), then the first ones, and a count of the others.
+    """
+    names = actions.names
+    if len(names) > MAX_LISTED_ACTIONS:
+        listed = ", ".join(names)
+        if listed in feedback:
+            feedback = feedback.replace(listed, _short_list(names, decision))
+    if len(feedback) > MAX_FEEDBACK_CHARS:
+        cut = len(feedback) - MAX_FEEDBACK_CHARS
+        feedback = feedback[:MAX_FEEDBACK_CHARS] + f"… [{cut} characters of feedback left out]"
+    return feedback
+
+
+def _short_list(names: Sequence[str], decision: Decision) -> str:
+    chosen: dict[str, None] = {}
+    for name in (decision.action, decision.rationale_action):
+        if name is not None:
+            chosen[name] = None
+    wanted = (decision.raw_action or "").strip().lower()
+    if wanted:
+        for name in names:
+            if len(chosen) >= MAX_LISTED_ACTIONS // 2:
+                break
+            low = name.lower()
+            if wanted in low or low in wanted:
+                chosen[name] = None
+    for name in names:
+        if len(chosen) >= MAX_LISTED_ACTIONS:
+            break
+        chosen[name] = None
+    return ", ".join(chosen) + f", … and {len(names) - len(chosen):,} more"
+
+
+_GUARD_REASONS: Final = frozenset(
+    {"budget exhausted", "shadow", "no legal action: seeded random legal action", "no legal action: configured default"}
+)
+"""Reasons the guard writes itself: not agent text, kept under every redaction mode."""
+
+
+def _redacted_correction(record: CorrectionRecord, redact: Redaction) -> CorrectionRecord:
+    """The record with its reason redacted: a policy's reason may quote the agent (a re-ask's feedback does)."""
+    reason = record.reason
+    if not reason or reason in _GUARD_REASONS:
+        return record
+    redacted = redact.text(reason)
+    return record if redacted == reason else record.model_copy(update={"reason": redacted})
 
 
 def _with_findings(state: StepState, findings: tuple[Finding, ...]) -> StepState:
@@ -632,9 +733,14 @@ class Guard:
         prompter: builds re-ask and annotated prompts (default: plain text).
         redaction: how much raw text and rationale telemetry keeps (default: truncated to 500 characters).
         run_id: identifies this run in telemetry (default: random).
-        raise_on_sink_error: raise :class:`TelemetryError` when a sink fails instead of warning.
-        agent_timeout: seconds an agent call may take before :class:`AgentTimeoutError` (a sync agent then runs
-            in a worker thread; the late call is abandoned, not killed).
+        raise_on_sink_error: raise :class:`TelemetryError` when a sink fails instead of warning. The step's event
+            is then written before the step is recorded in the history, so a step whose event failed is not
+            counted and may be retried. (A reward's event is written after the reward is recorded.)
+        agent_timeout: seconds an agent call may take before :class:`AgentTimeoutError`, measured from the moment
+            the agent starts (a sync agent then runs on a worker thread of its own, so a hung call never delays
+            another; the late call is abandoned, not killed).
+        max_abandoned_calls: how many timed-out sync agent calls may still be running; beyond that a new call is
+            refused with :class:`AgentCallsExhaustedError` (before the agent is called) until one returns.
         agent_retry: retry an agent call that raises: the total attempts (int) or a tenacity stop strategy.
         agent_retry_wait: a tenacity wait strategy between those retries (default: none).
         clock, sleep: injectable for tests.
@@ -661,6 +767,7 @@ class Guard:
         agent_timeout: float | None = None,
         agent_retry: int | stop_base | None = None,
         agent_retry_wait: wait_base | None = None,
+        max_abandoned_calls: int = 64,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -706,7 +813,10 @@ class Guard:
             tenacity.stop_after_attempt(agent_retry) if isinstance(agent_retry, int) else agent_retry
         )
         self._retry_wait: wait_base = agent_retry_wait or tenacity.wait_none()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        if isinstance(cast(object, max_abandoned_calls), bool) or max_abandoned_calls < 1:
+            raise ConfigurationError(f"max_abandoned_calls must be >= 1, got {max_abandoned_calls!r}")
+        self.max_abandoned_calls = max_abandoned_calls
+        self._threads: _AgentThreads | None = None
         # Resolved once: runtime protocol checks are too slow for the per-step path.
         self._detect_fns: tuple[Callable[[StepState], Sequence[Finding]], ...] = tuple(
             detect_fn(d) for d in self.detectors
@@ -725,19 +835,24 @@ class Guard:
         self._max_attempts = max(attempts, default=1)
         self._closed = False
         self._lock = threading.Lock()
+        self._finish_locks = tuple(threading.Lock() for _ in range(64))
 
     # -- parsing and telemetry -------------------------------------------------------------------------
     def _parse(self, raw: Any) -> Decision:
         if self.parser is not None:
             return self.parser(raw, self.actions)
-        return parse(raw, self.actions, format=self.format, reader=self.reader)
+        try:
+            return parse(raw, self.actions, format=self.format, reader=self.reader)
+        except UnicodeEncodeError:  # a lone surrogate in the output: read it with the surrogates escaped
+            if not isinstance(raw, str):
+                raise
+            return parse(escape_surrogates(raw), self.actions, format=self.format, reader=self.reader)
 
     def _emit(self, event: StepEvent | RewardEvent) -> None:
         self.telemetry.emit(event)
 
     def _begin(self, observation: Any, episode: str, reward: float | None, agent: object) -> _StepRun:
-        if not isinstance(cast(object, episode), str) or not episode:
-            raise InvalidInputError(f"episode must be a non-empty string, got {episode!r}")
+        _check_episode(episode)
         if reward is not None:
             self.record_reward(episode, reward)
         name = getattr(agent, "name", None) or getattr(agent, "__name__", None) or type(agent).__name__
@@ -788,15 +903,10 @@ class Guard:
             if self.agent_timeout is None:
                 raw = agent(prompt)
             else:
-                with self._lock:
-                    if self._executor is None:
-                        self._executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="guardrail-agent")
-                    future = self._executor.submit(agent, prompt)
-                try:
-                    raw = future.result(timeout=self.agent_timeout)
-                except concurrent.futures.TimeoutError:
-                    future.cancel()
-                    raise AgentTimeoutError(self.agent_timeout) from None
+                threads = self._agent_threads()
+                call = threads.submit(agent, prompt)
+                started = self.clock()  # the timeout and the latency are the agent's own, not a thread start
+                raw = threads.result(call, self.agent_timeout)
         except BaseException as error:
             run.record_error(error, self.clock() - started)
             raise
@@ -806,6 +916,15 @@ class Guard:
                 close()
             raise InvalidInputError("the agent returned an awaitable; use `await guard.astep(...)` for async agents")
         return raw, self.clock() - started
+
+    def _agent_threads(self) -> _AgentThreads:
+        threads = self._threads
+        if threads is None:
+            with self._lock:
+                threads = self._threads
+                if threads is None:
+                    threads = self._threads = _AgentThreads(self.max_abandoned_calls)
+        return threads
 
     def _call(self, agent: SyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
         if self._retry_stop is None:
@@ -827,7 +946,12 @@ class Guard:
         episode: str = "default",
         reward: float | None = None,
     ) -> StepResult:
-        """Guard one step of an agent that may be async (a sync agent is run in a worker thread)."""
+        """Guard one step of an agent that may be async (a sync agent is run in a worker thread).
+
+        The guard's own work on an output longer than :data:`LOOP_TEXT_LIMIT` characters (parsing, reading the
+        rationale, detectors and policies) runs in a worker thread too, so the event loop never spends more than
+        the bounded cost of a short output on one step.
+        """
         run = self._begin(observation, episode, reward, agent)
         while (call := run.next_call()) is not None:
             if call.wait > 0:
@@ -837,7 +961,10 @@ class Guard:
             except BaseException as error:
                 run.fail(error)
                 raise
-            run.receive(raw, seconds)
+            if _text_length(raw) > LOOP_TEXT_LIMIT:  # reading a long output is not the event loop's business
+                await asyncio.to_thread(run.receive, raw, seconds)
+            else:
+                run.receive(raw, seconds)
         return run.finish()
 
     async def _acall_once(self, agent: SyncAgent | AsyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
@@ -845,15 +972,18 @@ class Guard:
         try:
             if _is_async(agent):
                 pending: Awaitable[Any] = cast(AsyncAgent, agent)(prompt)
-            else:
-                pending = asyncio.to_thread(agent, prompt)
-            if self.agent_timeout is None:
-                raw = await pending
-            else:
-                try:
-                    raw = await asyncio.wait_for(pending, self.agent_timeout)
-                except asyncio.TimeoutError:
-                    raise AgentTimeoutError(self.agent_timeout) from None
+                if self.agent_timeout is None:
+                    raw = await pending
+                else:
+                    try:
+                        raw = await asyncio.wait_for(pending, self.agent_timeout)
+                    except asyncio.TimeoutError:
+                        raise AgentTimeoutError(self.agent_timeout) from None
+            else:  # on our worker threads: the loop's default executor is small and a hung call would hold it
+                threads = self._agent_threads()
+                call = threads.submit(cast(SyncAgent, agent), prompt)
+                started = self.clock()
+                raw = await threads.aresult(call, self.agent_timeout)
             if inspect.isawaitable(raw):
                 raw = await raw
         except BaseException as error:
@@ -918,6 +1048,7 @@ class Guard:
         Raises:
             InvalidInputError: the reward is not a finite number, or no step is waiting for one.
         """
+        _check_episode(episode)
         value = check_reward(reward)
         index = self.history.record_reward(episode, len(self.actions), value, step=step)
         self._emit(RewardEvent(run_id=self.run_id, episode=episode, step=index, reward=value))
@@ -931,8 +1062,8 @@ class Guard:
         if not self._closed:
             self._closed = True
             self.telemetry.close()
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._threads is not None:
+                self._threads.close()
 
     def __enter__(self) -> Guard:
         return self
@@ -943,6 +1074,151 @@ class Guard:
     def __repr__(self) -> str:
         policies = ", ".join(policy_name(p) for p in self.policies)
         return f"Guard(actions={list(self.actions.names)!r}, policies=[{policies}])"
+
+
+class _AgentCall:
+    """One agent call run on an :class:`_AgentThreads` worker: when it started, and its outcome."""
+
+    __slots__ = ("abandoned", "agent", "outcome", "prompt", "started")
+
+    def __init__(self, agent: SyncAgent, prompt: Any) -> None:
+        self.agent = agent
+        self.prompt = prompt
+        self.started: concurrent.futures.Future[float] = concurrent.futures.Future()
+        self.outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.abandoned = False
+
+    def run(self) -> None:
+        self.started.set_result(time.monotonic())
+        try:
+            result = self.agent(self.prompt)
+        except BaseException as error:  # handed to the caller, who re-raises it
+            self.outcome.set_exception(error)
+        else:
+            self.outcome.set_result(result)
+        finally:
+            self.prompt = None
+
+
+class _AgentThreads:
+    """Worker threads for timed agent calls: a hung call never holds up another one.
+
+    A call is handed to an idle worker, or a new one is started for it, so no call waits in a queue behind
+    another; the timeout is measured from the moment the agent starts. A call that timed out is abandoned: its
+    thread runs on until the agent returns (Python cannot kill a thread) and then serves later calls. At most
+    ``max_abandoned`` abandoned calls may be running: beyond that a new call is refused with
+    :class:`AgentCallsExhaustedError` before the agent is called. Idle workers exit after ``idle_seconds``.
+    """
+
+    def __init__(self, max_abandoned: int, *, idle_seconds: float = 30.0) -> None:
+        self.max_abandoned = max_abandoned
+        self.idle_seconds = idle_seconds
+        self.abandoned = 0
+        self.threads = 0
+        self._idle = 0
+        self._jobs: queue.SimpleQueue[_AgentCall | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, agent: SyncAgent, prompt: Any) -> _AgentCall:
+        call = _AgentCall(agent, prompt)
+        with self._lock:
+            if self.abandoned >= self.max_abandoned:
+                raise AgentCallsExhaustedError(self.abandoned)
+            spawn = self._idle == 0
+            if spawn:
+                self.threads += 1
+            else:
+                self._idle -= 1  # that idle worker is now promised this call
+        self._jobs.put(call)
+        if spawn:
+            threading.Thread(target=self._work, name="guardrail-agent", daemon=True).start()
+        return call
+
+    def abandon(self, call: _AgentCall) -> None:
+        """The caller gave up on ``call`` (a timeout); it counts until its agent returns."""
+        with self._lock:
+            if not call.outcome.done():
+                call.abandoned = True
+                self.abandoned += 1
+
+    def _work(self) -> None:
+        while True:
+            try:
+                call = self._jobs.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle > 0:  # an unpromised idle worker: leave
+                        self._idle -= 1
+                        self.threads -= 1
+                        return
+                continue  # every idle worker is promised a call: ours is on its way
+            if call is None:
+                with self._lock:
+                    self.threads -= 1
+                return
+            call.run()
+            with self._lock:
+                if call.abandoned:
+                    self.abandoned -= 1
+                if self._closed:
+                    self.threads -= 1
+                    return
+                self._idle += 1
+
+    def result(self, call: _AgentCall, timeout: float) -> Any:
+        """The call's result, waiting at most ``timeout`` seconds from the moment the agent started."""
+        started = call.started.result()  # a worker picks it up at once: this waits for a thread start only
+        left = timeout - (time.monotonic() - started)
+        try:
+            return call.outcome.result(timeout=max(0.0, left))
+        except concurrent.futures.TimeoutError:
+            self.abandon(call)
+            if call.outcome.done():  # it returned just now: not a timeout after all
+                return call.outcome.result()
+            raise AgentTimeoutError(timeout) from None
+
+    async def aresult(self, call: _AgentCall, timeout: float | None) -> Any:
+        """:meth:`result` for an event loop: awaits without blocking it."""
+        started = await asyncio.wrap_future(call.started)
+        outcome = asyncio.wrap_future(call.outcome)
+        if timeout is None:
+            return await outcome
+        left = timeout - (time.monotonic() - started)
+        try:
+            return await asyncio.wait_for(asyncio.shield(outcome), max(0.0, left))
+        except asyncio.TimeoutError:
+            self.abandon(call)
+            if call.outcome.done():
+                return call.outcome.result()
+            outcome.add_done_callback(_retrieve)  # its late outcome is discarded, and never reported as lost
+            raise AgentTimeoutError(timeout) from None
+
+    def close(self) -> None:
+        """Let idle workers exit; busy ones exit when their call returns."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._jobs.put(None)
+
+
+def _check_episode(episode: object) -> None:
+    """An episode id is a non-empty string that UTF-8 can encode: checked before the agent is called."""
+    if not isinstance(episode, str) or not episode:
+        raise InvalidInputError(f"episode must be a non-empty string, got {episode!r}")
+    if not episode.isascii():
+        try:
+            episode.encode()
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                f"episode {episode!r} is not valid text (a lone surrogate): it could not be stored or logged"
+            ) from None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _is_async(agent: object) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import operator
 import threading
-from collections import deque
-from collections.abc import Iterator, Sequence
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -234,10 +235,14 @@ class HistoryView:
 
 @runtime_checkable
 class HistoryStore(Protocol):
-    """Where per-episode history lives. In memory by default; Redis for replicas (``guardrail.stores``)."""
+    """Where per-episode history lives. In memory by default; Redis for replicas (``guardrail.stores``).
+
+    Only ``record_step`` creates an episode: ``view`` of an unknown episode returns the empty view and
+    ``record_reward`` for one raises, and neither keeps anything, so rejected calls cost no memory.
+    """
 
     def view(self, episode: str, k: int) -> HistoryView:
-        """The episode's statistics now."""
+        """The episode's statistics now (the empty view for an unknown episode)."""
         ...
 
     def record_step(
@@ -263,31 +268,110 @@ class HistoryStore(Protocol):
 
 
 class InMemoryHistoryStore:
-    """Episode histories in this process, safe under threads (one lock per episode)."""
+    """Episode histories in this process, safe under threads (one lock per episode).
 
-    def __init__(self, *, window: int = 20) -> None:
+    Only :meth:`record_step` creates an episode: a view of an unknown episode is the empty view and a reward for
+    one is an error, and neither leaves anything behind, so rejected calls cost no memory.
+
+    Args:
+        window: how many recent actions a view carries.
+        max_episodes: keep at most this many episodes; beyond that the least recently used one is forgotten
+            (None: no bound). Set it, or ``idle_ttl``, for a long-running service with many short episodes.
+        idle_ttl: forget an episode not used (stepped, rewarded or viewed) for this many seconds (None: never).
+        clock: the time source for ``idle_ttl`` (injectable for tests).
+
+    ``evictions`` counts the episodes forgotten by either bound. An evicted episode that is used again starts
+    afresh, as after :meth:`reset`.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 20,
+        max_episodes: int | None = None,
+        idle_ttl: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if window < 1:
             raise ConfigurationError(f"window must be >= 1, got {window}")
+        if max_episodes is not None and (isinstance(max_episodes, bool) or max_episodes < 1):
+            raise ConfigurationError(f"max_episodes must be >= 1 or None, got {max_episodes!r}")
+        if idle_ttl is not None and not (idle_ttl > 0 and math.isfinite(idle_ttl)):
+            raise ConfigurationError(f"idle_ttl must be a positive number of seconds or None, got {idle_ttl!r}")
         self._window = window
-        # One entry holds an episode and its lock, so a concurrent reset() cannot separate them.
-        self._episodes: dict[str, tuple[EpisodeHistory, threading.Lock]] = {}
+        self.max_episodes = max_episodes
+        self.idle_ttl = idle_ttl
+        self._clock = clock
+        self._bounded = max_episodes is not None or idle_ttl is not None
+        self.evictions = 0
+        """Episodes forgotten because of ``max_episodes`` or ``idle_ttl``."""
+        # One entry holds an episode and its lock, so a concurrent reset() cannot separate them. Insertion order
+        # is use order when bounded (the least recently used first), so eviction looks at the front only.
+        self._episodes: OrderedDict[str, tuple[EpisodeHistory, threading.Lock]] = OrderedDict()
+        self._used: dict[str, float] = {}
+        self._empty: dict[int, HistoryView] = {}
         self._guard = threading.Lock()
 
     def _get(self, episode: str, k: int) -> tuple[EpisodeHistory, threading.Lock]:
+        """The episode's entry, created if it is new (for writes that create it: record_step)."""
         entry = self._episodes.get(episode)
-        if entry is None:
+        if entry is None or self._bounded:
             with self._guard:
                 entry = self._episodes.get(episode)
                 if entry is None:
                     entry = (EpisodeHistory(k, window=self._window), threading.Lock())
                     self._episodes[episode] = entry
+                if self._bounded:
+                    self._touch(episode)
         if entry[0].k != k:
             raise InvalidInputError(f"episode {episode!r} has {entry[0].k} actions; this guard has {k}")
         return entry
 
+    def _find(self, episode: str, k: int) -> tuple[EpisodeHistory, threading.Lock] | None:
+        """The episode's entry if it exists (never created: reads and rewards do not make episodes)."""
+        entry = self._episodes.get(episode)
+        if entry is not None and self._bounded:
+            with self._guard:
+                entry = self._episodes.get(episode)
+                if entry is not None:
+                    self._touch(episode)
+        if entry is not None and entry[0].k != k:
+            raise InvalidInputError(f"episode {episode!r} has {entry[0].k} actions; this guard has {k}")
+        return entry
+
+    def _touch(self, episode: str) -> None:
+        """Mark the episode used now and evict what the bounds say must go (under ``_guard``)."""
+        now = self._clock()
+        self._episodes.move_to_end(episode)
+        self._used[episode] = now
+        episodes = self._episodes
+        if self.idle_ttl is not None:
+            horizon = now - self.idle_ttl
+            while episodes:
+                oldest = next(iter(episodes))
+                if oldest == episode or self._used.get(oldest, now) >= horizon:
+                    break
+                self._forget(oldest)
+        if self.max_episodes is not None:
+            while len(episodes) > self.max_episodes:
+                self._forget(next(iter(episodes)))
+
+    def _forget(self, episode: str) -> None:
+        self._episodes.pop(episode, None)
+        self._used.pop(episode, None)
+        self.evictions += 1
+
     def view(self, episode: str, k: int) -> HistoryView:
-        """The episode's statistics now."""
-        history, lock = self._get(episode, k)
+        """The episode's statistics now (the empty view for an unknown episode, which is not created)."""
+        entry = self._find(episode, k)
+        if entry is None:
+            empty = self._empty.get(k)
+            if empty is None:
+                empty = HistoryView.empty(k)  # frozen: one per action count serves every unknown episode
+                if len(self._empty) < 64:
+                    self._empty[k] = empty
+            return empty
+        history, lock = entry
         with lock:
             return history.view()
 
@@ -312,8 +396,11 @@ class InMemoryHistoryStore:
             return index
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
-        """Attach a reward to the episode's oldest unrewarded step (or ``step``)."""
-        history, lock = self._get(episode, k)
+        """Attach a reward to the episode's oldest unrewarded step (or ``step``); an unknown episode is an error."""
+        entry = self._find(episode, k)
+        if entry is None:
+            raise InvalidInputError("no step of this episode is waiting for a reward")
+        history, lock = entry
         with lock:
             return history.add_reward(reward, step)
 
@@ -321,6 +408,7 @@ class InMemoryHistoryStore:
         """Forget an episode."""
         with self._guard:
             self._episodes.pop(episode, None)
+            self._used.pop(episode, None)
 
     def episodes(self) -> Iterator[str]:
         """Episode ids currently held."""

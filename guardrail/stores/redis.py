@@ -27,10 +27,12 @@ Failure handling (``on_error``):
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from guardrail.exceptions import (
@@ -49,36 +51,123 @@ OnError = Literal["raise", "local"]
 _SNAPSHOT_PENDING = 64
 """How many of the oldest pending steps a snapshot carries (to seed a local fallback)."""
 
-# Shared Lua helpers: check the episode's action count, refresh the TTL, and return the state.
+_MAX_VOIDS = 16
+"""How many lost writes of one episode a replica tracks until the next operation settles them."""
+
+_IDS_KEPT = 64
+"""How many recent step ids an episode keeps in Redis (for idempotent retries and voiding a lost write)."""
+
+# Shared Lua helpers. KEYS: the hash, recent list, pending list, reset tombstone, step-id hash, step-id order list.
+# ARGV[1..5]: k, ttl_ms, snap ('1': reply with the state), known_t (the t this replica last saw; 0: unknown),
+# voids (comma-separated ids of earlier writes whose outcome this replica never learned; '' for none).
 _PRELUDE = """
-local h, recent, pending = KEYS[1], KEYS[2], KEYS[3]
+local h, recent, pending, tomb, ids, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local k = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local snap = ARGV[3]
+local known = tonumber(ARGV[4])
+local void = ARGV[5]
 local stored = redis.call('HGET', h, 'k')
 if stored and stored ~= k then return {-1, tonumber(stored)} end
+if not stored and known > 0 and redis.call('EXISTS', tomb) == 0 then return {-4, 0} end
 local function touch()
   if ttl > 0 then
-    redis.call('PEXPIRE', h, ttl)
-    redis.call('PEXPIRE', recent, ttl)
-    redis.call('PEXPIRE', pending, ttl)
+    for _, key in ipairs({h, recent, pending, ids, order}) do redis.call('PEXPIRE', key, ttl) end
   end
 end
-local function reply(index)
+local function remember(id, value)
+  redis.call('HSET', ids, id, value)
+  redis.call('RPUSH', order, id)
+  while redis.call('LLEN', order) > IDS_KEPT do redis.call('HDEL', ids, redis.call('LPOP', order)) end
+end
+local function reply(index, extra)
   if snap == '1' then
     return {0, index, redis.call('HGETALL', h), redis.call('LRANGE', recent, 0, -1),
-            redis.call('LRANGE', pending, 0, PENDING_LAST)}
+            redis.call('LRANGE', pending, 0, PENDING_LAST), extra or ''}
   end
-  return {0, index}
+  return {0, index, {}, {}, {}, extra or ''}
 end
-""".replace("PENDING_LAST", str(_SNAPSHOT_PENDING - 1))
+-- Writes this replica lost track of (they timed out), by id: one that never arrived is marked void so a late
+-- arrival does nothing; one that was applied is undone if nothing came after it; else it is kept (and said so).
+-- Rewards are undone first (newest first), then steps from the highest index down, so several lost writes undo
+-- in the reverse of the order they were applied, whatever order this replica lost them in.
+local outcomes = {}
+local lost_rewards, lost_steps = {}, {}
+for void in string.gmatch(ARGV[5], '[^,]+') do
+  local entry = redis.call('HGET', ids, void)
+  if not entry then
+    remember(void, 'void')
+    outcomes[void] = 1
+  elseif entry == 'void' then
+    outcomes[void] = 1
+  elseif string.sub(entry, 1, 2) == 'r:' then
+    table.insert(lost_rewards, {void, entry})
+  else
+    table.insert(lost_steps, {void, entry, tonumber(string.match(entry, '^(%d+)'))})
+  end
+end
+table.sort(lost_steps, function(a, b) return a[3] > b[3] end)
+for i = #lost_rewards, 1, -1 do
+  local void, entry = lost_rewards[i][1], lost_rewards[i][2]
+  local index, action, prs, ptotal, nrs, ntotal =
+    string.match(entry, '^r:(%d+):(%d+):([^:]*):([^:]*):([^:]*):([^:]*)$')
+  outcomes[void] = 3
+  if redis.call('HGET', h, 'rs:' .. action) == nrs and redis.call('HGET', h, 'total_reward') == ntotal then
+    redis.call('HINCRBY', h, 'rc:' .. action, -1)
+    redis.call('HSET', h, 'rs:' .. action, prs)
+    redis.call('HSET', h, 'total_reward', ptotal)
+    redis.call('HINCRBY', h, 'rewarded_steps', -1)
+    local item = string.format('%s:%s', index, action)
+    local placed = false
+    for _, other in ipairs(redis.call('LRANGE', pending, 0, -1)) do
+      if tonumber(string.match(other, '^(%d+)')) > tonumber(index) then
+        redis.call('LINSERT', pending, 'BEFORE', other, item)
+        placed = true
+        break
+      end
+    end
+    if not placed then redis.call('RPUSH', pending, item) end
+    redis.call('HSET', ids, void, 'void')
+    outcomes[void] = 2
+  end
+end
+for _, lost in ipairs(lost_steps) do
+  local void, entry = lost[1], lost[2]
+  local index, action, inter, extra, prevexpl, prevrun =
+    string.match(entry, '^(%d+):(%d+):(%d+):(%d+):(-?%d*):(%d+)$')
+  index = tonumber(index)
+  outcomes[void] = 3
+  local t = tonumber(redis.call('HGET', h, 't') or '0')
+  if t == index + 1 and redis.call('LREM', pending, -1, string.format('%d:%s', index, action)) == 1 then
+    redis.call('HSET', h, 't', index)
+    if redis.call('HINCRBY', h, 'c:' .. action, -1) == 0 then redis.call('HINCRBY', h, 'tried', -1) end
+    redis.call('RPOP', recent)
+    redis.call('HSET', h, 'run_length', prevrun)
+    if inter ~= '0' then redis.call('HINCRBY', h, 'interventions', -tonumber(inter)) end
+    if extra ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', -tonumber(extra)) end
+    if prevexpl == '' then redis.call('HDEL', h, 'last_exploration_step')
+    else redis.call('HSET', h, 'last_exploration_step', prevexpl) end
+    redis.call('HSET', ids, void, 'void')
+    outcomes[void] = 2
+  end
+end
+local codes = {}
+for void in string.gmatch(ARGV[5], '[^,]+') do table.insert(codes, outcomes[void] or 3) end
+local voided = table.concat(codes, ',')
+""".replace("PENDING_LAST", str(_SNAPSHOT_PENDING - 1)).replace("IDS_KEPT", str(_IDS_KEPT))
 
-# ARGV: k, ttl_ms, snap, action, window, interventions, extra_agent_calls, explored
+# ARGV[6..]: action, window, interventions, extra_agent_calls, explored, step id
 _RECORD_STEP = (
     _PRELUDE
     + """
-if not stored then redis.call('HSET', h, 'k', k) end
-local action = ARGV[4]
+local sid = ARGV[11]
+local seen = redis.call('HGET', ids, sid)
+if seen == 'void' then return {-7, 0} end
+if seen then return reply(tonumber(string.match(seen, '^(%d+)')), voided) end
+if not stored then redis.call('HSET', h, 'k', k); redis.call('DEL', tomb) end
+local action = ARGV[6]
+local prevrun = redis.call('HGET', h, 'run_length') or '0'
+local prevexpl = redis.call('HGET', h, 'last_exploration_step') or ''
 local t = redis.call('HINCRBY', h, 't', 1) - 1
 if redis.call('HINCRBY', h, 'c:' .. action, 1) == 1 then redis.call('HINCRBY', h, 'tried', 1) end
 if redis.call('LINDEX', recent, -1) == action then
@@ -87,26 +176,31 @@ else
   redis.call('HSET', h, 'run_length', 1)
 end
 redis.call('RPUSH', recent, action)
-redis.call('LTRIM', recent, -tonumber(ARGV[5]), -1)
+redis.call('LTRIM', recent, -tonumber(ARGV[7]), -1)
 redis.call('RPUSH', pending, string.format('%d:%s', t, action))
-if ARGV[6] ~= '0' then redis.call('HINCRBY', h, 'interventions', ARGV[6]) end
-if ARGV[7] ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', ARGV[7]) end
-if ARGV[8] == '1' then redis.call('HSET', h, 'last_exploration_step', t) end
+if ARGV[8] ~= '0' then redis.call('HINCRBY', h, 'interventions', ARGV[8]) end
+if ARGV[9] ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', ARGV[9]) end
+if ARGV[10] == '1' then redis.call('HSET', h, 'last_exploration_step', t) end
+remember(sid, string.format('%d:%s:%s:%s:%s:%s', t, action, ARGV[8], ARGV[9], prevexpl, prevrun))
 touch()
-return reply(t)
+return reply(t, voided)
 """
 )
 
-# ARGV: k, ttl_ms, snap, reward (repr of a float), step ('' for the oldest pending)
+# ARGV[6..]: reward (repr of a float), step ('' for the oldest pending), reward id
 _RECORD_REWARD = (
     _PRELUDE
     + """
+local rid = ARGV[8]
+local seen = redis.call('HGET', ids, rid)
+if seen == 'void' then return {-7, 0} end
+if seen then return reply(tonumber(string.match(seen, '^r:(%d+)')), voided) end
 local entry
-if ARGV[5] == '' then
+if ARGV[7] == '' then
   entry = redis.call('LPOP', pending)
   if not entry then return {-2, 0} end
 else
-  local prefix = ARGV[5] .. ':'
+  local prefix = ARGV[7] .. ':'
   for _, item in ipairs(redis.call('LRANGE', pending, 0, -1)) do
     if string.sub(item, 1, #prefix) == prefix then entry = item; break end
   end
@@ -116,20 +210,43 @@ end
 local sep = string.find(entry, ':', 1, true)
 local index = tonumber(string.sub(entry, 1, sep - 1))
 local action = string.sub(entry, sep + 1)
-local reward = tonumber(ARGV[4])
+local reward = tonumber(ARGV[6])
 redis.call('HINCRBY', h, 'rc:' .. action, 1)
-local sum = tonumber(redis.call('HGET', h, 'rs:' .. action) or '0') + reward
-redis.call('HSET', h, 'rs:' .. action, string.format('%.17g', sum))
+local prs = redis.call('HGET', h, 'rs:' .. action) or '0'
+local ptotal = redis.call('HGET', h, 'total_reward') or '0'
+local nrs = string.format('%.17g', tonumber(prs) + reward)
+local ntotal = string.format('%.17g', tonumber(ptotal) + reward)
+redis.call('HSET', h, 'rs:' .. action, nrs)
 redis.call('HINCRBY', h, 'rewarded_steps', 1)
-local total = tonumber(redis.call('HGET', h, 'total_reward') or '0') + reward
-redis.call('HSET', h, 'total_reward', string.format('%.17g', total))
+redis.call('HSET', h, 'total_reward', ntotal)
+remember(rid, string.format('r:%d:%s:%s:%s:%s:%s', index, action, prs, ptotal, nrs, ntotal))
 touch()
-return reply(index)
+return reply(index, voided)
 """
 )
 
-# ARGV: k, ttl_ms (unused), snap (always '1')
-_VIEW = _PRELUDE + "\nreturn reply(0)\n"
+# ARGV: the prelude's only (snap always '1'); a view never writes, except to settle a void.
+_VIEW = _PRELUDE + "\nreturn reply(0, voided)\n"
+
+# ARGV[6..]: expected t, then the state: n, n field/value pairs, m, m recent actions, p, p pending entries.
+# Writes the state only if the episode's t is still the expected one (nobody else wrote meanwhile).
+_SEED = (
+    _PRELUDE
+    + """
+local t = tonumber(redis.call('HGET', h, 't') or '0')
+if t ~= tonumber(ARGV[6]) then return {-6, t, {}, {}, {}, voided} end
+redis.call('DEL', h, recent, pending, tomb)
+local i = 7
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do redis.call('HSET', h, ARGV[i], ARGV[i + 1]); i = i + 2 end
+local m = tonumber(ARGV[i]); i = i + 1
+for _ = 1, m do redis.call('RPUSH', recent, ARGV[i]); i = i + 1 end
+local p = tonumber(ARGV[i]); i = i + 1
+for _ = 1, p do redis.call('RPUSH', pending, ARGV[i]); i = i + 1 end
+touch()
+return reply(0, voided)
+"""
+)
 
 
 class HistoryStoreWarning(RuntimeWarning):
@@ -198,6 +315,59 @@ def _seed(snapshot: _Snapshot | None, k: int, window: int) -> EpisodeHistory:
     return history
 
 
+@dataclass(slots=True)
+class _LocalEpisode:
+    """An episode served from this process after a Redis failure, and the step it started from."""
+
+    history: EpisodeHistory
+    seeded_t: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tried: float = field(default_factory=time.monotonic)
+
+
+def _state_fields(view: HistoryView) -> list[str]:
+    fields: list[str] = []
+    scalars = {
+        "k": view.k,
+        "t": view.t,
+        "tried": view.tried,
+        "run_length": view.run_length,
+        "rewarded_steps": view.rewarded_steps,
+        "total_reward": f"{view.total_reward:.17g}",
+        "interventions": view.interventions,
+        "extra_agent_calls": view.extra_agent_calls,
+    }
+    if view.last_exploration_step is not None:
+        scalars["last_exploration_step"] = view.last_exploration_step
+    for name, value in scalars.items():
+        fields += [name, str(value)]
+    for action in range(view.k):
+        if view.counts[action]:
+            fields += [f"c:{action}", str(view.counts[action])]
+        if view.reward_counts[action]:
+            fields += [f"rc:{action}", str(view.reward_counts[action])]
+            fields += [f"rs:{action}", f"{view.reward_sums[action]:.17g}"]
+    return fields
+
+
+def _args_of(view: HistoryView, pending: Sequence[tuple[int, int]]) -> list[str]:
+    fields = _state_fields(view)
+    recent = [str(a) for a in view.recent]
+    entries = [f"{index}:{action}" for index, action in pending]
+    return [str(len(fields) // 2), *fields, str(len(recent)), *recent, str(len(entries)), *entries]
+
+
+def _state_args(snapshot: _Snapshot) -> list[str]:
+    """The _SEED script's state arguments for a snapshot read from Redis."""
+    return _args_of(snapshot.view, snapshot.pending)
+
+
+def _history_args(history: EpisodeHistory) -> list[str]:
+    """The _SEED script's state arguments for an in-process episode."""
+    pending = [(index, history.steps[index].action) for index in history.pending_reward]
+    return _args_of(history.view(), pending)
+
+
 class RedisHistoryStore:
     """Episode histories in Redis, so agent replicas share them; implements ``HistoryStore``.
 
@@ -213,7 +383,10 @@ class RedisHistoryStore:
         on_error: ``"raise"`` a HistoryStoreError on a Redis failure, or ``"local"``: warn and continue the
             episode in this process (see the module docstring).
         socket_timeout: seconds a Redis command may take before it counts as a failure.
-        cache_size: how many episodes' last-read states are kept to seed a local fallback (``"local"`` only).
+        cache_size: how many episodes' last states are kept, to re-seed an episode Redis lost and to seed a local
+            fallback (0: none; then a lost episode restarts at step 0, unnoticed).
+        rejoin_interval: with ``on_error="local"``, seconds between attempts to move a local episode back to Redis
+            (None: only :meth:`rejoin` does).
 
     Raises:
         MissingDependencyError: redis-py is not installed (``pip install 'guardrail-core[redis]'``).
@@ -231,6 +404,7 @@ class RedisHistoryStore:
         on_error: OnError = "raise",
         socket_timeout: float = 1.0,
         cache_size: int = 10_000,
+        rejoin_interval: float | None = 5.0,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("RedisHistoryStore needs exactly one of url= or client=")
@@ -244,6 +418,8 @@ class RedisHistoryStore:
             raise ConfigurationError(f"socket_timeout must be > 0, got {socket_timeout!r}")
         if cache_size < 0:
             raise ConfigurationError(f"cache_size must be >= 0, got {cache_size}")
+        if rejoin_interval is not None and not rejoin_interval >= 0:
+            raise ConfigurationError(f"rejoin_interval must be >= 0 seconds or None, got {rejoin_interval!r}")
         try:
             import redis
         except ImportError as error:
@@ -260,21 +436,38 @@ class RedisHistoryStore:
         self.on_error: OnError = on_error
         self.cache_size = cache_size
         self._ttl_ms = "0" if ttl is None else str(max(1, round(ttl * 1000)))
-        self._snap = "1" if on_error == "local" else "0"
+        self.rejoin_interval = rejoin_interval
         self._record_step = self.client.register_script(_RECORD_STEP)
         self._record_reward = self.client.register_script(_RECORD_REWARD)
         self._view = self.client.register_script(_VIEW)
+        self._seed_script = self.client.register_script(_SEED)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, _Snapshot] = OrderedDict()
-        self._local: dict[str, tuple[EpisodeHistory, threading.Lock]] = {}
+        self._cache: OrderedDict[str, tuple[_Snapshot, float]] = OrderedDict()
+        self._local: dict[str, _LocalEpisode] = {}
+        self._void: dict[str, list[str]] = {}
+        self._epoch: str | None = None
         self.fallbacks = 0
         """How many times an episode moved to in-process history after a Redis failure."""
+        self.resets = 0
+        """Episodes found missing from Redis although this replica knew them (a restart without persistence, an
+        eviction) and re-seeded from what this replica held."""
+        self.epoch_changes = 0
+        """Times the epoch marker was found missing or changed: Redis lost its whole data set."""
+        self.reconciled = 0
+        """Local episodes written back to Redis when it answered again (nobody else had written them)."""
+        self.conflicts = 0
+        """Local episodes dropped on return because other replicas had written them in Redis meanwhile."""
+        self.voided = 0
+        """Timed-out step writes settled afterwards: cancelled before they arrived, or undone after."""
+        self.unresolved = 0
+        """Timed-out step writes that arrived and could not be undone (later steps, or a reward, came after)."""
 
     # -- keys and plumbing -----------------------------------------------------------------------------------
     def keys(self, episode: str) -> list[str]:
-        """The Redis keys of an episode: its hash, its recent-actions list, its pending-rewards list."""
+        """The Redis keys of an episode: its hash, recent-actions list, pending-rewards list, reset tombstone,
+        step-id hash and step-id order list."""
         base = f"{self.prefix}{{{episode}}}"
-        return [base, f"{base}:recent", f"{base}:pending"]
+        return [base, f"{base}:recent", f"{base}:pending", f"{base}:reset", f"{base}:ids", f"{base}:order"]
 
     @property
     def local_episodes(self) -> frozenset[str]:
@@ -282,28 +475,41 @@ class RedisHistoryStore:
         with self._lock:
             return frozenset(self._local)
 
-    def _remember(self, episode: str, k: int, reply: Sequence[Any]) -> _Snapshot | None:
-        if len(reply) < 5:
-            return None
+    def _remember(self, episode: str, k: int, reply: Sequence[Any]) -> _Snapshot:
         snapshot = _parse_snapshot(k, reply)
-        if self.on_error == "local" and self.cache_size:
+        if self.cache_size:
             with self._lock:
-                self._cache[episode] = snapshot
+                self._cache[episode] = (snapshot, time.monotonic())
                 self._cache.move_to_end(episode)
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return snapshot
 
-    def _local_episode(self, episode: str, k: int) -> tuple[EpisodeHistory, threading.Lock] | None:
+    def _known(self, episode: str) -> tuple[_Snapshot | None, int]:
+        """The last state this replica saw of the episode, and its t (0: unknown, or older than the TTL)."""
+        with self._lock:
+            cached = self._cache.get(episode)
+        if cached is None:
+            return None, 0
+        snapshot, seen = cached
+        if self.ttl is not None and time.monotonic() - seen > 0.9 * self.ttl:
+            return snapshot, 0  # it may have expired legitimately: not a loss
+        return snapshot, snapshot.view.t
+
+    def _local_episode(self, episode: str, k: int) -> _LocalEpisode | None:
         with self._lock:
             entry = self._local.get(episode)
-        if entry is not None and entry[0].k != k:
-            raise InvalidInputError(f"episode {episode!r} has {entry[0].k} actions; this guard has {k}")
+        if entry is None:
+            return None
+        if entry.history.k != k:
+            raise InvalidInputError(f"episode {episode!r} has {entry.history.k} actions; this guard has {k}")
+        if self.rejoin_interval is not None and time.monotonic() - entry.tried >= self.rejoin_interval:
+            entry.tried = time.monotonic()
+            if self._reconcile(episode, entry):
+                return None
         return entry
 
-    def _fail(
-        self, operation: str, episode: str, k: int, error: BaseException
-    ) -> tuple[EpisodeHistory, threading.Lock]:
+    def _fail(self, operation: str, episode: str, k: int, error: BaseException) -> _LocalEpisode:
         """Raise HistoryStoreError, or move the episode to local memory (on_error="local")."""
         message = f"RedisHistoryStore.{operation} failed for episode {episode!r}: {type(error).__name__}: {error}"
         if self.on_error == "raise":
@@ -311,7 +517,9 @@ class RedisHistoryStore:
         with self._lock:
             entry = self._local.get(episode)
             if entry is None:
-                entry = (_seed(self._cache.pop(episode, None), k, self.window), threading.Lock())
+                cached = self._cache.pop(episode, None)
+                snapshot = cached[0] if cached else None
+                entry = _LocalEpisode(_seed(snapshot, k, self.window), 0 if snapshot is None else snapshot.view.t)
                 self._local[episode] = entry
                 self.fallbacks += 1
                 moved = True
@@ -323,8 +531,135 @@ class RedisHistoryStore:
             )
         return entry
 
-    def _call(self, script: Any, episode: str, args: Sequence[str]) -> Any:
-        return script(keys=self.keys(episode), args=list(args))
+    def _run(self, script: Any, episode: str, k: int, extra: Sequence[str]) -> Sequence[Any]:
+        """Run an episode script (prelude arguments first); re-seed the episode once if Redis lost it."""
+        if self._epoch is None:
+            self._check_epoch()  # the first round trip of this store: learn the epoch marker
+        for attempt in (1, 2):
+            snapshot, known = self._known(episode)
+            voids = self._voids(episode)
+            args = [str(k), self._ttl_ms, "1", str(known), ",".join(voids), *extra]
+            reply: Sequence[Any] = script(keys=self.keys(episode), args=args)
+            status = int(reply[0])
+            if status == -4 and attempt == 1:
+                self._reseed(episode, k, snapshot)
+                continue
+            if status >= 0 and voids:
+                self._settled(episode, voids, reply[5])
+            return reply
+        raise HistoryStoreError(f"RedisHistoryStore: episode {episode!r} was lost again while being re-seeded")
+
+    def _voids(self, episode: str) -> list[str]:
+        with self._lock:
+            return list(self._void.get(episode, ()))
+
+    def _lost(self, episode: str, write_id: str) -> None:
+        """A write whose outcome is unknown (it timed out): the next operation on the episode settles it."""
+        with self._lock:
+            lost = self._void.setdefault(episode, [])
+            if len(lost) < _MAX_VOIDS:
+                lost.append(write_id)
+
+    def _settled(self, episode: str, voids: list[str], outcomes: bytes | str) -> None:
+        codes = [int(c) for c in _text(outcomes).split(",") if c]
+        with self._lock:
+            left = [v for v in self._void.get(episode, []) if v not in voids]
+            if left:
+                self._void[episode] = left
+            else:
+                self._void.pop(episode, None)
+            self.voided += sum(1 for c in codes if c in (1, 2))
+            unresolved = sum(1 for c in codes if c == 3)
+            self.unresolved += unresolved
+        if unresolved:
+            warnings.warn(
+                f"RedisHistoryStore: {unresolved} timed-out write(s) of episode {episode!r} were applied by Redis "
+                "after the caller was told they failed, and later writes make them impossible to undo; the episode "
+                "counts them",
+                HistoryStoreWarning,
+                stacklevel=4,
+            )
+
+    def _reseed(self, episode: str, k: int, snapshot: _Snapshot | None) -> None:
+        """Redis lost an episode this replica knew: warn, count, write back the last state this replica saw."""
+        epoch = self._check_epoch()
+        with self._lock:
+            self.resets += 1
+            self._cache.pop(episode, None)
+        what = "Redis lost its data (its epoch marker changed)" if epoch else "the episode is missing from Redis"
+        if snapshot is None:
+            warnings.warn(
+                f"RedisHistoryStore: {what}: episode {episode!r} restarts at step 0", HistoryStoreWarning, stacklevel=4
+            )
+            return
+        reply = self._seed_script(
+            keys=self.keys(episode), args=[str(k), self._ttl_ms, "1", "0", "", "0", *_state_args(snapshot)]
+        )
+        if int(reply[0]) == 0:
+            self._remember(episode, k, reply)
+            detail = f"re-seeded at step {snapshot.view.t} from this replica's last state"
+        else:
+            detail = f"another replica already restarted it (now at step {int(reply[1])})"
+        warnings.warn(f"RedisHistoryStore: {what}: episode {episode!r} {detail}", HistoryStoreWarning, stacklevel=4)
+
+    def _check_epoch(self) -> bool:
+        """Read the epoch marker (creating it if missing); True when it changed since this store last read it."""
+        key = f"{self.prefix}epoch"
+        fresh = uuid.uuid4().hex
+        self.client.set(key, fresh, nx=True)
+        value = _text(self.client.get(key) or b"")
+        changed = self._epoch is not None and value != self._epoch
+        self._epoch = value
+        if changed:
+            with self._lock:
+                self.epoch_changes += 1
+        return changed
+
+    def _current(self, episode: str, entry: _LocalEpisode) -> bool:
+        """Whether ``entry`` still serves the episode (it has not gone back to Redis meanwhile)."""
+        with self._lock:
+            return self._local.get(episode) is entry
+
+    def _reconcile(self, episode: str, entry: _LocalEpisode) -> bool:
+        """Move a local episode back to Redis; True when it is no longer local. The rule: if Redis still holds the
+        episode at the step the local copy started from (no replica wrote it since), the local state is written
+        to Redis (nothing lost); otherwise Redis has moved on without us and wins: the local steps are dropped,
+        counted in ``conflicts`` and warned about. Holds the episode's local lock throughout, so no local write
+        slips in between reading the local state and leaving it."""
+        with entry.lock:
+            if not self._current(episode, entry):
+                return True  # another thread moved it back already
+            state = _history_args(entry.history)
+            k = entry.history.k
+            local_t = len(entry.history.steps)
+            voids = self._voids(episode)
+            args = [str(k), self._ttl_ms, "1", "0", ",".join(voids), str(entry.seeded_t), *state]
+            try:
+                reply = self._seed_script(keys=self.keys(episode), args=args)
+            except self._errors:
+                return False
+            status = int(reply[0])
+            if status == -1:
+                raise InvalidInputError(f"episode {episode!r} has {int(reply[1])} actions; this guard has {k}")
+            with self._lock:
+                self._local.pop(episode, None)
+        if voids and len(reply) > 5:
+            self._settled(episode, voids, reply[5])
+        if status == 0:
+            self._remember(episode, k, reply)
+            with self._lock:
+                self.reconciled += 1
+            return True
+        with self._lock:
+            self.conflicts += 1
+        warnings.warn(
+            f"RedisHistoryStore: episode {episode!r} was written by another replica while this one held it locally "
+            f"(Redis at step {int(reply[1])}, local copy at step {local_t} from step {entry.seeded_t}); "
+            "Redis is kept and the local steps are dropped",
+            HistoryStoreWarning,
+            stacklevel=4,
+        )
+        return True
 
     @staticmethod
     def _check(episode: str, k: int, reply: Sequence[Any]) -> None:
@@ -333,24 +668,25 @@ class RedisHistoryStore:
             raise InvalidInputError(f"episode {episode!r} has {int(reply[1])} actions; this guard has {k}")
         if status == -2:
             raise InvalidInputError("no step of this episode is waiting for a reward")
+        if status == -7:
+            raise HistoryStoreError(f"RedisHistoryStore: a cancelled write of episode {episode!r} was retried")
 
     # -- HistoryStore ----------------------------------------------------------------------------------------
     def view(self, episode: str, k: int) -> HistoryView:
         """The episode's statistics now (one round trip)."""
-        local = self._local_episode(episode, k)
-        if local is None:
-            try:
-                reply = self._call(self._view, episode, (str(k), self._ttl_ms, "1"))
-            except self._errors as error:
-                local = self._fail("view", episode, k, error)
-            else:
-                self._check(episode, k, reply)
-                snapshot = self._remember(episode, k, reply)
-                assert snapshot is not None
-                return snapshot.view
-        history, lock = local
-        with lock:
-            return history.view()
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                try:
+                    reply = self._run(self._view, episode, k, ())
+                except self._errors as error:
+                    local = self._fail("view", episode, k, error)
+                else:
+                    self._check(episode, k, reply)
+                    return self._remember(episode, k, reply).view
+            with local.lock:
+                if self._current(episode, local):
+                    return local.history.view()
 
     def record_step(
         self,
@@ -362,64 +698,84 @@ class RedisHistoryStore:
         extra_agent_calls: int = 0,
         explored: bool = False,
     ) -> int:
-        """Append an executed action with what guarding it cost; returns its step index (atomic)."""
+        """Append an executed action with what guarding it cost; returns its step index (atomic).
+
+        Each write carries a fresh id (a replay of it is applied once). A write that times out has an unknown
+        outcome: the next operation on the episode settles it (cancelled if it has not arrived, undone if it was
+        applied and is still the latest, unrewarded step), so it never shifts the next step's index.
+        """
         if not 0 <= action < k:
             raise InvalidInputError(f"action index {action} is outside 0..{k - 1}")
-        local = self._local_episode(episode, k)
-        if local is None:
-            args = (
-                str(k),
-                self._ttl_ms,
-                self._snap,
-                str(action),
-                str(self.window),
-                str(int(interventions)),
-                str(int(extra_agent_calls)),
-                "1" if explored else "0",
-            )
-            try:
-                reply = self._call(self._record_step, episode, args)
-            except self._errors as error:
-                local = self._fail("record_step", episode, k, error)
-            else:
-                self._check(episode, k, reply)
-                self._remember(episode, k, reply)
-                return int(reply[1])
-        history, lock = local
-        with lock:
-            index = history.add_step(action)
-            history.interventions += interventions
-            history.extra_agent_calls += extra_agent_calls
-            if explored:
-                history.last_exploration_step = index
-            return index
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                step_id = uuid.uuid4().hex
+                args = (
+                    str(action),
+                    str(self.window),
+                    str(int(interventions)),
+                    str(int(extra_agent_calls)),
+                    "1" if explored else "0",
+                    step_id,
+                )
+                try:
+                    reply = self._run(self._record_step, episode, k, args)
+                except self._errors as error:
+                    self._lost(episode, step_id)
+                    local = self._fail("record_step", episode, k, error)
+                else:
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return int(reply[1])
+            with local.lock:
+                if not self._current(episode, local):
+                    continue  # it went back to Redis meanwhile: write there
+                history = local.history
+                index = history.add_step(action)
+                history.interventions += interventions
+                history.extra_agent_calls += extra_agent_calls
+                if explored:
+                    history.last_exploration_step = index
+                return index
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
-        """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index (atomic)."""
-        local = self._local_episode(episode, k)
-        if local is None:
-            args = (str(k), self._ttl_ms, self._snap, repr(float(reward)), "" if step is None else str(int(step)))
-            try:
-                reply = self._call(self._record_reward, episode, args)
-            except self._errors as error:
-                local = self._fail("record_reward", episode, k, error)
-            else:
-                if int(reply[0]) == -3:
-                    raise InvalidInputError(f"step {step} is not waiting for a reward")
-                self._check(episode, k, reply)
-                self._remember(episode, k, reply)
-                return int(reply[1])
-        history, lock = local
-        with lock:
-            return history.add_reward(float(reward), step)
+        """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index (atomic).
+
+        Idempotent by reward id like :meth:`record_step`; a reward that timed out is settled by the next operation
+        (cancelled, or undone if no reward of that action came after it), so a retry never counts it twice.
+        """
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                reward_id = uuid.uuid4().hex
+                args = (repr(float(reward)), "" if step is None else str(int(step)), reward_id)
+                try:
+                    reply = self._run(self._record_reward, episode, k, args)
+                except self._errors as error:
+                    self._lost(episode, reward_id)
+                    local = self._fail("record_reward", episode, k, error)
+                else:
+                    if int(reply[0]) == -3:
+                        raise InvalidInputError(f"step {step} is not waiting for a reward")
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return int(reply[1])
+            with local.lock:
+                if self._current(episode, local):
+                    return local.history.add_reward(float(reward), step)
 
     def reset(self, episode: str) -> None:
-        """Forget an episode, in Redis and in this process."""
+        """Forget an episode, in Redis and in this process (other replicas see a reset, not a loss)."""
         with self._lock:
             self._local.pop(episode, None)
             self._cache.pop(episode, None)
+            self._void.pop(episode, None)
+        keys = self.keys(episode)
         try:
-            self.client.delete(*self.keys(episode))
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(keys[0], keys[1], keys[2], keys[4], keys[5])
+            pipe.set(keys[3], "1", px=int(self._ttl_ms) if self._ttl_ms != "0" else 7 * 24 * 3600 * 1000)
+            pipe.execute()
         except self._errors as error:
             message = f"RedisHistoryStore.reset failed for episode {episode!r}: {type(error).__name__}: {error}"
             if self.on_error == "raise":
@@ -427,10 +783,15 @@ class RedisHistoryStore:
             warnings.warn(f"{message}; the Redis keys expire with their TTL", HistoryStoreWarning, stacklevel=2)
 
     # -- beyond the protocol ---------------------------------------------------------------------------------
-    def rejoin(self, episode: str) -> None:
-        """Serve a locally held episode from Redis again (its local steps are discarded, Redis is kept)."""
+    def rejoin(self, episode: str) -> bool:
+        """Move a locally held episode back to Redis now, by the rule of :meth:`_reconcile`: its local state is
+        written to Redis if no other replica wrote the episode meanwhile, else Redis is kept (a warning, counted
+        in ``conflicts``). False when Redis still does not answer (the episode stays local)."""
         with self._lock:
-            self._local.pop(episode, None)
+            entry = self._local.get(episode)
+        if entry is None:
+            return True
+        return self._reconcile(episode, entry)
 
     def ping(self) -> bool:
         """Whether Redis answers now."""

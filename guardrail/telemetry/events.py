@@ -22,16 +22,18 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from guardrail.exceptions import ConfigurationError
 
 __all__ = [
+    "DEFAULT_SCRUBBERS",
     "SCHEMA_VERSION",
     "SUPPORTED_SCHEMA_VERSIONS",
     "UPGRADES",
@@ -42,6 +44,7 @@ __all__ = [
     "FindingRecord",
     "Redaction",
     "RewardEvent",
+    "Scrubber",
     "StepEvent",
     "StepStatus",
     "json_schema",
@@ -240,50 +243,219 @@ def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Scrubber:
+    """One kind of secret to mask in the text telemetry keeps: a pattern and what replaces each match.
+
+    The pattern must run in linear time (no nested unbounded quantifiers; bound every repeat, as the defaults do).
+    ``group`` names the part of the match to replace (0: all of it), so a pattern can keep a label such as
+    ``password=`` and mask only the value. ``triggers``: substrings of which at least one is in every match
+    (compared lower-cased when ``flags`` has ``re.IGNORECASE``); text holding none of them is not searched,
+    which keeps the common case (no secret at all) at a few substring checks.
+
+    >>> Scrubber("ticket", r"\\bTICKET-\\d{4,12}\\b", triggers=("TICKET-",))("see TICKET-12345")
+    'see [redacted:ticket]'
+    """
+
+    name: str
+    pattern: str | re.Pattern[str]
+    group: int = 0
+    flags: int = 0
+    triggers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        compiled = re.compile(self.pattern, self.flags) if isinstance(self.pattern, str) else self.pattern
+        object.__setattr__(self, "pattern", compiled)
+        if not 0 <= self.group <= compiled.groups:
+            raise ConfigurationError(f"scrubber {self.name!r}: group {self.group!r} is not a group of its pattern")
+        if compiled.flags & re.IGNORECASE:
+            object.__setattr__(self, "triggers", tuple(t.lower() for t in self.triggers))
+
+    @property
+    def replacement(self) -> str:
+        """What a match (or its ``group``) becomes."""
+        return f"[redacted:{self.name}]"
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every match masked."""
+        pattern = cast(re.Pattern[str], self.pattern)
+        if self.triggers:
+            haystack = text.lower() if pattern.flags & re.IGNORECASE else text
+            for trigger in self.triggers:
+                if trigger in haystack:
+                    break
+            else:
+                return text
+        if self.group == 0:
+            return pattern.sub(self.replacement, text)
+        group, replacement = self.group, self.replacement
+
+        def mask(match: re.Match[str]) -> str:
+            whole, start = match.group(0), match.start(0)
+            return whole[: match.start(group) - start] + replacement + whole[match.end(group) - start :]
+
+        return pattern.sub(mask, text)
+
+
+_KEY_NAMES = (
+    r"password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|"
+    r"access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key"
+)
+
+DEFAULT_SCRUBBERS: Final[tuple[Scrubber, ...]] = (
+    Scrubber(  # the body is base64 and newlines: it stops at the next "-", so runs of BEGIN lines stay linear
+        "private_key",
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[^-]{0,8192}(?:-----END [A-Z ]{0,40}PRIVATE KEY-----)?",
+        triggers=("-----BEGIN",),
+    ),
+    Scrubber(
+        "jwt",
+        r"\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}",
+        triggers=("eyJ",),
+    ),
+    Scrubber("api_key", r"\b[spr]k-[A-Za-z0-9_-]{16,256}", triggers=("k-",)),  # OpenAI, Anthropic (sk-ant-)
+    Scrubber("api_key", r"\b[spr]k_(?:live|test)_[A-Za-z0-9]{16,256}", triggers=("k_",)),  # Stripe
+    Scrubber("api_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", triggers=("AKIA", "ASIA")),  # AWS access key id
+    Scrubber(
+        "api_key",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{30,255})",
+        triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+    Scrubber("api_key", r"\bxox[abprse]-[A-Za-z0-9-]{10,255}", triggers=("xox",)),  # Slack
+    Scrubber("api_key", r"\bAIza[0-9A-Za-z_-]{35}", triggers=("AIza",)),  # Google
+    Scrubber("bearer", r"\b[Bb]earer[ \t]{1,8}([A-Za-z0-9._~+/-]{16,4096}=*)", group=1, triggers=("earer",)),
+    Scrubber(
+        "secret",
+        rf"\b(?:{_KEY_NAMES})[\"']?[ \t]{{0,8}}[:=][ \t]{{0,8}}[\"']?([^\s\"',;]{{1,512}})",
+        group=1,
+        flags=re.IGNORECASE,
+        triggers=("pass", "pwd", "secret", "key", "token"),
+    ),
+    Scrubber("email", r"\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b", triggers=("@",)),
+)
+"""What :class:`Redaction` masks by default in the text it keeps, in the manner of Sentry's default PII scrubbing:
+private key blocks, JWTs, API keys (OpenAI/Anthropic ``sk-``, Stripe, AWS, GitHub, Slack, Google), bearer
+tokens, the values of ``password=`` / ``api_key:`` / ``secret=`` style pairs, and email addresses."""
+
+_SCRUB_MARGIN: Final = 4096
+"""Text scrubbed beyond the ``max_chars`` kept, so a secret that straddles the cut is masked whole."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Redaction:
-    """How much of the agent's raw output and rationale is written to telemetry.
+    """How much of the agent's text is written to telemetry, and which secrets in it are masked.
 
     ``mode``: ``"full"``; ``"truncate"`` to ``max_chars`` (the default, 500); ``"sha256"`` (a digest, so equal
     texts can still be matched); ``"none"`` (nothing).
 
-    The guard applies it to ``raw``, ``rationale`` and the text quoted in findings (:meth:`finding`, e.g. the
-    knowing-doing detector's rationale evidence). Action names, finding details and error messages are not
-    agent prose and are kept.
+    The guard applies it to every field of a step event that can carry text the agent wrote or that was built
+    from it: ``raw``, ``rationale``, ``raw_action``, the ``detail`` and text ``data`` of findings, the ``reason`` of
+    corrections (a re-ask's feedback quotes the agent), ``error`` and ``agent_errors`` (an agent's exception
+    message may quote its output; the exception's type name is kept). tests/telemetry/test_redaction.py walks
+    the event schema and fails on a text field that escapes it. Ids, action names, finding kinds and policy
+    names are not agent text and are kept.
+
+    ``scrubbers`` mask secrets in whatever is kept (modes ``"full"`` and ``"truncate"``): by default
+    :data:`DEFAULT_SCRUBBERS` (emails and common API keys and tokens); ``()`` turns masking off; add your own
+    :class:`Scrubber` or any ``str -> str`` function.
 
     >>> Redaction(max_chars=5)("Blue is best")
     'Blue …[+7 chars]'
     >>> Redaction(mode="sha256")("x")[:15]
     'sha256:2d711642'
+    >>> Redaction()("mail me at ada@example.com")
+    'mail me at [redacted:email]'
     """
 
     mode: Literal["full", "truncate", "sha256", "none"] = "truncate"
     max_chars: int = 500
+    scrubbers: tuple[Callable[[str], str], ...] = DEFAULT_SCRUBBERS
+    _triggers: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _folded: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _always: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("full", "truncate", "sha256", "none"):
             raise ConfigurationError(f"redaction mode must be full, truncate, sha256 or none; got {self.mode!r}")
         if self.max_chars < 0:
             raise ConfigurationError(f"max_chars must be >= 0, got {self.max_chars}")
+        scrubbers = tuple(self.scrubbers)
+        for scrubber in scrubbers:
+            if not callable(scrubber):
+                raise ConfigurationError(f"a scrubber must be a Scrubber or a str -> str function, got {scrubber!r}")
+        object.__setattr__(self, "scrubbers", scrubbers)
+        # One pass of substring checks decides whether any scrubber can match (the common case: none can).
+        triggers: list[str] = []
+        folded: list[str] = []
+        for scrubber in scrubbers:
+            if not isinstance(scrubber, Scrubber) or not scrubber.triggers:
+                object.__setattr__(self, "_always", True)
+                break
+            pattern = cast(re.Pattern[str], scrubber.pattern)
+            (folded if pattern.flags & re.IGNORECASE else triggers).extend(scrubber.triggers)
+        object.__setattr__(self, "_triggers", tuple(dict.fromkeys(triggers)))
+        object.__setattr__(self, "_folded", tuple(dict.fromkeys(folded)))
 
     def __call__(self, text: str | None) -> str | None:
-        """The text as it may be logged."""
-        if text is None or self.mode == "full":
-            return text
-        if self.mode == "none":
+        """The text as it may be logged (None: nothing may be)."""
+        if text is None or self.mode == "none":
             return None
         if self.mode == "sha256":
             return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        if len(text) <= self.max_chars:
+        if self.mode == "full":
+            return self.scrub(text)
+        limit = self.max_chars
+        if len(text) <= limit:
+            return self.scrub(text)
+        window = limit + _SCRUB_MARGIN
+        while True:  # scrub a window past the cut, wide enough that what is kept cannot end inside a secret
+            scrubbed = self.scrub(text[:window])
+            if window >= len(text) or len(scrubbed) - limit >= _SCRUB_MARGIN // 2:
+                break
+            window *= 2
+        return scrubbed[:limit] + f"…[+{len(text) - limit} chars]"
+
+    def text(self, text: str) -> str:
+        """:meth:`__call__` for a field that must be text: ``""`` where nothing may be logged."""
+        return self(text) or ""
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every scrubber applied."""
+        if not self.scrubbers:
             return text
-        return text[: self.max_chars] + f"…[+{len(text) - self.max_chars} chars]"
+        if not self._always:
+            for trigger in self._triggers:
+                if trigger in text:
+                    break
+            else:
+                folded = text.lower() if self._folded else ""
+                for trigger in self._folded:
+                    if trigger in folded:
+                        break
+                else:
+                    return text
+        for scrubber in self.scrubbers:
+            text = scrubber(text)
+        return text
 
     def finding(self, record: FindingRecord) -> FindingRecord:
-        """The finding with the text values of its ``data`` redacted (numbers and actions kept)."""
-        if self.mode == "full" or not any(isinstance(v, str) for v in record.data.values()):
+        """The finding with its ``detail`` and the text values of its ``data`` redacted (numbers and actions kept)."""
+        detail = self.text(record.detail)
+        has_text = any(isinstance(v, str) for v in record.data.values())
+        if detail == record.detail and not has_text:
             return record
-        data = {k: self(v) if isinstance(v, str) else v for k, v in record.data.items()}
-        redacted = {k: v for k, v in data.items() if v is not None}
-        if redacted == record.data:  # short labels such as a reason survive truncation: no copy needed
+        data = record.data
+        if has_text:
+            redacted = {k: self(v) if isinstance(v, str) else v for k, v in data.items()}
+            data = {k: v for k, v in redacted.items() if v is not None}
+        if detail == record.detail and data == record.data:  # short labels survive truncation: no copy needed
             return record
-        return record.model_copy(update={"data": redacted})
+        return record.model_copy(update={"detail": detail, "data": data})
+
+    def error(self, message: str) -> str:
+        """An error line ``Type: message`` with the message redacted and the type name kept."""
+        kind, sep, rest = message.partition(": ")
+        if not sep:
+            return self.text(message) if message and not message.isidentifier() else message
+        redacted = self.text(rest)
+        return f"{kind}: {redacted}" if redacted else kind

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from guardrail.exceptions import ConfigurationError
 from guardrail.telemetry.events import RewardEvent, StepEvent
 
-__all__ = ["LoggingSink"]
+__all__ = ["LoggingSink", "log_value"]
 
 
 class LoggingSink:
@@ -19,6 +19,9 @@ class LoggingSink:
     handler can ship the fields without parsing the message. The message is a short human line::
 
         guardrail step run=3f2a episode=ep-1 step=4 action=red findings=knowing_doing_gap corrections=ReAsk
+
+    Values that are not plain printable tokens (spaces, quotes, ``=``, control characters such as newlines or
+    ANSI escapes) are quoted and escaped by :func:`log_value`, so an id can neither split nor forge a line.
 
     Args:
         logger: a logger or its name (default ``"guardrail.telemetry"``).
@@ -65,16 +68,57 @@ def _level(level: int | str) -> int:
     return value
 
 
+_PLAIN_SPECIALS: Final = frozenset(' "=\\')
+
+
+def log_value(value: object) -> str:
+    """``value`` as one safe token of a log line: bare when it is printable text without spaces, quotes, ``=``
+    or backslashes; otherwise quoted, with backslashes, quotes and every non-printable character (control
+    characters and ANSI escapes, newlines, DEL, C1 controls, line separators, lone surrogates) escaped.
+
+    So an id such as ``"ep\\n2026 ERROR forged"`` or ``"\\x1b[2J"`` can neither split a log line, forge a
+    ``key=value`` pair, nor reach a terminal as a control sequence.
+
+    >>> log_value("ep-1")
+    'ep-1'
+    >>> log_value("a b\\n\\x1b[31m")
+    '"a b\\\\n\\\\x1b[31m"'
+    """
+    text = str(value)
+    if text and text.isprintable() and _PLAIN_SPECIALS.isdisjoint(text):
+        return text
+    out = ['"']
+    for char in text:
+        if char == "\\" or char == '"':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
 def _message(event: StepEvent | RewardEvent) -> str:
-    head = f"guardrail {event.type} run={event.run_id} episode={event.episode} step={event.step}"
+    head = f"guardrail {event.type} run={log_value(event.run_id)} episode={log_value(event.episode)} step={event.step}"
     if isinstance(event, RewardEvent):
         return f"{head} reward={event.reward:g}"
-    parts = [head, f"action={event.final_action}"]
+    parts = [head, f"action={log_value(event.final_action)}"]
     if event.status != "ok":
         parts.append(f"status={event.status}")
     if event.findings:
-        parts.append("findings=" + ",".join(sorted(event.kinds)))
+        parts.append("findings=" + log_value(",".join(sorted(event.kinds))))
     applied = [c.policy for c in event.corrections if c.applied]
     if applied:
-        parts.append("corrections=" + ",".join(applied))
+        parts.append("corrections=" + log_value(",".join(applied)))
     return " ".join(parts)

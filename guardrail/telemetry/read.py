@@ -36,13 +36,25 @@ except ImportError:  # pragma: no cover
     loads = json.loads
 
 
+_MAX_PROBLEMS = 100
+"""How many bad lines an :class:`EventLog` names in ``problems`` (``skipped_lines`` counts all of them)."""
+
+_EVENT_START = b'{"schema_version":'
+"""How every line a guardrail sink writes begins: where an event glued behind a torn fragment starts."""
+
+
 class EventLog:
     """The events of one or more JSONL files, streamed in order, filtered by run, episode and time.
 
     Iterating validates each line into a :class:`StepEvent` or :class:`RewardEvent`; :meth:`records` yields
-    the plain dicts instead (no validation, several times faster: what the report uses). Iterate once;
-    afterwards ``skipped_lines`` counts torn last lines (an interrupted write) that were skipped. A malformed
-    line that is *not* the last one of its file is an error naming the file and line.
+    the plain dicts instead (no validation, several times faster: what the report uses). Iterate once.
+
+    A bad line (a torn write, garbage, a line that is not an event) is skipped and counted in ``skipped_lines``,
+    and named (``path:line: why``) in ``problems`` (the first 100); every good line around it is read. An event
+    written behind a torn fragment on the same line (by a writer that did not end the torn tail) is recovered.
+    Text that is not valid UTF-8 is read with the bad bytes escaped (``\\xNN``) rather than lost. With
+    ``strict=True`` a bad line raises :class:`InvalidInputError` naming the file and line instead, except a
+    torn *last* line (a write that may still be in progress), which is always skipped and counted.
     """
 
     def __init__(
@@ -52,47 +64,76 @@ class EventLog:
         run: str | None = None,
         episode: str | None = None,
         since: float | None = None,
+        strict: bool = False,
     ) -> None:
         self.paths = list(paths)
         self.run = run
         self.episode = episode
         self.since = since
+        self.strict = strict
         self.skipped_lines = 0
+        self.recovered_lines = 0
+        """Events read from a line that also held a torn fragment (the fragment counts in ``skipped_lines``)."""
+        self.problems: list[str] = []
 
     def __iter__(self) -> Iterator[StepEvent | RewardEvent]:
-        for path in self.paths:
-            for line, number, last in _lines(path):
-                event = self._decode(line, path, number, last=last)
-                if event is not None and self._keep(event.run_id, event.episode, event.timestamp):
-                    yield event
+        for data, path, number in self._dicts():
+            try:
+                event = EventAdapter.validate_python(data)
+            except ValidationError as exc:
+                self._bad(path, number, f"not a guardrail event: {exc.errors()[0]['msg']}", last=False, cause=exc)
+                continue
+            if self._keep(event.run_id, event.episode, event.timestamp):
+                yield event
 
     def records(self) -> Iterator[dict[str, Any]]:
         """The events as plain dicts (schema-version checked and upgraded, not validated), filtered."""
-        run, episode, since = self.run, self.episode, self.since
-        filtered = run is not None or episode is not None or since is not None
+        filtered = self.run is not None or self.episode is not None or self.since is not None
+        for data, _, _ in self._dicts():
+            if filtered and not self._keep(data.get("run_id"), data.get("episode"), data.get("timestamp")):
+                continue
+            yield data
+
+    def _dicts(self) -> Iterator[tuple[dict[str, Any], Path, int]]:
+        """Every line that decodes to a JSON object of a supported schema version, upgraded; bad lines counted."""
         for path in self.paths:
             for line, number, last in _lines(path):
-                try:
-                    data = loads(line)
-                except ValueError as exc:
-                    if last and not line.endswith(b"\n"):
-                        self.skipped_lines += 1
+                torn = last and not line.endswith(b"\n")
+                for data, why in self._decoded(line):
+                    if data is None:
+                        self._bad(path, number, why or "not an event", last=torn)
                         continue
-                    raise InvalidInputError(f"{path}:{number}: not JSON: {exc}") from exc
-                if not isinstance(data, dict):
-                    raise InvalidInputError(f"{path}:{number}: not a guardrail event (a JSON {type(data).__name__})")
-                version = data.get("schema_version", SCHEMA_VERSION)
-                if version != SCHEMA_VERSION:
-                    data = self._upgraded(data, version, path, number)
-                if filtered and not self._keep(data.get("run_id"), data.get("episode"), data.get("timestamp")):
-                    continue
-                yield data
+                    version = data.get("schema_version", SCHEMA_VERSION)
+                    if version != SCHEMA_VERSION:
+                        if version not in SUPPORTED_SCHEMA_VERSIONS:
+                            self._bad(path, number, f"unsupported schema_version {version!r}", last=False)
+                            continue
+                        data = upgrade(data)
+                    yield data, path, number
 
-    @staticmethod
-    def _upgraded(data: dict[str, Any], version: object, path: Path, number: int) -> dict[str, Any]:
-        if version not in SUPPORTED_SCHEMA_VERSIONS:
-            raise InvalidInputError(f"{path}:{number}: unsupported schema_version {version}")
-        return upgrade(data)
+    def _decoded(self, line: bytes) -> Iterator[tuple[dict[str, Any] | None, str | None]]:
+        """The line's object, or (None, why) for a bad line; an event glued behind a torn fragment is recovered."""
+        data, why = _decode_object(line)
+        if data is not None:
+            yield data, None
+            return
+        start = line.rfind(_EVENT_START, 1)
+        if start > 0:
+            tail, _ = _decode_object(line[start:])
+            if tail is not None:
+                self.recovered_lines += 1
+                yield None, "torn fragment before an event"
+                yield tail, None
+                return
+        yield None, why
+
+    def _bad(self, path: Path, number: int, why: str, *, last: bool, cause: BaseException | None = None) -> None:
+        message = f"{path}:{number}: {why}"
+        if self.strict and not last:
+            raise InvalidInputError(message) from cause
+        self.skipped_lines += 1
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(message)
 
     def _keep(self, run: object, episode: object, timestamp: object) -> bool:
         if self.run is not None and run != self.run:
@@ -101,21 +142,38 @@ class EventLog:
             return False
         return not (self.since is not None and isinstance(timestamp, (int, float)) and timestamp < self.since)
 
-    def _decode(self, line: bytes, path: Path, number: int, *, last: bool) -> StepEvent | RewardEvent | None:
-        try:
-            data = loads(line)
-            if isinstance(data, dict):
-                version = data.get("schema_version", SCHEMA_VERSION)
-                if version not in SUPPORTED_SCHEMA_VERSIONS:
-                    raise InvalidInputError(f"{path}:{number}: unsupported schema_version {version}")
-                data = upgrade(data)
-            return EventAdapter.validate_python(data)
-        except (ValueError, ValidationError) as exc:
-            if last and not line.endswith(b"\n"):
-                self.skipped_lines += 1
-                return None
-            message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            raise InvalidInputError(f"{path}:{number}: not a guardrail event: {message}") from exc
+
+def _decode_object(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """(the JSON object on the line, None), or (None, why it is not one)."""
+    try:
+        data = loads(line)
+    except ValueError as exc:
+        try:  # bytes that are not UTF-8 inside an otherwise good line: keep the line, escape the bytes
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                data = _bytes_escaped(json.loads(line.decode("utf-8", "surrogateescape")))
+            except ValueError:
+                return None, f"not JSON: {exc}"
+        else:
+            return None, f"not JSON: {exc}"
+    if not isinstance(data, dict):
+        return None, f"not a guardrail event (a JSON {type(data).__name__})"
+    return data, None
+
+
+_SMUGGLED = re.compile("[\udc80-\udcff]")
+
+
+def _bytes_escaped(value: Any) -> Any:
+    """``value`` with every byte that ``surrogateescape`` smuggled into its strings written as ``\\xNN``."""
+    if isinstance(value, str):
+        return _SMUGGLED.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", value)
+    if isinstance(value, dict):
+        return {_bytes_escaped(k): _bytes_escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bytes_escaped(v) for v in value]
+    return value
 
 
 def _lines(path: Path) -> Iterator[tuple[bytes, int, bool]]:
@@ -180,20 +238,22 @@ def read_events(
     episode: str | None = None,
     since: float | dt.datetime | None = None,
     rotated: bool = True,
+    strict: bool = False,
 ) -> EventLog:
     """Stream the events of one JSONL file or several (directories: their ``*.jsonl`` files).
 
     Rotated backups written by ``JsonlSink(max_bytes=...)`` are read first, oldest first, unless
-    ``rotated=False``. A torn last line (an interrupted write) is skipped and counted in
-    ``EventLog.skipped_lines``.
+    ``rotated=False``. A bad line (torn, garbage, not an event) is skipped, counted in
+    ``EventLog.skipped_lines`` and named in ``EventLog.problems``; every other line is still read.
 
     Args:
         run: only events of this run id.
         episode: only events of this episode.
         since: only events at or after this time (a Unix timestamp or a timezone-aware datetime).
+        strict: raise :class:`InvalidInputError` (naming file and line) on a bad line that is not a torn last line.
     """
     if isinstance(since, dt.datetime):
         if since.tzinfo is None:
             raise InvalidInputError("since must be a timezone-aware datetime (or a Unix timestamp)")
         since = since.timestamp()
-    return EventLog(expand_paths(paths, rotated=rotated), run=run, episode=episode, since=since)
+    return EventLog(expand_paths(paths, rotated=rotated), run=run, episode=episode, since=since, strict=strict)

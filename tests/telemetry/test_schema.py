@@ -78,17 +78,21 @@ def test_unknown_fields_from_a_newer_writer_are_ignored(tmp_path: Path) -> None:
     assert isinstance(event, StepEvent)
 
 
-def test_unsupported_schema_version_is_an_error_naming_the_line(tmp_path: Path) -> None:
-    """A line of a schema version this build cannot read fails with its file and line number."""
+def test_unsupported_schema_version_is_skipped_and_named_or_an_error_with_strict(tmp_path: Path) -> None:
+    """A line of a schema version this build cannot read is skipped and named with its file and line number;
+    with strict=True it is an error saying so."""
     line = json.loads(FIXTURE.read_text().splitlines()[1])
     line["schema_version"] = 99
     path = tmp_path / "future.jsonl"
     path.write_text(json.dumps(line) + "\n")
     assert 99 not in SUPPORTED_SCHEMA_VERSIONS
+    log = read_events(path)
+    assert list(log) == []
+    assert log.problems == [f"{path}:1: unsupported schema_version 99"]
     with pytest.raises(InvalidInputError, match=r"future.jsonl:1: unsupported schema_version 99"):
-        list(read_events(path))
+        list(read_events(path, strict=True))
     with pytest.raises(InvalidInputError, match="unsupported schema_version 99"):
-        list(read_events(path).records())
+        list(read_events(path, strict=True).records())
 
 
 def test_upgrade_leaves_current_events_unchanged() -> None:

@@ -1,0 +1,181 @@
+"""Linear time, measured: each format parser (and the telemetry scrubber) on adversarial families of text.
+
+For every family (blank-line runs, bracket runs, unclosed tags, long tokens, runs of each format's own markers)
+and every parser, prints the time at 10 KB / 100 KB / 1 MB / 5 MB and the ratio per 10x of size (the 1 MB to 5 MB
+step is read linearly: its growth times 2). A linear parser shows about 10x per 10x; the targets are at most 12x
+per 10x and any 10 KB input under 50 ms.
+
+Times are thread CPU time (``time.thread_time``), the best of several repetitions in interleaved rounds, so a
+machine shared with other work (another process preempting this one) inflates them less; run as a script, the
+process re-executes itself with glibc allocator settings that keep multi-MB buffers mapped (see ``_ALLOCATOR``).
+
+    .venv/bin/python scripts/bench_linear.py                    # every family, up to 5 MB (about two minutes)
+    .venv/bin/python scripts/bench_linear.py --max-size 1000000 # up to 1 MB
+    .venv/bin/python scripts/bench_linear.py --check            # exit 1 if a target is missed
+
+tests/parsing/test_linear.py runs every family at 10 KB in the default suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from guardrail.parsing.action_eq import parse_action_eq
+from guardrail.parsing.json_format import parse_json
+from guardrail.parsing.react import parse_react
+from guardrail.parsing.xml import parse_xml
+from guardrail.telemetry.events import Redaction
+
+
+def _repeat(unit: str, prefix: str = "", suffix: str = "") -> Callable[[int], str]:
+    """``prefix`` + ``unit`` repeated to about ``n`` characters + ``suffix``."""
+
+    def make(n: int) -> str:
+        return prefix + unit * max(1, (n - len(prefix) - len(suffix)) // len(unit)) + suffix
+
+    return make
+
+
+FAMILIES: dict[str, Callable[[int], str]] = {
+    # blank-line and whitespace runs: a model degenerating into newlines
+    "blank-lines": _repeat("\n", "I recommend caution.", "red"),
+    "blank-lines-crlf": _repeat("\r\n", "Thought: hmm", "ACTION=red"),
+    "whitespace-mixed": _repeat(" \t\n"),
+    "spaces-after-marker": _repeat(" ", "ACTION"),
+    # bracket runs
+    "open-braces": _repeat("{"),
+    "open-brackets-in-object": _repeat("[", '{"action": '),
+    "brackets-mixed": _repeat("{[(<"),
+    "json-unterminated-strings": _repeat('{"a":"'),
+    "json-action-objects-unclosed": _repeat('{"action": "red", "rationale": '),
+    "quotes": _repeat('"'),
+    "fences": _repeat("```json\n"),
+    "fence-ticks": _repeat("`"),
+    # unclosed tags
+    "unclosed-action-attrs": _repeat("<action xxxxxxxx"),
+    "unclosed-action-tags": _repeat("<action>"),
+    "unclosed-rationale-tags": _repeat("<think>"),
+    "partial-closing-tags": _repeat("</action "),
+    "lt-runs": _repeat("<"),
+    # long tokens
+    "long-word": _repeat("a"),
+    "long-hash": _repeat("9f3b"),
+    "long-base64": _repeat("QUJD+/=="),
+    # each format's markers repeated
+    "action-eq-markers": _repeat("ACTION"),
+    "action-eq-lines": _repeat("ACTION=red\n"),
+    "react-markers": _repeat("Action:"),
+    "react-lines": _repeat("Thought: t\nAction: x\n"),
+    "react-input-tail": _repeat(" ", "Action: x\nAction Input:"),
+    # the scrubbers' triggers
+    "at-signs": _repeat("a@"),
+    "dotted-then-at": _repeat("x.", suffix="@"),
+    "key-prefixes": _repeat("sk-"),
+    "key-labels": _repeat("password="),
+    "pem-headers": _repeat("-----BEGIN PRIVATE KEY-----"),
+}
+"""Adversarial text families: each makes a text of about ``n`` characters."""
+
+_SCRUB = Redaction(mode="full")
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "xml": parse_xml,
+    "json": parse_json,
+    "react": parse_react,
+    "action_eq": parse_action_eq,
+    "scrub": _SCRUB.scrub,
+}
+"""What is timed: the four format parsers and the default secret scrubber of telemetry."""
+
+SIZES = (10_000, 100_000, 1_000_000, 5_000_000)
+MAX_RATIO = 12.0
+MAX_SMALL_SECONDS = 0.050
+
+
+def cpu_seconds(parser: Callable[[str], object], text: str, *, repeats: int) -> float:
+    """The best thread CPU time of ``repeats`` runs of ``parser(text)``."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.thread_time()
+        parser(text)
+        best = min(best, time.thread_time() - start)
+    return best
+
+
+def timings(parser: Callable[[str], object], texts: list[str], *, rounds: int = 3) -> list[float]:
+    """The best CPU time per text, over ``rounds`` passes through all the sizes (interleaved, so a burst of load
+    on a shared machine costs one pass of one size, not every repetition of it)."""
+    best = [float("inf")] * len(texts)
+    for _ in range(rounds):
+        for index, text in enumerate(texts):
+            best[index] = min(best[index], cpu_seconds(parser, text, repeats=_repeats(len(text))))
+    return best
+
+
+def _repeats(size: int) -> int:
+    return 5 if size <= 100_000 else 3 if size <= 1_000_000 else 2
+
+
+def ratios(sizes: tuple[int, ...], seconds: list[float]) -> list[float]:
+    """Time growth per 10x of size between consecutive sizes, read linearly: ``growth * 10 / size factor``.
+
+    Linear code gives about 10x at every step; a 5x step (1 MB to 5 MB) growing 5x reads as 10x; quadratic code
+    gives 100x per 10x step (and 50x on the 5x step). Times below half a millisecond count as half a millisecond:
+    there the timer, caches and call overhead dominate.
+    """
+    floor = 0.5e-3
+    out = []
+    for index in range(len(sizes) - 1):
+        growth = max(seconds[index + 1], floor) / max(seconds[index], floor)
+        out.append(growth * 10 * sizes[index] / sizes[index + 1])
+    return out
+
+
+_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+"""glibc settings for this benchmark's process: multi-MB buffers are then reused instead of mapped afresh each
+time, so the kernel's page faults on new mappings (which made 5 MB copies look super-linear) are not timed."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; with ``--check`` return 1 when a ratio exceeds 12x or a 10 KB input takes 50 ms."""
+    if argv is None and sys.platform.startswith("linux") and any(k not in os.environ for k in _ALLOCATOR):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_ALLOCATOR})
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--max-size", type=int, default=SIZES[-1], help="largest input, characters")
+    options.add_argument("--family", action="append", help="only these families (repeatable)")
+    options.add_argument("--parser", action="append", choices=sorted(PARSERS), help="only these parsers")
+    options.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = options.parse_args(argv)
+    sizes = tuple(s for s in SIZES if s <= args.max_size)
+    families = {k: v for k, v in FAMILIES.items() if not args.family or k in args.family}
+    parsers = {k: v for k, v in PARSERS.items() if not args.parser or k in args.parser}
+    print("$ " + " ".join(["python", "scripts/bench_linear.py", *(argv if argv is not None else sys.argv[1:])]))
+    header = " ".join(f"{s // 1000:>7,} KB" for s in sizes)
+    print(f"{'family':30} {'parser':10} {header}   ratio per 10x")
+    missed: list[str] = []
+    worst = 0.0
+    for family, make in families.items():
+        texts = [make(size) for size in sizes]
+        for name, parser in parsers.items():
+            seconds = timings(parser, texts)
+            growth = ratios(sizes, seconds)
+            worst = max([worst, *growth])
+            times = " ".join(f"{t * 1e3:8.2f}ms" for t in seconds)
+            shown = " ".join(f"{g:5.1f}x" for g in growth)
+            flag = ""
+            if any(g > MAX_RATIO for g in growth) or seconds[0] > MAX_SMALL_SECONDS:
+                flag = "  <-- target missed"
+                missed.append(f"{family}/{name}")
+            print(f"{family:30} {name:10} {times}   {shown}{flag}")
+    print(f"\nworst ratio per 10x: {worst:.1f}x (target <= {MAX_RATIO:g}x); targets missed: {len(missed)}")
+    for item in missed:
+        print(f"  missed: {item}")
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
