@@ -162,7 +162,7 @@ def test_latency_recorded_is_the_agents_own() -> None:
 
     guard.step(slow, "choose")
     guard.close()
-    assert 0.05 <= sink.steps[0].agent_latency_s < 5.0
+    assert 0.045 <= sink.steps[0].agent_latency_s < 5.0  # sleep and the clock may differ by a few ms
 
 
 async def test_astep_reads_a_long_output_off_the_event_loop() -> None:
