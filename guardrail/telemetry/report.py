@@ -293,59 +293,46 @@ _ANSWERED, _GAP, _AGREE_KNOWN, _AGREES, _INTERVENED, _CHANGED, _COVERAGE = 1, 2,
 _NO_CHANGES: tuple[str, ...] = ()
 
 
+# A step's contribution to its groups' counts, as one hashable value: groups count these (a few hundred distinct
+# ones in a million steps), and the figures expand them at the end. Far cheaper than a dozen counters per step.
+# (status not ok, answered, no legal action, rationale named an action, agrees (None: unknown), intervened,
+#  extra agent calls, first-attempt finding kinds, (policy, applied, changed) per correction)
+_Signature = tuple[bool, bool, bool, bool, bool | None, bool, int, tuple[str, ...], tuple[tuple[str, bool, bool], ...]]
+
+
 class _Acc:
     """Running counts of one group; with ``detail``, also the per-step arrays behind series and pictures."""
 
     __slots__ = (
-        "agree",
-        "agree_n",
-        "answered",
         "contradictions",
-        "corrections",
         "coverage",
         "detail",
         "episodes",
-        "errors",
-        "extra_calls",
         "flags",
         "freq_hits",
         "freq_n",
         "greedy_hits",
         "greedy_n",
-        "intervened",
-        "invalid",
-        "kinds",
         "matrix",
         "outcome",
         "policy_rewards",
-        "rationale",
         "reward_n",
         "reward_steps",
         "reward_sum",
         "reward_times",
         "reward_values",
         "runs",
+        "signatures",
         "step_coverage",
         "step_index",
-        "steps",
         "times",
     )
 
     def __init__(self, detail: bool) -> None:
         self.detail = detail
-        self.steps = 0
-        self.errors = 0
-        self.answered = 0
-        self.rationale = 0
-        self.agree = 0
-        self.agree_n = 0
-        self.invalid = 0
-        self.intervened = 0
-        self.extra_calls = 0
-        self.kinds: dict[str, int] = {}
-        self.corrections: dict[str, list[int]] = {}
+        self.signatures: dict[_Signature, int] = {}
         self.policy_rewards: dict[str, list[float]] = {}
-        self.outcome = [0, 0.0, 0, 0.0]  # changed steps, their reward sum, unchanged steps, their reward sum
+        self.outcome: list[float] = [0, 0.0, 0, 0.0]  # changed steps, their reward sum, unchanged ones, their sum
         self.coverage: dict[tuple[str, str], tuple[int, float]] = {}
         self.runs: set[str] = set()
         self.episodes: set[tuple[str, str]] = set()
@@ -366,18 +353,127 @@ class _Acc:
         self.matrix: dict[tuple[str | None, str | None], list[int]] = {}
         self.contradictions: list[tuple[tuple[bool, float, int], Mapping[str, Any]]] = []
 
+    def merge(self, other: _Acc, top: int) -> None:
+        """Add another group's counts (the total is the sum of one grouping's groups)."""
+        for signature, n in other.signatures.items():
+            self.signatures[signature] = self.signatures.get(signature, 0) + n
+        for policy, (count, total) in other.policy_rewards.items():
+            sums = self.policy_rewards.setdefault(policy, [0.0, 0.0])
+            sums[0] += count
+            sums[1] += total
+        self.outcome = [a + b for a, b in zip(self.outcome, other.outcome, strict=True)]
+        for key, (step, coverage) in other.coverage.items():
+            seen = self.coverage.get(key)
+            if seen is None or step >= seen[0]:
+                self.coverage[key] = (step, coverage)
+        self.runs |= other.runs
+        self.episodes |= other.episodes
+        self.freq_hits += other.freq_hits
+        self.freq_n += other.freq_n
+        self.greedy_hits += other.greedy_hits
+        self.greedy_n += other.greedy_n
+        self.reward_sum += other.reward_sum
+        self.reward_n += other.reward_n
+        if self.detail:
+            self.times.extend(other.times)
+            self.step_index.extend(other.step_index)
+            self.flags.extend(other.flags)
+            self.step_coverage.extend(other.step_coverage)
+            self.reward_times.extend(other.reward_times)
+            self.reward_steps.extend(other.reward_steps)
+            self.reward_values.extend(other.reward_values)
+            for cell_key, (first, final) in other.matrix.items():
+                cell = self.matrix.setdefault(cell_key, [0, 0])
+                cell[0] += first
+                cell[1] += final
+            self.contradictions = heapq.nlargest(top, [*self.contradictions, *other.contradictions], key=_rank)
+
+
+def _rank(entry: tuple[tuple[bool, float, int], Mapping[str, Any]]) -> tuple[bool, float, int]:
+    return entry[0]
+
+
+class _Counts:
+    """A group's step counts, expanded from its signatures."""
+
+    __slots__ = (
+        "agree",
+        "agree_n",
+        "answered",
+        "corrections",
+        "errors",
+        "extra_calls",
+        "intervened",
+        "invalid",
+        "kinds",
+        "rationale",
+        "steps",
+    )
+
+    def __init__(self, signatures: Mapping[_Signature, int]) -> None:
+        self.steps = self.errors = self.answered = self.invalid = self.rationale = 0
+        self.agree = self.agree_n = self.intervened = self.extra_calls = 0
+        self.kinds: dict[str, int] = {}
+        self.corrections: dict[str, list[int]] = {}
+        for (error, answered, invalid, named, agree, intervened, extra, kinds, changes), n in signatures.items():
+            self.steps += n
+            self.errors += n * error
+            self.extra_calls += n * extra
+            self.intervened += n * intervened
+            if agree is not None:
+                self.agree_n += n
+                self.agree += n * agree
+            if answered:
+                self.answered += n
+                self.invalid += n * invalid
+                self.rationale += n * named
+                for kind in kinds:
+                    self.kinds[kind] = self.kinds.get(kind, 0) + n
+            for policy, applied, changed in changes:
+                counts = self.corrections.setdefault(policy, [0, 0, 0])
+                counts[0] += n
+                counts[1] += n * applied
+                counts[2] += n * changed
+
 
 # One executed step as the episode replays it: step index, action, groups, policies that changed the action,
 # whether an override or exploration did, and the step's end time.
 _Row = tuple[int, str, tuple[_Acc, ...], tuple[str, ...], bool, float]
+_NO_STEP = -(1 << 62)
 
 
 class _Episode:
-    __slots__ = ("rewards", "rows")
+    """One (run, episode): its executed steps, rewards, and per group tuple the last coverage seen."""
+
+    __slots__ = ("last_accs", "last_slot", "rewards", "rows", "slots")
 
     def __init__(self) -> None:
         self.rows: list[_Row] = []
         self.rewards: dict[int, float] = {}
+        self.slots: dict[tuple[_Acc, ...], list[Any]] = {}  # groups -> [step, coverage] of the last coverage
+        self.last_accs: tuple[_Acc, ...] | None = None
+        self.last_slot: list[Any] = []
+
+    def slot(self, accs: tuple[_Acc, ...]) -> list[Any]:
+        """The coverage slot of these groups (the previous step's, most of the time)."""
+        if accs is self.last_accs:
+            return self.last_slot
+        slot = self.slots.get(accs)
+        if slot is None:
+            slot = self.slots[accs] = [_NO_STEP, None]
+        self.last_accs, self.last_slot = accs, slot
+        return slot
+
+    def settle(self, key: tuple[str, str]) -> None:
+        """Give every group of the episode its run, the episode and its last coverage."""
+        for accs, (step, coverage) in self.slots.items():
+            for acc in accs:
+                acc.runs.add(key[0])
+                acc.episodes.add(key)
+                if coverage is not None:
+                    seen = acc.coverage.get(key)
+                    if seen is None or step >= seen[0]:
+                        acc.coverage[key] = (step, coverage)
 
 
 def summarize(
@@ -425,41 +521,73 @@ def summarize_many(
     total = _Acc(None in wanted)
     tables: list[dict[Any, _Acc]] = [{} for _ in groupings]
     details = [g in wanted for g in groupings]
+    # With a grouping, the total is the sum of its groups (merged at the end), unless only the total is detailed.
+    derived = bool(groupings) and (details[0] or not total.detail)
+    base: tuple[_Acc, ...] = () if derived else (total,)
+    group_accs: dict[Any, tuple[_Acc, ...]] = {}
     episodes: dict[tuple[str, str], _Episode] = {}
     seq = 0
     last_time = 0.0
+    only = groupings[0] if len(groupings) == 1 else None
     for item in events:
-        data: Mapping[str, Any] = item.model_dump() if isinstance(item, (StepEvent, RewardEvent)) else item
-        kind = data.get("type", "step")
-        run_id = data.get("run_id", "")
-        key = (run_id, data.get("episode", ""))
+        data: Mapping[str, Any] = (
+            item if type(item) is dict else item.model_dump() if isinstance(item, (StepEvent, RewardEvent)) else item
+        )
+        get = data.get
+        kind = get("type", "step")
+        key = (get("run_id", ""), get("episode", ""))
         episode = episodes.get(key)
         if episode is None:
             episode = episodes[key] = _Episode()
         if kind == "reward":
-            reward = data.get("reward")
+            reward = get("reward")
             if isinstance(reward, (int, float)):
-                episode.rewards[data.get("step", -1)] = float(reward)
+                episode.rewards[get("step", -1)] = float(reward)
             continue
         if kind != "step":
             continue
-        accs: tuple[_Acc, ...] = (total,)
-        for grouping, table, detail in zip(groupings, tables, details, strict=True):
-            group_key = _group_key(grouping, data, key)
-            acc = table.get(group_key)
-            if acc is None:
-                acc = table[group_key] = _Acc(detail)
-            accs = (*accs, acc)
-        timestamp = data.get("timestamp")
-        if isinstance(timestamp, (int, float)):
+        if groupings:
+            # one tuple of groups per combination of keys, so that it is the same object each time
+            if only == "agent":
+                group_keys: Any = get("agent") or "(unknown)"
+            elif only is not None:
+                group_keys = _group_key(only, data, key)
+            else:
+                group_keys = tuple(_group_key(g, data, key) for g in groupings)
+            accs = group_accs.get(group_keys)
+            if accs is None:
+                found = []
+                keys = (group_keys,) if only is not None else group_keys
+                for group_key, table, detail in zip(keys, tables, details, strict=True):
+                    acc = table.get(group_key)
+                    if acc is None:
+                        acc = table[group_key] = _Acc(detail)
+                    found.append(acc)
+                accs = group_accs[group_keys] = (*base, *found)
+        else:
+            accs = base
+        timestamp = get("timestamp")
+        if timestamp.__class__ is float or isinstance(timestamp, (int, float)):
             last_time = float(timestamp)
         seq += 1
-        changes, outcome_changed = _add_step(accs, data, key, run_id, last_time, seq, top)
-        action = data.get("final_action")
-        if action is not None and data.get("status", "ok") == "ok":
-            episode.rows.append((data.get("step", 0), action, accs, changes, outcome_changed, last_time))
-    for episode in episodes.values():
+        step = get("step", 0)
+        coverage = get("coverage")
+        if coverage is not None:
+            slot = episode.slot(accs)
+            if step >= slot[0]:
+                slot[0], slot[1] = step, coverage
+        else:
+            episode.slot(accs)
+        changes, outcome_changed = _add_step(accs, data, step, last_time, seq, top)
+        action = get("final_action")
+        if action is not None and get("status", "ok") == "ok":
+            episode.rows.append((step, action, accs, changes, outcome_changed, last_time))
+    for key, episode in episodes.items():
+        episode.settle(key)
         _replay(episode)
+    if derived:
+        for acc in tables[0].values():
+            total.merge(acc, top)
     edges = _time_edges([total, *(acc for table in tables for acc in table.values())])
     runs_total = len(total.runs)
     total_figures = _figures(_ALL, total, edges)
@@ -506,93 +634,75 @@ def _label(key: Any, runs: int) -> str:
     return str(key)
 
 
+_NO_KINDS: tuple[str, ...] = ()
+_NO_CORRECTIONS: tuple[tuple[str, bool, bool], ...] = ()
+
+
 def _add_step(
     accs: tuple[_Acc, ...],
     data: Mapping[str, Any],
-    key: tuple[str, str],
-    run_id: str,
+    step: int,
     timestamp: float,
     seq: int,
     top: int,
 ) -> tuple[tuple[str, ...], bool]:
     """Count one step into its groups; returns the policies that changed its action and whether one of them was
     an override or an exploration (the replay joins them with the step's reward)."""
-    status = data.get("status", "ok")
-    calls = data.get("agent_calls", 0)
-    errors = data.get("agent_errors")
+    get = data.get
+    calls = get("agent_calls", 0)
+    errors = get("agent_errors")
     answered = calls > (len(errors) if errors else 0)
-    final = data.get("final_action")
-    said = data.get("final_rationale_action")
+    final = get("final_action")
+    said = get("final_rationale_action")
     agree = None if final is None or said is None else final == said
-    first_kinds: set[str] = set()
+    kinds = _NO_KINDS
     gap_finding: Mapping[str, Any] | None = None
-    findings = data.get("findings")
+    findings = get("findings")
     if findings:
+        first: list[str] = []
         for finding in findings:
             if finding.get("attempt", 1) == 1:
                 kind = finding["kind"]
-                first_kinds.add(kind)
+                if kind not in first:
+                    first.append(kind)
                 if kind == KNOWING_DOING_GAP and gap_finding is None:
                     gap_finding = finding
-    parsed = data.get("parsed_action")
-    invalid = answered and parsed is None
-    named = answered and data.get("rationale_action") is not None
-    corrections = data.get("corrections")
+        kinds = tuple(first)
     intervened = False
-    changes: list[tuple[str, bool, bool]] = []
-    changed_by: tuple[str, ...] = _NO_CHANGES
+    changes = _NO_CORRECTIONS
+    changed_by = _NO_CHANGES
     outcome_changed = False
+    corrections = get("corrections")
     if corrections:
         changed_list: list[str] = []
+        found: list[tuple[str, bool, bool]] = []
         for correction in corrections:
             applied = correction.get("applied", True)
             intervened = intervened or applied
             to_action = correction.get("to_action")
             changed = applied and to_action is not None and to_action != correction.get("from_action")
             policy = correction["policy"]
-            changes.append((policy, applied, changed))
+            found.append((policy, applied, changed))
             if changed:
                 changed_list.append(policy)
                 outcome_changed = outcome_changed or correction.get("kind") in _OUTCOME_KINDS
+        changes = tuple(found)
         if changed_list:
             changed_by = tuple(dict.fromkeys(changed_list))
-    coverage = data.get("coverage")
-    step = data.get("step", 0)
-    extra = calls - 1 if calls > 1 else 0
+    signature: _Signature = (
+        get("status", "ok") != "ok",
+        answered,
+        answered and get("parsed_action") is None,
+        answered and get("rationale_action") is not None,
+        agree,
+        intervened,
+        calls - 1 if calls > 1 else 0,
+        kinds,
+        changes,
+    )
     for acc in accs:
-        acc.steps += 1
-        acc.runs.add(run_id)
-        acc.episodes.add(key)
-        if status != "ok":
-            acc.errors += 1
-        if answered:
-            acc.answered += 1
-            if invalid:
-                acc.invalid += 1
-            if named:
-                acc.rationale += 1
-            for kind in first_kinds:
-                acc.kinds[kind] = acc.kinds.get(kind, 0) + 1
-        if agree is not None:
-            acc.agree_n += 1
-            if agree:
-                acc.agree += 1
-        if intervened:
-            acc.intervened += 1
-        acc.extra_calls += extra
-        for policy, applied, changed in changes:
-            counts = acc.corrections.get(policy)
-            if counts is None:
-                counts = acc.corrections[policy] = [0, 0, 0]
-            counts[0] += 1
-            if applied:
-                counts[1] += 1
-            if changed:
-                counts[2] += 1
-        if coverage is not None:
-            seen = acc.coverage.get(key)
-            if seen is None or step >= seen[0]:
-                acc.coverage[key] = (step, coverage)
+        signatures = acc.signatures
+        signatures[signature] = signatures.get(signature, 0) + 1
         if acc.detail:
             _add_detail(acc, data, timestamp, step, seq, top, answered, gap_finding, agree, intervened, changed_by)
     return changed_by, outcome_changed
@@ -646,8 +756,64 @@ def _add_detail(
             heapq.heapreplace(heap, (rank, data))
 
 
+class _Tally:
+    """What an episode's replay found for one tuple of groups, added to each of them once at the end."""
+
+    __slots__ = (
+        "changed_n",
+        "changed_sum",
+        "detail",
+        "freq_hits",
+        "freq_n",
+        "greedy_hits",
+        "greedy_n",
+        "policy_rewards",
+        "reward_n",
+        "reward_steps",
+        "reward_sum",
+        "reward_times",
+        "reward_values",
+        "unchanged_sum",
+    )
+
+    def __init__(self, detail: bool) -> None:
+        self.detail = detail  # keep the rewards one by one, for series
+        self.freq_n = self.freq_hits = self.greedy_n = self.greedy_hits = self.reward_n = self.changed_n = 0
+        self.reward_sum = self.changed_sum = self.unchanged_sum = 0.0
+        self.policy_rewards: dict[str, list[float]] = {}
+        self.reward_times: list[float] = []
+        self.reward_steps: list[int] = []
+        self.reward_values: list[float] = []
+
+    def add_to(self, accs: tuple[_Acc, ...]) -> None:
+        for acc in accs:
+            acc.freq_n += self.freq_n
+            acc.freq_hits += self.freq_hits
+            acc.greedy_n += self.greedy_n
+            acc.greedy_hits += self.greedy_hits
+            acc.reward_n += self.reward_n
+            acc.reward_sum += self.reward_sum
+            outcome = acc.outcome
+            outcome[0] += self.changed_n
+            outcome[1] += self.changed_sum
+            outcome[2] += self.reward_n - self.changed_n
+            outcome[3] += self.unchanged_sum
+            for policy, (n, total) in self.policy_rewards.items():
+                sums = acc.policy_rewards.setdefault(policy, [0.0, 0.0])
+                sums[0] += n
+                sums[1] += total
+            if acc.detail:
+                acc.reward_times.extend(self.reward_times)
+                acc.reward_steps.extend(self.reward_steps)
+                acc.reward_values.extend(self.reward_values)
+
+
 def _replay(episode: _Episode) -> None:
-    """Walk the episode's executed actions in step order: frequent-action and greedy checks, rewards."""
+    """Walk the episode's executed actions in step order: frequent-action and greedy checks, rewards.
+
+    The history is the episode's, whichever groups its steps belong to; what each step adds goes to a tally per
+    tuple of groups (nearly always one per episode), added to the groups at the end.
+    """
     rows = episode.rows
     if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
         rows = sorted(rows, key=lambda row: row[0])
@@ -658,21 +824,24 @@ def _replay(episode: _Episode) -> None:
     top: str | None = None
     top_count = 0
     top_unique = False
+    best = -math.inf  # the highest mean reward of an action so far, and that action
+    best_action: str | None = None
+    tallies: dict[tuple[_Acc, ...], _Tally] = {}
+    last: tuple[_Acc, ...] | None = None
+    tally = _Tally(False)
     for step, action, accs, changed_by, outcome_changed, timestamp in rows:
+        if accs is not last:
+            tally = tallies.get(accs) or tallies.setdefault(accs, _Tally(any(acc.detail for acc in accs)))
+            last = accs
         if top_unique:
-            hit = action == top
-            for acc in accs:
-                acc.freq_n += 1
-                if hit:
-                    acc.freq_hits += 1
+            tally.freq_n += 1
+            if action == top:
+                tally.freq_hits += 1
         if rewarded:
-            best = max(sums[a] / n for a, n in rewarded.items())
+            tally.greedy_n += 1
             n = rewarded.get(action)
-            greedy = n is not None and sums[action] / n >= best - 1e-12
-            for acc in accs:
-                acc.greedy_n += 1
-                if greedy:
-                    acc.greedy_hits += 1
+            if n is not None and sums[action] / n >= best - 1e-12:
+                tally.greedy_hits += 1
         count = counts.get(action, 0) + 1
         counts[action] = count
         if count > top_count:  # counts only grow by one, so the new top is strictly ahead of the rest
@@ -681,28 +850,30 @@ def _replay(episode: _Episode) -> None:
             top_unique = False
         reward = rewards.get(step)
         if reward is not None:
-            sums[action] = sums.get(action, 0.0) + reward
-            rewarded[action] = rewarded.get(action, 0) + 1
-            for acc in accs:
-                acc.reward_sum += reward
-                acc.reward_n += 1
-                outcome = acc.outcome
-                if outcome_changed:
-                    outcome[0] += 1
-                    outcome[1] += reward
-                else:
-                    outcome[2] += 1
-                    outcome[3] += reward
-                for policy in changed_by:
-                    sums_n = acc.policy_rewards.get(policy)
-                    if sums_n is None:
-                        sums_n = acc.policy_rewards[policy] = [0.0, 0.0]
-                    sums_n[0] += 1
-                    sums_n[1] += reward
-                if acc.detail:
-                    acc.reward_times.append(timestamp)
-                    acc.reward_steps.append(step)
-                    acc.reward_values.append(reward)
+            total = sums[action] = sums.get(action, 0.0) + reward
+            n = rewarded[action] = rewarded.get(action, 0) + 1
+            mean = total / n
+            if mean >= best:
+                best, best_action = mean, action
+            elif action == best_action:  # the best action's mean fell: find the best again
+                best_action, best = max(((a, sums[a] / k) for a, k in rewarded.items()), key=lambda pair: pair[1])
+            tally.reward_n += 1
+            tally.reward_sum += reward
+            if outcome_changed:
+                tally.changed_n += 1
+                tally.changed_sum += reward
+            else:
+                tally.unchanged_sum += reward
+            for policy in changed_by:
+                policy_sums = tally.policy_rewards.setdefault(policy, [0.0, 0.0])
+                policy_sums[0] += 1
+                policy_sums[1] += reward
+            if tally.detail:
+                tally.reward_times.append(timestamp)
+                tally.reward_steps.append(step)
+                tally.reward_values.append(reward)
+    for accs, found in tallies.items():
+        found.add_to(accs)
 
 
 def _rate(hits: int, n: int) -> float | None:
@@ -821,20 +992,21 @@ def _contradiction(data: Mapping[str, Any]) -> Contradiction:
 
 def _figures(key: str, acc: _Acc, edges: npt.NDArray[np.float64] | None) -> Figures:
     coverages = [c for _, c in acc.coverage.values()]
+    counts = _Counts(acc.signatures)
     changed_n, changed_sum, unchanged_n, unchanged_sum = acc.outcome
     return Figures(
         key=key,
-        steps=acc.steps,
+        steps=counts.steps,
         episodes=len(acc.episodes),
         runs=len(acc.runs),
-        errors=acc.errors,
-        answered_steps=acc.answered,
-        rationale_steps=acc.rationale,
-        agreement=_rate(acc.agree, acc.agree_n),
-        agreeing_steps=acc.agree,
-        agreement_steps=acc.agree_n,
-        knowing_doing_gap_rate=_rate(acc.kinds.get(KNOWING_DOING_GAP, 0), acc.answered),
-        knowing_doing_gap_steps=acc.kinds.get(KNOWING_DOING_GAP, 0),
+        errors=counts.errors,
+        answered_steps=counts.answered,
+        rationale_steps=counts.rationale,
+        agreement=_rate(counts.agree, counts.agree_n),
+        agreeing_steps=counts.agree,
+        agreement_steps=counts.agree_n,
+        knowing_doing_gap_rate=_rate(counts.kinds.get(KNOWING_DOING_GAP, 0), counts.answered),
+        knowing_doing_gap_steps=counts.kinds.get(KNOWING_DOING_GAP, 0),
         frequent_action_rate=_rate(acc.freq_hits, acc.freq_n),
         frequent_action_hits=acc.freq_hits,
         frequent_action_steps=acc.freq_n,
@@ -843,12 +1015,12 @@ def _figures(key: str, acc: _Acc, edges: npt.NDArray[np.float64] | None) -> Figu
         greedy_rate=_rate(acc.greedy_hits, acc.greedy_n),
         greedy_hits=acc.greedy_hits,
         greedy_steps=acc.greedy_n,
-        invalid_rate=_rate(acc.invalid, acc.answered),
-        invalid_steps=acc.invalid,
-        intervention_rate=_rate(acc.intervened, acc.steps),
-        intervened_steps=acc.intervened,
-        extra_agent_calls_per_step=acc.extra_calls / acc.steps if acc.steps else None,
-        extra_agent_calls=acc.extra_calls,
+        invalid_rate=_rate(counts.invalid, counts.answered),
+        invalid_steps=counts.invalid,
+        intervention_rate=_rate(counts.intervened, counts.steps),
+        intervened_steps=counts.intervened,
+        extra_agent_calls_per_step=counts.extra_calls / counts.steps if counts.steps else None,
+        extra_agent_calls=counts.extra_calls,
         mean_reward=acc.reward_sum / acc.reward_n if acc.reward_n else None,
         reward_steps=acc.reward_n,
         outcome=RewardOutcome(
@@ -859,8 +1031,8 @@ def _figures(key: str, acc: _Acc, edges: npt.NDArray[np.float64] | None) -> Figu
         )
         if acc.reward_n
         else None,
-        finding_rates={k: n / acc.answered for k, n in sorted(acc.kinds.items())},
-        finding_counts=dict(sorted(acc.kinds.items())),
+        finding_rates={k: n / counts.answered for k, n in sorted(counts.kinds.items())},
+        finding_counts=dict(sorted(counts.kinds.items())),
         interventions=[
             PolicyFigures(
                 policy=p,
@@ -872,7 +1044,7 @@ def _figures(key: str, acc: _Acc, edges: npt.NDArray[np.float64] | None) -> Figu
                 if p in acc.policy_rewards
                 else None,
             )
-            for p, c in sorted(acc.corrections.items())
+            for p, c in sorted(counts.corrections.items())
         ],
         series=_step_series(acc) if acc.detail else [],
         timeline=_timeline(acc, edges) if acc.detail else [],
