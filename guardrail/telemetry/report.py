@@ -39,15 +39,16 @@ seconds; ``summarize`` accepts models too.
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import json
 import math
 import re
 import sys
 from array import array
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,7 @@ __all__ = [
     "summarize_many",
 ]
 
+_T = TypeVar("_T")
 GroupBy = Literal["episode", "agent", "policy", "run"]
 ReportFormat = Literal["table", "markdown", "json"]
 
@@ -572,12 +574,9 @@ def summarize_many(
         seq += 1
         step = get("step", 0)
         coverage = get("coverage")
-        if coverage is not None:
-            slot = episode.slot(accs)
-            if step >= slot[0]:
-                slot[0], slot[1] = step, coverage
-        else:
-            episode.slot(accs)
+        slot = episode.last_slot if accs is episode.last_accs else episode.slot(accs)
+        if coverage is not None and step >= slot[0]:
+            slot[0], slot[1] = step, coverage
         changes, outcome_changed = _add_step(accs, data, step, last_time, seq, top)
         action = get("final_action")
         if action is not None and get("status", "ok") == "ok":
@@ -1266,6 +1265,18 @@ def _prepare_output(path: str) -> str | None:
     return None
 
 
+def _without_gc(work: Callable[[], _T]) -> _T:
+    """Run ``work`` with the cyclic garbage collector paused: summarising builds no cycles, and collecting while
+    a million decoded events pass through costs about a tenth of the time (the command's own process only)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return work()
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_report(args: argparse.Namespace) -> int:
     """``guardrail report``: print the summary; 0 on success, 1 when no step was found, 2 on bad input."""
     outputs = [p for p in (args.plot, getattr(args, "html", None)) if p is not None]
@@ -1288,7 +1299,7 @@ def run_report(args: argparse.Namespace) -> int:
             page_by: GroupBy = args.by or "agent"
             by = list(dict.fromkeys([args.by, page_by, "agent", "episode"]))
             series |= {None, page_by}
-        summaries = summarize_many(log.records(), by=by, series=series)
+        summaries = _without_gc(lambda: summarize_many(log.records(), by=by, series=series))
         summaries = [s.model_copy(update={"skipped_lines": log.skipped_lines}) for s in summaries]
         summary = summaries[0]
         if summary.total.steps == 0:
