@@ -280,6 +280,9 @@ class _StepRun:
         self.decision = decision
         if self.first_decision is None:
             self.first_decision = decision
+        elif self.corrections and (asked := self.corrections[-1]).kind == "reask" and asked.applied:
+            # the answer to a re-ask: the re-ask is credited with this answer, not with what later policies made of it
+            self.corrections[-1] = asked.model_copy(update={"to_action": decision.action})
         self._decide(decision, raw)
 
     # -- deciding ----------------------------------------------------------------------------------------
@@ -480,11 +483,6 @@ class _StepRun:
         if action is None:
             action = self._fallback()
         self.final_action = action
-        if self.corrections:  # a re-ask's "to" is where the step ended up
-            self.corrections = [
-                c.model_copy(update={"to_action": action}) if c.kind == "reask" and c.applied else c
-                for c in self.corrections
-            ]
         self.done = True
 
     def _fallback(self) -> str | None:

@@ -86,7 +86,7 @@ def test_reask_fixes_the_gap_and_prompt_does_not_grow() -> None:
     assert "ACTION=red" in third
     assert "ACTION=green" not in third  # only the latest failed answer
     assert [c.kind for c in result.corrections] == ["reask", "reask"]
-    assert all(c.to_action == "blue" for c in result.corrections)
+    assert [(c.from_action, c.to_action) for c in result.corrections] == [("green", "red"), ("red", "blue")]
 
 
 def test_when_reask_still_fails_the_next_policy_applies() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from guardrail import OverrideToRationale, ReAsk
 from guardrail.exceptions import InvalidInputError
-from guardrail.telemetry import JsonlSink, render, summarize, summarize_files
+from guardrail.telemetry import JsonlSink, StepEvent, read_events, render, summarize, summarize_files
 from guardrail.telemetry.report import register
 
 from .conftest import AGREE_BLUE, AGREE_RED, GAP, INVALID, run_guard
@@ -23,6 +25,11 @@ def main(argv: list[str]) -> int:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     return int(args.func(args))
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one plain-text table line (columns are separated by at least two spaces)."""
+    return [cell for cell in re.split(r"\s{2,}", line.strip()) if cell]
 
 
 def _step(episode: str, step: int, action: str, **extra: Any) -> dict[str, Any]:
@@ -166,9 +173,9 @@ def test_cli_table_prints_the_figures_summarize_computes(tmp_path: Path, capsys:
     assert main(["report", str(path), "--by", "agent"]) == 0
     out = capsys.readouterr().out
     assert out == render(summarize_files(path, by="agent"))
-    lines = {line.split("  ")[0]: line for line in out.splitlines()}
-    assert "rationale-action agreement" in lines
-    assert lines["rationale-action agreement"].split()[-3:] == ["71.4%", "100.0%", "50.0%"]  # 5 of 7 known
+    rows = {cells[0]: cells[1:] for cells in map(_cells, out.splitlines()) if cells}
+    # 5 of 7 known: every rate carries its numerator and denominator
+    assert rows["rationale-action agreement"] == ["71.4% (5/7)", "100.0% (3/3)", "50.0% (2/4)"]
     assert "OverrideToRationale" in out
 
 
@@ -215,13 +222,281 @@ def test_cli_reports_torn_lines(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "skipped 1 torn line(s)" in capsys.readouterr().out
 
 
-def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--plot saves gap rate, coverage and intervention rate over steps as a PNG."""
+def test_plot_writes_rates_matrix_and_interventions_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--plot OUT.png saves the rates there and the matrix and the interventions beside it, over time or step."""
     pytest.importorskip("matplotlib")
     path = tmp_path / "events.jsonl"
     _two_agent_log(path)
-    out = tmp_path / "report.png"
-    assert main(["report", str(path), "--by", "agent", "--plot", str(out)]) == 0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for x in ("time", "step"):
+        out = tmp_path / x / "report.png"
+        assert main(["report", str(path), "--by", "agent", "--plot", str(out), "--x", x, "--window", "2"]) == 0
+        written = [out, out.with_name("report-matrix.png"), out.with_name("report-interventions.png")]
+        assert capsys.readouterr().err.splitlines() == [f"wrote {p}" for p in written]
+        for picture in written:
+            assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = summarize_files(path, by="agent", series=True)
     assert [p.step for p in summary.group("guarded").series] == [0, 1, 2, 3]
+
+
+# -- honest figures ---------------------------------------------------------------------------------------------
+
+_RATE = re.compile(r"^(\d+\.\d% \(\d+/\d+\)|n/a \(.+\))$")
+_RATE_ROWS = (
+    "rationale-action agreement",
+    "knowing-doing gap rate",
+    "frequent-action rate",
+    "greedy rate",
+    "invalid rate",
+    "intervention rate",
+    "steps with errors",
+)
+
+
+def _stubborn_events(steps: int = 3) -> list[Any]:
+    """An agent that ignores every re-ask (same gap again), under [ReAsk(max_attempts=2), OverrideToRationale()]."""
+    return run_guard(
+        [GAP] * (2 * steps), policies=[ReAsk(max_attempts=2), OverrideToRationale()], steps=steps, rewards=[1.0] * steps
+    )
+
+
+def test_reask_ignored_by_a_stubborn_agent_is_credited_with_no_change_in_table_markdown_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The override after an ignored re-ask changed the action; the re-ask did not: ReAsk 0 changed, override 3."""
+    path = tmp_path / "events.jsonl"
+    events = _stubborn_events(3)
+    path.write_text("".join(e.model_dump_json(exclude_none=True) + "\n" for e in events))
+    reask = [c for e in events if isinstance(e, StepEvent) for c in e.corrections if c.kind == "reask"]
+    assert [(c.from_action, c.to_action) for c in reask] == [("blue", "blue")] * 3  # the answer it got
+
+    assert main(["report", str(path)]) == 0
+    table = {cells[1]: cells[2:] for cells in map(_cells, capsys.readouterr().out.splitlines()) if len(cells) == 6}
+    assert table["ReAsk"] == ["3", "3", "0.0% (0/3)", "n/a (none)"]
+    assert table["OverrideToRationale"] == ["3", "3", "100.0% (3/3)", "1.000 (3 steps)"]
+
+    assert main(["report", str(path), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert re.search(r"\|\s+ReAsk \|\s+3 \|\s+3 \|\s+0\.0% \(0/3\) \|", markdown)
+    assert re.search(r"\|\s+OverrideToRationale \|\s+3 \|\s+3 \|\s+100\.0% \(3/3\) \|", markdown)
+
+    assert main(["report", str(path), "--format", "json"]) == 0
+    policies = {p["policy"]: p for p in json.loads(capsys.readouterr().out)["total"]["interventions"]}
+    assert (policies["ReAsk"]["applied"], policies["ReAsk"]["changed_action"]) == (3, 0)
+    assert (policies["OverrideToRationale"]["applied"], policies["OverrideToRationale"]["changed_action"]) == (3, 3)
+
+
+def test_every_rate_prints_its_denominator_in_table_and_markdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each rate cell reads `P% (hits/n)` (or `n/a (why)`), in the table and in Markdown, for each group."""
+    path = tmp_path / "events.jsonl"
+    _two_agent_log(path)
+    assert main(["report", str(path), "--by", "agent"]) == 0
+    rows = {cells[0]: cells[1:] for cells in map(_cells, capsys.readouterr().out.splitlines()) if cells}
+    for label in _RATE_ROWS:
+        assert len(rows[label]) == 3
+        assert all(_RATE.match(cell) for cell in rows[label]), (label, rows[label])
+    assert rows["knowing-doing gap rate"][0] == "37.5% (3/8)"  # two in the unguarded run, one in the guarded
+    assert rows["coverage (final, per episode)"][0] == "83.3% (2 episodes)"
+    assert rows["extra agent calls / step"][0] == "0.000 (0/8)"
+    assert rows["mean reward"][0] == "0.688 (8 steps)"
+
+    assert main(["report", str(path), "--by", "agent", "--format", "markdown"]) == 0
+    markdown = {
+        cells[0]: cells[1:]
+        for line in capsys.readouterr().out.splitlines()
+        if (cells := [c.strip() for c in line.strip().strip("|").split("|")])
+    }
+    for label in _RATE_ROWS:
+        assert markdown[label] == rows[label]
+
+
+def test_json_carries_every_figure_the_table_shows_with_its_counts(tmp_path: Path) -> None:
+    """Each rate in the JSON equals its numerator over its denominator, both present beside it."""
+    path = tmp_path / "events.jsonl"
+    _two_agent_log(path)
+    data = json.loads(render(summarize_files(path, by="agent"), "json"))
+    pairs = {
+        "agreement": ("agreeing_steps", "agreement_steps"),
+        "knowing_doing_gap_rate": ("knowing_doing_gap_steps", "answered_steps"),
+        "frequent_action_rate": ("frequent_action_hits", "frequent_action_steps"),
+        "greedy_rate": ("greedy_hits", "greedy_steps"),
+        "invalid_rate": ("invalid_steps", "answered_steps"),
+        "intervention_rate": ("intervened_steps", "steps"),
+        "extra_agent_calls_per_step": ("extra_agent_calls", "steps"),
+    }
+    for figures in [data["total"], *data["groups"]]:
+        for rate, (hits, n) in pairs.items():
+            assert figures[rate] == pytest.approx(figures[hits] / figures[n]), (figures["key"], rate)
+        for kind, count in figures["finding_counts"].items():
+            assert figures["finding_rates"][kind] == pytest.approx(count / figures["answered_steps"])
+        assert figures["coverage_episodes"] == figures["episodes"]
+        assert figures["reward_steps"] > 0
+        assert figures["outcome"]["changed_steps"] + figures["outcome"]["unchanged_steps"] == figures["reward_steps"]
+
+
+def test_figures_that_need_rewards_or_rationales_say_so_when_there_are_none() -> None:
+    """No reward events: greedy rate, mean reward and outcomes say "no rewards"; no rationale: the gap says so."""
+    events = [_step("e", i, "a", agent_calls=1, parsed_action="a") for i in range(3)]
+    rows = {cells[0]: cells[1:] for cells in map(_cells, render(summarize(events)).splitlines()) if cells}
+    assert rows["greedy rate"] == ["n/a (no rewards)"]
+    assert rows["mean reward"] == ["n/a (no rewards)"]
+    assert rows["reward, override/explore changed"] == ["n/a (no rewards)"]
+    assert rows["knowing-doing gap rate"] == ["n/a (no rationale named an action)"]
+    assert rows["rationale-action agreement"] == ["n/a (no rationale named an action)"]
+    assert summarize(events).total.outcome is None
+
+
+def test_reward_outcome_compares_steps_an_override_changed_with_the_rest() -> None:
+    """Outcome: mean reward of steps an override or exploration changed vs other rewarded steps; a re-ask's change
+    counts for its own policy only."""
+    override = {"policy": "OverrideToRationale", "kind": "override", "from_action": "a", "to_action": "b"}
+    reask = {"policy": "ReAsk", "kind": "reask", "from_action": "a", "to_action": "b"}
+    events = [
+        _step("e", 0, "b", corrections=[override]),
+        _reward("e", 0, 1.0),
+        _step("e", 1, "b", corrections=[reask]),
+        _reward("e", 1, 0.0),
+        _step("e", 2, "a"),
+        _reward("e", 2, 0.5),
+        _step("e", 3, "b", corrections=[{**override, "applied": False}]),  # a shadow: changed nothing
+    ]
+    total = summarize(events).total
+    assert total.outcome is not None
+    assert (total.outcome.changed_steps, total.outcome.changed_mean_reward) == (1, 1.0)
+    assert (total.outcome.unchanged_steps, total.outcome.unchanged_mean_reward) == (2, pytest.approx(0.25))
+    policies = {p.policy: p for p in total.interventions}
+    assert (policies["OverrideToRationale"].proposed, policies["OverrideToRationale"].changed_action) == (2, 1)
+    assert (policies["ReAsk"].changed_reward_steps, policies["ReAsk"].changed_mean_reward) == (1, 0.0)
+
+
+def test_a_correction_to_no_legal_action_is_not_a_changed_action() -> None:
+    """A re-ask answered without a legal action changed nothing the step executed: not counted as a change."""
+    events = [
+        _step("e", 0, "b", corrections=[{"policy": "ReAsk", "kind": "reask", "from_action": "a", "to_action": None}])
+    ]
+    assert summarize(events).total.interventions[0].changed_action == 0
+
+
+# -- the figures behind the pictures ------------------------------------------------------------------------------
+
+
+def _demo_events(path: Path) -> list[Any]:
+    """A small run of the demo (guarded and unguarded simulated agents) into ``path``, read back as models."""
+    from guardrail.demo import run_demo
+
+    run_demo(bandits=3, horizon=12, telemetry=path)
+    return list(read_events(path))
+
+
+def test_matrix_counts_equal_those_computed_from_the_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The rationale-action matrix, first answers and after the guard, per group: the counts the events give."""
+    path = tmp_path / "demo.jsonl"
+    events = _demo_events(path) + _two_agent_log(tmp_path / "more.jsonl")
+    capsys.readouterr()
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    summary = summarize(events, by="agent", series=True)
+    for figures in summary.figures():
+        mine = [e for e in steps if figures.key in ("all", e.agent)]
+        first = Counter((e.rationale_action, e.parsed_action) for e in mine if e.agent_calls > len(e.agent_errors))
+        final = Counter((e.final_rationale_action, e.final_action) for e in mine if e.final_action is not None)
+        assert {(c.rationale_action, c.action): c.first for c in figures.matrix if c.first} == dict(first)
+        assert {(c.rationale_action, c.action): c.final for c in figures.matrix if c.final} == dict(final)
+    assert summarize(events).total.matrix == []  # only with series=True
+
+
+def test_series_over_step_and_time_count_every_step_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Step points and time bins partition the steps; the bins of all groups share one set of edges."""
+    events = _demo_events(tmp_path / "demo.jsonl")
+    capsys.readouterr()
+    summary = summarize(events, by="agent", series=True)
+    for figures in summary.figures():
+        assert sum(p.steps for p in figures.series) == figures.steps
+        assert sum(b.steps for b in figures.timeline) == figures.steps
+        assert sum(p.knowing_doing_gap_steps for p in figures.series) == figures.knowing_doing_gap_steps
+        assert sum(b.reward_steps for b in figures.timeline) == figures.reward_steps
+        assert [p.step for p in figures.series] == sorted({p.step for p in figures.series})
+    edges = {(b.start, b.end) for f in summary.groups for b in f.timeline}
+    assert edges <= {(b.start, b.end) for b in summary.total.timeline}
+
+
+def test_worst_contradictions_come_unresolved_first_with_their_evidence() -> None:
+    """The top contradictions: first-attempt knowing-doing gaps, unresolved before resolved, evidence kept."""
+    guarded = run_guard([GAP, AGREE_RED], policies=[ReAsk(max_attempts=2)], steps=1, agent_name="guarded")
+    unguarded = run_guard([GAP], agent_name="unguarded", run_id="run-2")
+    summary = summarize([*guarded, *unguarded], series=True, top=5)
+    worst = summary.total.contradictions
+    assert [(c.agent, c.resolved) for c in worst] == [("unguarded", False), ("guarded", True)]
+    assert (worst[0].rationale_action, worst[0].action, worst[0].final_action) == ("red", "blue", "blue")
+    assert worst[0].evidence is not None
+    assert worst[0].evidence in (worst[0].rationale or "")
+    assert worst[1].corrections == ["ReAsk: blue -> red"]
+    assert len(summarize([*guarded, *unguarded], series=True, top=1).total.contradictions) == 1
+
+
+def test_control_characters_in_ids_and_agent_names_are_escaped_in_table_and_markdown() -> None:
+    """ANSI escapes and newlines in agent names and episode ids are written as escapes; Markdown escapes pipes."""
+    events = [
+        _step("ep\n1", 0, "a", agent="evil\x1b[31m|name"),
+        _step(
+            "ep-2\r", 0, "a", agent="ok", corrections=[{"policy": "P\x1b]8;;", "kind": "override", "to_action": "a"}]
+        ),
+    ]
+    for by in ("agent", "episode"):
+        for format in ("table", "markdown"):
+            out = render(summarize(events, by=by), format)  # type: ignore[arg-type]
+            assert "\x1b" not in out
+            assert "\r" not in out
+            assert all(len(line) == len(out.splitlines()[0]) or not line for line in out.splitlines()[:4])
+    table = render(summarize(events, by="agent"))
+    assert "evil\\x1b[31m|name" in table
+    assert "P\\x1b]8;;" in table
+    assert "evil\\x1b[31m\\|name" in render(summarize(events, by="agent"), "markdown")
+    assert "ep\\n1" in render(summarize(events, by="episode"))
+
+
+# -- the CLI's edges ------------------------------------------------------------------------------------------------
+
+
+def test_empty_file_says_no_step_events_and_exits_1_without_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty file (or one with rewards only): "no step events" on stderr, exit 1, nothing on stdout."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["report", str(empty)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == f"guardrail report: no step events in {empty}"
+    rewards_only = tmp_path / "rewards.jsonl"
+    rewards_only.write_text(json.dumps(_reward("e", 0, 1.0)) + "\n")
+    assert main(["report", str(rewards_only), "--html", str(tmp_path / "out.html")]) == 1
+    assert capsys.readouterr().out == ""
+    assert not (tmp_path / "out.html").exists()
+
+
+def test_plot_into_a_missing_directory_creates_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--plot and --html into directories that do not exist yet create them."""
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "events.jsonl"
+    _two_agent_log(path)
+    out = tmp_path / "new" / "deeper" / "report.png"
+    page = tmp_path / "other" / "report.html"
+    assert main(["report", str(path), "--plot", str(out), "--html", str(page)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_output_directory_that_cannot_be_created_is_refused_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """When the output's directory cannot be made (a file is in the way), one line on stderr and exit 2."""
+    path = tmp_path / "events.jsonl"
+    _two_agent_log(path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["report", str(path), "--plot", str(blocker / "report.png")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"guardrail report: cannot create directory {blocker}")
