@@ -224,6 +224,7 @@ class _StepRun:
     queue: list[_Call] = field(default_factory=list)
     attempt: int = 0
     calls: int = 0
+    judge_calls: int = 0  # a cascade reader's judge calls, counted apart from agent calls
     usage: Usage | None = None
     agent_seconds: float = 0.0
     decision: Decision | None = None
@@ -270,6 +271,7 @@ class _StepRun:
             raw = raw.output
         self.last_raw = raw
         decision = self.guard._parse(raw)
+        self.judge_calls += decision.rationale_judge_calls
         if self.samples_wanted:
             self.samples.append(decision)
             if len(self.samples) < self.samples_wanted:
@@ -549,6 +551,7 @@ class _StepRun:
                 else (),
                 "final_action": self.final_action,
                 "agent_calls": self.calls,
+                "judge_calls": self.judge_calls,
                 "input_tokens": usage.input_tokens if usage else None,
                 "output_tokens": usage.output_tokens if usage else None,
                 "agent_latency_s": float(self.agent_seconds),

@@ -127,8 +127,9 @@ class StepEvent(_Record):
     Emitted when the step ends, so ``timestamp`` is the step's end; it began
     ``agent_latency_s + guard_latency_s`` seconds earlier. ``parsed_action``, ``rationale_action`` and
     ``rationale_confidence`` describe the agent's *first* answer; ``final_rationale_action`` its last;
-    ``final_action`` is what was executed. ``policies`` names the guard's configured policy chain (empty when
-    none, or when the writer predates the field).
+    ``final_action`` is what was executed. ``agent_calls`` counts calls of the agent; ``judge_calls`` those of a
+    judge model that read its rationales (a :class:`~guardrail.CascadeReader`), apart. ``policies`` names the
+    guard's configured policy chain (empty when none, or when the writer predates the field).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -152,6 +153,7 @@ class StepEvent(_Record):
     corrections: tuple[CorrectionRecord, ...] = ()
     final_action: str | None = None
     agent_calls: int = 0
+    judge_calls: int = 0
     input_tokens: int | None = None
     output_tokens: int | None = None
     agent_latency_s: float = 0.0

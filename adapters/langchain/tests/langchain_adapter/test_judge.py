@@ -283,3 +283,16 @@ def test_the_model_must_be_a_chat_model() -> None:
     """A string or a plain function is not a model."""
     with pytest.raises(ConfigurationError, match="BaseChatModel"):
         JudgeReader("gpt-4o-mini")  # type: ignore[arg-type]
+
+
+def test_judge_calls_are_counted_in_the_step_event_apart_from_agent_calls() -> None:
+    """A guard reading rationales with a cascade logs its judge calls in ``judge_calls``, not in ``agent_calls``."""
+    from guardrail import Guard
+    from guardrail.testing import ScriptedAgent
+
+    judge = JudgeReader(GenericFakeChatModel(messages=iter([AIMessage(content="blue")])))
+    sink = MemorySink()
+    guard = Guard(["red", "blue"], reader=CascadeReader(LexicalReader(), judge), telemetry=sink)
+    guard.step(ScriptedAgent(["Hard to say which.\nACTION=red"]), "choose")
+    (event,) = sink.steps
+    assert (event.agent_calls, event.judge_calls, event.rationale_action) == (1, 1, "blue")
