@@ -27,10 +27,11 @@ __all__ = ["LexicalReader"]
 # A sentence ends at . ! ? ; followed by space, and at a line break ("0.4" and "billing.get" do not end one).
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
 # A clause inside a sentence ends at a comma, colon or bracket, or before a conjunction.
-_CLAUSE_BREAK = re.compile(
-    r"[,:()—–]| - |\b(?:and|but|so|then|because|since|while|although|though|however|or|before|after|until|unless"
-    r"|if|once|when|instead of|rather than|than)\b",
-    re.I,
+# A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction.
+_CLAUSE_PUNCTUATION = re.compile(r"[,:()—–]| - ")
+_CONJUNCTIONS = frozenset(
+    "and but so then because since while although though however or before after until unless if once when "
+    "instead rather than".split()
 )
 # A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)".
 _HISTORY_LINE = re.compile(
@@ -231,24 +232,31 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], space: 
     if not tokens:
         return []
     found: list[Mention] = []
-    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text, tokens[0].start, tokens[-1].end)] + [tokens[-1].end]
-    first = named = 0  # both walk forwards: linear in the sentence
-    for cut in breaks:
-        last = first
-        while last < len(tokens) and tokens[last].start < cut:
-            last += 1
-        clause = tokens[first:last][:30]
-        while named < len(names) and names[named].end <= (clause[0].start if clause else cut):
+    named = 0  # walks forwards with the clauses: linear in the sentence
+    for clause in _clauses(text, tokens):
+        clause = clause[:30]
+        while named < len(names) and names[named].end <= clause[0].start:
             named += 1
-        grounding = ground(clause, space) if clause else None
+        grounding = ground(clause, space)
         if grounding is not None:
             inside = named < len(names) and names[named].start < clause[-1].end
             if not inside:
                 found.append(Mention(grounding.action, clause[grounding.first].start, clause[grounding.last].end))
             elif _extends(grounding.action, names[named].action):
                 names[named] = Mention(grounding.action, names[named].start, names[named].end)
-        first = last
     return found
+
+
+def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
+    """The sentence's tokens cut into clauses: at punctuation between two tokens, and before a conjunction."""
+    clauses: list[Sequence[Token]] = []
+    first = 0
+    for i in range(1, len(tokens)):
+        if tokens[i].word in _CONJUNCTIONS or _CLAUSE_PUNCTUATION.search(text, tokens[i - 1].end, tokens[i].start):
+            clauses.append(tokens[first:i])
+            first = i
+    clauses.append(tokens[first:])
+    return clauses
 
 
 def _extends(longer: str, shorter: str) -> bool:
