@@ -23,8 +23,8 @@ cached, retried on the next read) and bad model output is still "none" (data, ca
 
 ``RationaleReading.judge_calls`` says how many judge calls a read cost: 1 when this read called the judge
 (whether it answered, timed out or failed), 0 for the primary's own reading, a cache hit or a read over budget;
-summed over reads it is ``stats.calls``. It is how a step's judge calls can be counted apart from its agent calls
-(``Decision`` and ``StepEvent`` do not carry it yet).
+summed over reads it is ``stats.calls``. ``Decision.rationale_judge_calls`` and ``StepEvent.judge_calls`` carry
+it, so a step's judge calls are counted apart from its agent calls.
 """
 
 from __future__ import annotations
