@@ -33,6 +33,8 @@ from guardrail.policies import (
     ReAskRequest,
     SampleRequest,
     SelfConsistency,
+    Skip,
+    SkipWhenFutile,
     TryAllFirst,
     UCBExplore,
 )
@@ -94,6 +96,8 @@ __all__ = [
     "RewardEvent",
     "SampleRequest",
     "SelfConsistency",
+    "Skip",
+    "SkipWhenFutile",
     "StepEvent",
     "StepResult",
     "StepState",
