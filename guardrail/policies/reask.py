@@ -54,9 +54,9 @@ class SkipWhenFutile:
             or the episode's.
     """
 
-    min_yield: float = 0.2
+    min_yield: float = 0.1
     window: int = 10
-    min_reasks: int = 4
+    min_reasks: int = 5
     probe_every: int = 10
     scope: Literal["agent", "episode"] = "agent"
 
