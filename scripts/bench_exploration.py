@@ -33,8 +33,8 @@ from guardrail import (
     UCBExplore,
 )
 from guardrail.bench.baselines import run_baseline
-from guardrail.bench.output import cost_cells
 from guardrail.bench.envs import BanditSpec
+from guardrail.bench.output import cost_cells
 from guardrail.bench.runner import (
     EpisodeTrace,
     RunSummary,
