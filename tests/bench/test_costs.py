@@ -58,5 +58,6 @@ def test_foreign_prompt_has_no_examples_and_spaced_names() -> None:
     prompt = foreign_bandit_prompt(names, [(names[0], 0.5), (names[3], -1.0)], few_shot=True)
     assert all(name in prompt for name in names)
     assert "<action>BUTTON</action>" in prompt
-    assert "Example" not in prompt and "ACTION=" not in prompt
+    assert "Example" not in prompt
+    assert "ACTION=" not in prompt
     assert prompt.endswith("Think:")
