@@ -54,8 +54,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policies",
         default="none,best",
-        help="comma-separated presets, or 'all': none, reask-override, override, try-all, eps-greedy, "
-        "ucb-explore, self-consistency, context-summary, best (default: none,best)",
+        help="comma-separated presets, or 'all': none, reask-override, reask-always, plan, plan-reask-always, "
+        "override, try-all, eps-greedy, ucb-explore, self-consistency, context-summary, best (default: none,best)",
     )
     parser.add_argument(
         "--baselines", default="ucb,random", help="baseline rows added to bandit tables (default: ucb,random; '' none)"
