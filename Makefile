@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install demo test test-real test-slow test-core-only lint typecheck check clean bench-sim bench-real bench-aiw bench-exploration bench-perf
+.PHONY: install demo test test-real test-slow test-core-only lint typecheck check clean bench-sim bench-real bench-real-foreign bench-aiw bench-exploration bench-perf
 
 $(STAMP): pyproject.toml adapters/langchain/pyproject.toml adapters/instructor/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench-sim: install
 
 bench-real: install
 	$(BIN)/guardrail bench --agent gemma --policies none,best --bandits 8 --arms 10 --horizon 50 --threads 1 --seed 0 --out bench-out/gemma-full
+
+## the real model on a prompt it was not tuned on (another benchmark's wording, arm names with spaces, no examples):
+## always re-asking vs the adaptive re-ask under the same plan, UCB as reference (docs/benchmarks.md)
+bench-real-foreign: install
+	$(BIN)/guardrail bench --agent gemma --policies plan-reask-always,plan --baselines ucb --prompt foreign --naming spaced --bandits 2 --arms 5 --horizon 50 --threads 2 --max-tokens 32 --seed 0 --out bench-out/gemma-foreign
 
 bench-aiw: install
 	$(BIN)/python scripts/bench_aiw.py evaluate tests/data/aiw_labelled.jsonl

@@ -33,6 +33,8 @@ from guardrail.policies import (
     ReAskRequest,
     SampleRequest,
     SelfConsistency,
+    Skip,
+    SkipWhenFutile,
     TryAllFirst,
     UCBExplore,
 )
@@ -105,6 +107,8 @@ __all__ = [
     "RewardEvent",
     "SampleRequest",
     "SelfConsistency",
+    "Skip",
+    "SkipWhenFutile",
     "StepEvent",
     "StepResult",
     "StepState",

@@ -23,9 +23,10 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from guardrail._frozen import filled
+from guardrail._reask_yield import ReAskYieldTally
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
-from guardrail.detectors.base import DetectorLike, Finding, detect_fn
+from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP, DetectorLike, Finding, detect_fn
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 from guardrail.exceptions import (
@@ -46,6 +47,7 @@ from guardrail.policies.base import (
     ReAskRequest,
     SampleRequest,
     Shadow,
+    Skip,
     answers_of,
     correct_fn,
     policy_name,
@@ -53,7 +55,7 @@ from guardrail.policies.base import (
 from guardrail.policies.consistency import majority_vote
 from guardrail.policies.reask import ReAsk
 from guardrail.rationale import RationaleReader
-from guardrail.state import BudgetView, StepState
+from guardrail.state import BudgetView, ReAskYields, StepState
 from guardrail.telemetry.events import (
     SCHEMA_VERSION,
     CorrectionKind,
@@ -240,6 +242,10 @@ class _StepRun:
     explored: bool = False
     done: bool = False
     episode_key: int = 0
+    reask_yield: ReAskYields = field(default_factory=ReAskYields)
+    reask_outcomes: list[bool] = field(default_factory=list)  # per re-ask made: did its answer fix the step?
+    reasks_skipped: int = 0
+    reasked: bool = False  # the answer being received is a re-ask's
 
     def __post_init__(self) -> None:
         self.episode_key = crc32(self.episode.encode())  # _check_episode made sure it encodes
@@ -324,6 +330,7 @@ class _StepRun:
             seed=(*self.guard._seed_key, self.episode_key, self.view.t, self.attempt),
             observation=self.observation,
             started_at=self.started_mono,
+            reask_yield=self.reask_yield,
         )
 
     def _decide(self, decision: Decision, raw: Any) -> None:
@@ -351,6 +358,9 @@ class _StepRun:
             self.finding_records.extend(records)
             state = _with_findings(state, tuple(findings))
             kinds = {f.kind for f in findings}
+        if self.reasked:  # a re-ask fixed its step when its answer is legal and consistent
+            self.reasked = False
+            self.reask_outcomes.append(decision.action is not None and kinds.isdisjoint(_UNFIXED))
         for policy, answers, correct in self.guard._policy_plan:
             if answers is not None and answers.isdisjoint(kinds):
                 continue
@@ -404,6 +414,19 @@ class _StepRun:
                 )
             )
             return False
+        if isinstance(correction, Skip):
+            self.reasks_skipped += correction.kind == "reask"
+            self.corrections.append(
+                CorrectionRecord(
+                    policy=name,
+                    kind=correction.kind,
+                    from_action=decision.action,
+                    attempts=self.attempt,
+                    reason=correction.reason,
+                    applied=False,
+                )
+            )
+            return False
         if not state.budget.can_intervene:
             self._blocked(policy, _kind_of(correction), state, records)
             return False
@@ -436,6 +459,7 @@ class _StepRun:
             wait = policy.wait_seconds(state) if isinstance(policy, ReAsk) else 0.0
             feedback = _bounded_feedback(correction.feedback, self.guard.actions, decision)
             self.queue.append(_Call(self.guard.prompter.reask(self.prompt, raw, feedback), wait))
+            self.reasked = True
             self.corrections.append(
                 CorrectionRecord(
                     policy=name,
@@ -564,6 +588,12 @@ class _StepRun:
             }
         )
 
+    def _tally_reasks(self) -> None:
+        if self.reask_outcomes or self.reasks_skipped:
+            self.guard._reask_yield.record(
+                self.agent_name or "", self.episode, self.reask_outcomes, self.reasks_skipped
+            )
+
     def fail(self, error: BaseException) -> None:
         """The agent raised: record what happened, then the caller re-raises unchanged."""
         self.guard._emit(self.event(self.view.t, "agent_error", error))
@@ -584,6 +614,7 @@ class _StepRun:
         guard = self.guard
         assert self.decision is not None
         assert self.first_decision is not None
+        self._tally_reasks()
         if self.final_action is None:
             event = self.event(self.view.t, "no_legal_action")
             guard._emit(event)
@@ -702,6 +733,10 @@ def _with_findings(state: StepState, findings: tuple[Finding, ...]) -> StepState
     if not findings:
         return state
     return filled(StepState, **{**state.__dict__, "findings": findings})
+
+
+_UNFIXED: Final = frozenset({INVALID_ACTION, KNOWING_DOING_GAP})
+"""Finding kinds on a re-ask's answer that mean the re-ask did not fix its step."""
 
 
 def _kind_of(correction: Override | ReAskRequest | SampleRequest) -> CorrectionKind:
@@ -834,6 +869,7 @@ class Guard:
         self._policy_names = tuple(policy_name(p) for p in self.policies)
         attempts = [p.max_attempts for p in self.policies if isinstance(p, ReAsk)]
         self._max_attempts = max(attempts, default=1)
+        self._reask_yield = ReAskYieldTally()  # per Guard, in memory: see guardrail/_reask_yield.py for why
         self._closed = False
         self._lock = threading.Lock()
         self._finish_locks = tuple(threading.Lock() for _ in range(64))
@@ -856,12 +892,13 @@ class Guard:
         _check_episode(episode)
         if reward is not None:
             self.record_reward(episode, reward)
-        name = getattr(agent, "name", None) or getattr(agent, "__name__", None) or type(agent).__name__
+        name = str(getattr(agent, "name", None) or getattr(agent, "__name__", None) or type(agent).__name__)
         return _StepRun(
             guard=self,
             observation=observation,
             episode=episode,
-            agent_name=str(name),
+            agent_name=name,
+            reask_yield=self._reask_yield.view(name, episode),
             view=self.history.view(episode, len(self.actions)),
             started=self.clock(),
             started_mono=time.monotonic(),
@@ -1053,6 +1090,10 @@ class Guard:
         value = check_reward(reward)
         index = self.history.record_reward(episode, len(self.actions), value, step=step)
         self._emit(RewardEvent(run_id=self.run_id, episode=episode, step=index, reward=value))
+
+    def reask_yield(self, agent: str, episode: str = "default") -> ReAskYields:
+        """What re-asks achieved so far for ``agent`` (its name, as in telemetry) and for ``episode``."""
+        return self._reask_yield.view(agent, episode)
 
     def view(self, episode: str = "default") -> HistoryView:
         """The episode's statistics (counts, means, UCB, coverage) now."""

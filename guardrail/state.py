@@ -13,7 +13,7 @@ from guardrail.decision import Decision
 from guardrail.detectors.base import Finding
 from guardrail.history import HistoryView
 
-__all__ = ["BudgetView", "StepState", "make_step_state"]
+__all__ = ["YIELD_WINDOW", "BudgetView", "ReAskYield", "ReAskYields", "StepState", "make_step_state"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,11 +35,47 @@ class BudgetView:
         return self.interventions_left is None or self.interventions_left > 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReAskYield:
+    """What re-asks bought so far, for one agent or one episode.
+
+    A re-ask *fixed* its step when the answer it got named a legal action and raised neither an invalid-action
+    nor a knowing-doing finding. ``recent`` holds the latest outcomes, oldest first (True: fixed), at most
+    :data:`YIELD_WINDOW` of them; ``skipped`` counts re-asks skipped (a ``Skip`` of kind ``"reask"``) since
+    the last re-ask that was made.
+    """
+
+    reasks: int = 0
+    fixed: int = 0
+    recent: tuple[bool, ...] = ()
+    skipped: int = 0
+
+    def rate(self, window: int | None = None) -> float | None:
+        """Share of the last ``window`` re-asks (default: all of ``recent``) that fixed their step; None if none."""
+        outcomes = self.recent if window is None else self.recent[-window:]
+        return sum(outcomes) / len(outcomes) if outcomes else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReAskYields:
+    """The re-ask yield of the step's agent (over every episode it played) and of the step's episode."""
+
+    agent: ReAskYield = field(default_factory=ReAskYield)
+    episode: ReAskYield = field(default_factory=ReAskYield)
+
+
+#: Outcomes of re-asks the guard keeps per agent and per episode (the longest window a policy may read).
+YIELD_WINDOW = 100
+
+_NO_YIELD = ReAskYields()
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepState:
     """One step, as detectors and policies see it.
 
     ``attempt`` counts agent calls for this step from 1; ``is_last_attempt`` is true when no re-ask can follow.
+    ``reask_yield`` is what re-asks achieved so far for this agent and this episode (see :class:`ReAskYield`).
     ``rng`` is a generator seeded from ``seed`` (the Guard derives it from its seed, the episode and the step, so
     runs reproduce whatever order episodes interleave in); it is created on first use.
     """
@@ -56,6 +92,7 @@ class StepState:
     seed: tuple[int, ...] = (0,)
     observation: Any = None
     started_at: float = 0.0
+    reask_yield: ReAskYields = _NO_YIELD
 
     @property
     def rng(self) -> np.random.Generator:

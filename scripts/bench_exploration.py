@@ -34,6 +34,7 @@ from guardrail import (
 )
 from guardrail.bench.baselines import run_baseline
 from guardrail.bench.envs import BanditSpec
+from guardrail.bench.output import cost_cells
 from guardrail.bench.runner import (
     EpisodeTrace,
     RunSummary,
@@ -93,14 +94,15 @@ def _run_seed(profile: Any, config_name: str, *, spec: BanditSpec, bandits: int,
 def table(rows: Sequence[tuple[str, RunSummary]], unguarded: RunSummary) -> str:
     lines = [
         "| configuration | regret (mean ± 95% CI) | vs unguarded | coverage at T | interventions / step "
-        "| extra agent calls / step |",
-        "|---|---|---|---|---|---|",
+        "| extra agent calls / step | changed steps | extra calls / changed step | extra calls / regret removed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in rows:
         change = s.regret_mean / unguarded.regret_mean - 1
+        costs = " | ".join(cost_cells(s, unguarded, tokens=False))
         lines.append(
             f"| {name} | {s.regret_mean:.2f} ± {s.regret_ci95:.2f} | {change:+.0%} | {s.coverage_final:.0%} "
-            f"| {s.interventions_per_step:.3f} | {s.agent_calls_per_step - 1:.3f} |"
+            f"| {s.interventions_per_step:.3f} | {s.agent_calls_per_step - 1:.3f} | {costs} |"
         )
     return "\n".join(lines)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrail.actions import ActionSpace
+from guardrail.bench.costs import changed_by_guard, per_unit
 from guardrail.bench.envs import AIWItem
 from guardrail.bench.prompts import AIW_ANSWER_PREFIX, aiw_prompt
 from guardrail.decision import Decision
@@ -265,6 +266,8 @@ class AIWRunSummary:
     agent_calls_per_question: float
     wall_seconds: float
     outputs: tuple[str, ...] = field(default=(), repr=False)
+    changed_steps: int = 0  # questions whose executed answer a correction (not the fallback) changed
+    extra_calls: int = 0  # agent calls beyond one per question
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -278,6 +281,8 @@ class AIWRunSummary:
             "executed_invalid_rate": self.executed_invalid_rate,
             "interventions_per_step": self.interventions_per_question,
             "agent_calls_per_step": self.agent_calls_per_question,
+            "changed_steps": self.changed_steps,
+            "extra_calls_per_changed_step": per_unit(self.extra_calls, self.changed_steps),
             "wall_seconds": self.wall_seconds,
         }
 
@@ -312,7 +317,7 @@ def run_aiw(
         run_id=name,
     )
     correct = first_correct = contradictions = first_invalid = executed_invalid = 0
-    interventions = calls = 0
+    interventions = calls = changed = 0
     outputs: list[str] = []
     started = time.perf_counter()
     for index, item in enumerate(items):
@@ -336,6 +341,7 @@ def run_aiw(
         correct += result.action == str(item.answer)
         interventions += sum(1 for c in result.corrections if c.applied and c.kind != "fallback")
         calls += result.agent_calls
+        changed += changed_by_guard(result)
         if progress is not None:
             progress(index + 1)
     n = max(len(items), 1)
@@ -351,4 +357,6 @@ def run_aiw(
         agent_calls_per_question=calls / n,
         wall_seconds=time.perf_counter() - started,
         outputs=tuple(outputs),
+        changed_steps=changed,
+        extra_calls=calls - len(items),
     )

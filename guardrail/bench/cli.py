@@ -54,8 +54,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policies",
         default="none,best",
-        help="comma-separated presets, or 'all': none, reask-override, override, try-all, eps-greedy, "
-        "ucb-explore, self-consistency, context-summary, best (default: none,best)",
+        help="comma-separated presets, or 'all': none, reask-override, reask-always, plan, plan-reask-always, "
+        "override, try-all, eps-greedy, ucb-explore, self-consistency, context-summary, best (default: none,best)",
     )
     parser.add_argument(
         "--baselines", default="ucb,random", help="baseline rows added to bandit tables (default: ucb,random; '' none)"
@@ -71,6 +71,18 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=96, help="LLM tokens per answer (default 96)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
     parser.add_argument("--no-few-shot", action="store_true", help="drop the worked examples from prompts")
+    parser.add_argument(
+        "--prompt",
+        choices=("paper", "foreign"),
+        default="paper",
+        help="bandit prompt: the paper's (default), or another benchmark's wording with no examples (foreign)",
+    )
+    parser.add_argument(
+        "--naming",
+        choices=("colour", "numbered", "spaced"),
+        default="colour",
+        help="bandit arm names: colour (red, ...), numbered (arm_1, ...), spaced (dark blue, ...)",
+    )
     parser.add_argument("--opponent", choices=("random", "minimax"), default="random", help="tic-tac-toe opponent")
     parser.add_argument("--games", type=int, default=20, help="tic-tac-toe games per configuration")
     parser.add_argument("--questions", type=int, default=48, help="AIW questions per configuration")
@@ -126,6 +138,8 @@ _REPRO = (
     ("games", "--games"),
     ("questions", "--questions"),
     ("model", "--model"),
+    ("prompt", "--prompt"),
+    ("naming", "--naming"),
     ("out", "--out"),
 )
 
@@ -204,13 +218,16 @@ def _run(args: argparse.Namespace, command: str) -> int:
 def _run_bandit(args: argparse.Namespace, command: str, agents: list[Any], settings: Any, sink: Any) -> int:
     from guardrail.bench.envs import BanditSpec
     from guardrail.bench.output import Progress, bandit_markdown, write_bandit_outputs
+    from guardrail.bench.prompts import bandit_prompt, foreign_bandit_prompt
     from guardrail.bench.suites import parse_agent, parse_presets, run_bandit_suite
 
     presets = parse_presets(args.policies)
     baselines = [parse_agent(name.strip()) for name in args.baselines.split(",") if name.strip()]
     names = {a.name for a in agents}
     agents = agents + [b for b in baselines if b.name not in names]
-    spec = BanditSpec(k=args.arms, horizon=args.horizon, reward=args.reward, sigma=args.sigma, gap=args.gap)
+    spec = BanditSpec(
+        k=args.arms, horizon=args.horizon, reward=args.reward, sigma=args.sigma, gap=args.gap, naming=args.naming
+    )
     text_agents = [a for a in agents if a.kind != "baseline"]
     units = args.bandits * (len(text_agents) * len(presets) + len(agents) - len(text_agents))
     progress = Progress(units, enabled=not args.no_progress)
@@ -219,6 +236,8 @@ def _run_bandit(args: argparse.Namespace, command: str, agents: list[Any], setti
         f"{spec.k}-arm {spec.reward} bandit ({noise}), T={spec.horizon}, {args.bandits} bandits, seed {args.seed}; "
         f"agents: {', '.join(f'{a.name} = {a.description}' for a in agents)}"
     )
+    if args.prompt == "foreign":
+        setting += "; foreign prompt (Krishnamurthy et al.'s wording, no worked examples)"
     print(setting, flush=True)
     started = time.perf_counter()
     results = run_bandit_suite(
@@ -231,6 +250,7 @@ def _run_bandit(args: argparse.Namespace, command: str, agents: list[Any], setti
         settings=settings,
         few_shot=not args.no_few_shot,
         on_progress=progress,
+        prompt=foreign_bandit_prompt if args.prompt == "foreign" else bandit_prompt,
     )
     wall = time.perf_counter() - started
     header = {

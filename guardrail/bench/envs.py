@@ -34,6 +34,7 @@ __all__ = [
     "INVALID_ACTION_REWARD",
     "MOVE_NAMES",
     "MOVIE_TITLES",
+    "SPACED_NAMES",
     "AIWItem",
     "BanditBatch",
     "BanditSpec",
@@ -57,6 +58,12 @@ Seed = int | np.random.Generator
 COLOUR_NAMES: tuple[str, ...] = (
     "red", "green", "blue", "yellow", "purple", "orange", "pink", "brown", "black", "white",
     "grey", "cyan", "magenta", "teal", "olive", "navy", "maroon", "lime", "gold", "silver",
+)  # fmt: skip
+
+#: Arm names with spaces, for prompts unlike the paper's (``naming="spaced"``; arm ``i`` is ``SPACED_NAMES[i]``).
+SPACED_NAMES: tuple[str, ...] = (
+    "dark blue", "light green", "bright red", "pale yellow", "deep purple",
+    "burnt orange", "hot pink", "dusty brown", "jet black", "snow white",
 )  # fmt: skip
 
 #: The paper's penalty: an invalid action executes a random arm and earns this reward instead.
@@ -98,7 +105,8 @@ class BanditSpec:
         sigma: Gaussian reward noise (the paper: 0.1, 1 or 3; main plots 1).
         gap: Bernoulli gap between the best arm (``0.5 + gap/2``) and the others (``0.5 - gap/2``);
             BanditBench's easy setting is 0.5, hard 0.2 (Krishnamurthy et al.'s 0.6 vs 0.4).
-        naming: ``"colour"`` (red, green, ...) or ``"numbered"`` (arm_1 .. arm_k).
+        naming: ``"colour"`` (red, green, ...), ``"numbered"`` (arm_1 .. arm_k) or ``"spaced"`` (two-word
+            names: dark blue, light green, ...; at most 10).
     """
 
     k: int = 10
@@ -106,7 +114,7 @@ class BanditSpec:
     reward: Literal["gaussian", "bernoulli"] = "gaussian"
     sigma: float = 1.0
     gap: float = 0.2
-    naming: Literal["colour", "numbered"] = "colour"
+    naming: Literal["colour", "numbered", "spaced"] = "colour"
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -119,8 +127,10 @@ class BanditSpec:
             raise ConfigurationError(f"sigma must be a positive number; got {self.sigma}")
         if not 0 < self.gap <= 1:
             raise ConfigurationError(f"gap must be in (0, 1]; got {self.gap}")
-        if self.naming not in ("colour", "numbered"):
-            raise ConfigurationError(f"naming must be 'colour' or 'numbered'; got {self.naming!r}")
+        if self.naming not in ("colour", "numbered", "spaced"):
+            raise ConfigurationError(f"naming must be 'colour', 'numbered' or 'spaced'; got {self.naming!r}")
+        if self.naming == "spaced" and self.k > len(SPACED_NAMES):
+            raise ConfigurationError(f"spaced naming has {len(SPACED_NAMES)} names; got k={self.k}")
         if self.naming == "colour" and self.k > len(COLOUR_NAMES):
             raise ConfigurationError(
                 f"colour naming has {len(COLOUR_NAMES)} names; use naming='numbered' for k={self.k}"
@@ -131,6 +141,8 @@ class BanditSpec:
         """The arm names, index ``i`` naming arm ``i``."""
         if self.naming == "colour":
             return COLOUR_NAMES[: self.k]
+        if self.naming == "spaced":
+            return SPACED_NAMES[: self.k]
         return tuple(f"arm_{i + 1}" for i in range(self.k))
 
     def draw_means(self, rng: np.random.Generator, n: int = 1) -> FloatArray:

@@ -216,6 +216,7 @@ def _tictactoe(
             ("executed_invalid_rate", "executed invalid", ".1%"),
             ("interventions_per_step", "interventions / move", ".3f"),
             ("agent_calls_per_step", "agent calls / move", ".2f"),
+            ("extra_calls_per_changed_step", "extra calls / changed move", ".2f"),
             ("wall_seconds", "wall s", ".1f"),
         ],
     )
@@ -266,6 +267,7 @@ def _aiw(
             ("executed_invalid_rate", "executed invalid", ".1%"),
             ("interventions_per_step", "interventions / question", ".3f"),
             ("agent_calls_per_step", "agent calls / question", ".2f"),
+            ("extra_calls_per_changed_step", "extra calls / changed answer", ".2f"),
             ("wall_seconds", "wall s", ".1f"),
         ],
     )

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from guardrail.bench.metrics import PAPER_KNOWING_DOING_TABLE
+from guardrail.bench.runner import RunSummary
 from guardrail.bench.suites import SuiteResult
 
 __all__ = [
+    "COST_NOTE",
     "Progress",
     "bandit_markdown",
+    "cost_cells",
     "knowing_doing_markdown",
     "plot_results",
     "write_bandit_outputs",
@@ -66,20 +69,59 @@ def _pct(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}%}"
 
 
+def _cost(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def cost_cells(summary: RunSummary, unguarded: RunSummary | None, *, tokens: bool) -> list[str]:
+    """The cost-per-fix cells of one row: changed steps, extra calls per changed step and per regret removed,
+    and (with ``tokens``) extra tokens per changed step. Empty for a baseline policy."""
+    if not summary.guarded:
+        return ["", "", ""] + ([""] if tokens else [])
+    per_regret = summary.extra_calls_per_regret_removed(unguarded) if unguarded is not None else None
+    if summary.extra_calls == 0:
+        per_regret_text = "0"
+    elif unguarded is None or summary.regret_removed(unguarded) <= 0:
+        per_regret_text = "n/a (none removed)"
+    else:
+        per_regret_text = _cost(per_regret)
+    cells = [
+        _pct(summary.changed_rate, 1),
+        _cost(summary.extra_calls_per_changed_step) if summary.changed_steps else "n/a (none changed)",
+        per_regret_text,
+    ]
+    if tokens:
+        cells.append(_cost(summary.extra_tokens_per_changed_step(unguarded), 0) if unguarded is not None else "n/a")
+    return cells
+
+
+COST_NOTE = (
+    "Cost per fix: *changed* steps are those whose executed action a correction (not the fallback) changed; "
+    "extra calls are agent calls beyond one per step, per changed step and per unit of regret removed against "
+    "the unguarded row (per episode)."
+)
+
+
 def bandit_markdown(results: Sequence[SuiteResult]) -> str:
-    """One markdown table per agent: every preset beside the baselines, with costs.
+    """One markdown table per agent: every preset beside the baselines, with costs and the cost per fix.
 
     "vs unguarded" compares with the agent's ``none`` preset; "vs UCB" with the ``ucb`` baseline, if present.
+    Tokens are shown where the agent reports them.
     """
     baselines = [r for r in results if r.preset == "baseline"]
     ucb = next((r.summary for r in baselines if r.agent in ("ucb", "linucb")), None)
     agents: list[str | None] = list(dict.fromkeys(r.agent for r in results if r.preset != "baseline"))
     blocks: list[str] = []
-    header = (
-        "| configuration | policies | regret (mean ± 95% CI) | vs unguarded | vs UCB | coverage at T "
-        "| rationale-action agreement | interventions / step | agent calls / step | first-answer invalid "
-        "| executed invalid | wall s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
-    )
+    tokens = any(r.summary.tokens is not None for r in results)
+    cost_columns = ["changed steps", "extra calls / changed step", "extra calls / regret removed"]
+    if tokens:
+        cost_columns.append("extra tokens / changed step")
+    columns = [
+        "configuration", "policies", "regret (mean ± 95% CI)", "vs unguarded", "vs UCB", "coverage at T",
+        "rationale-action agreement", "interventions / step", "agent calls / step", *cost_columns,
+        "first-answer invalid", "executed invalid", "wall s",
+    ]  # fmt: skip
+    header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|"
     for agent in agents or [None]:
         rows = [r for r in results if r.agent == agent] if agent is not None else []
         unguarded = next((r.summary for r in rows if r.preset == "none"), None)
@@ -93,11 +135,12 @@ def bandit_markdown(results: Sequence[SuiteResult]) -> str:
             lines.append(
                 f"| {name} | {r.policies} | {s.regret_mean:.2f} ± {s.regret_ci95:.2f} | {versus if s.guarded else ''} "
                 f"| {vs_ucb} | {s.coverage_final:.0%} | {_pct(s.kd_agreement)} | {s.interventions_per_step:.3f} "
-                f"| {calls} | {_pct(s.first_invalid_rate, 1) if s.guarded else ''} "
+                f"| {calls} | {' | '.join(cost_cells(s, unguarded, tokens=tokens))} "
+                f"| {_pct(s.first_invalid_rate, 1) if s.guarded else ''} "
                 f"| {_pct(s.executed_invalid_rate, 1) if s.guarded else ''} | {s.wall_seconds:.1f} |"
             )
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    return "\n\n".join(blocks) + "\n\n" + COST_NOTE
 
 
 def knowing_doing_markdown(table: dict[str, dict[str, float]], *, reference: bool = False) -> str:

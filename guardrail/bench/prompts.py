@@ -21,6 +21,7 @@ __all__ = [
     "aiw_answer",
     "aiw_prompt",
     "bandit_prompt",
+    "foreign_bandit_prompt",
     "format_history",
     "tictactoe_prompt",
 ]
@@ -131,6 +132,51 @@ def bandit_prompt(
         current += f"\nSummary:\n{summary.strip()}"
     parts.append(current + "\nThink:")
     return "\n\n".join(parts)
+
+
+def foreign_bandit_prompt(
+    arm_names: Sequence[str],
+    history: Sequence[tuple[str, float]],
+    *,
+    summary: str | None = None,
+    few_shot: bool = False,
+) -> str:
+    """A bandit prompt in another benchmark's wording: Krishnamurthy et al. (2024), "Can large language models
+    explore in-context?", button scenario, adapted to Gaussian rewards and to the guard's ``<action>`` tag.
+
+    No worked examples (``few_shot`` is accepted and ignored, so it drops in for :func:`bandit_prompt`); the
+    history is shown as ``round t: <name> button, reward r`` lines. It tests what the guard does for a prompt
+    it was not tuned on: arm names may hold spaces, and nothing shows the model the answer format.
+
+    >>> prompt = foreign_bandit_prompt(["dark blue", "pale yellow"], [("dark blue", 0.5)])
+    >>> "round 1: dark blue button, reward 0.50" in prompt
+    True
+    """
+    del few_shot
+    names = _check_arms(arm_names)
+    listed = ", ".join(names)
+    lines = [
+        f"You are in a room with {len(names)} buttons labeled {listed}. Each button is associated with a "
+        "distribution with a fixed but unknown mean; the means for the buttons could be different. For each "
+        "button, when you press it, you will get a reward that is sampled from the button's associated "
+        "distribution. On each time step you can choose any button and receive the reward. Your goal is to "
+        "maximize the total reward.",
+        "At each time step, I will show you your past choices and rewards. Then you must make the next choice, "
+        f"which must be exactly one of {listed}. You must provide your final answer within the tags "
+        "<action>BUTTON</action> where BUTTON is one of " + listed + ".",
+    ]
+    if history:
+        past = "\n".join(
+            f"round {index}: {action} button, reward {_reward(float(reward))}"
+            for index, (action, reward) in enumerate(history, start=1)
+        )
+        lines.append(f"So far you have played {len(history)} times:\n{past}")
+    else:
+        lines.append("You have not pressed any button yet.")
+    if summary:
+        lines.append(f"Summary:\n{summary.strip()}")
+    lines.append("Which button will you choose next?\nThink:")
+    return "\n\n".join(lines)
 
 
 def _cell_label(board: Sequence[str], index: int) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from guardrail.bench.costs import FixCost, per_unit
 from guardrail.bench.envs import BanditSpec, BanditView, MultiArmedBandit
 from guardrail.bench.metrics import KnowingDoingTable, classify_action, frequency_fractions, knowing_doing_table
 from guardrail.bench.prompts import bandit_prompt
@@ -39,6 +40,7 @@ from guardrail.telemetry.sinks import Sink
 __all__ = [
     "INVALID_REWARD",
     "BanditPolicyLike",
+    "BanditPromptFn",
     "BanditPrompter",
     "EpisodeTrace",
     "RunSummary",
@@ -161,8 +163,12 @@ def play_bandit_episode(
     horizon: int,
     rng: np.random.Generator,
     few_shot: bool = True,
+    prompt: BanditPromptFn = bandit_prompt,
 ) -> EpisodeTrace:
-    """Play one episode: prompt, guarded step, execute, reward. Invalid (fallback) steps earn -5."""
+    """Play one episode: prompt, guarded step, execute, reward. Invalid (fallback) steps earn -5.
+
+    ``prompt`` builds each step's prompt (default the paper's :func:`~guardrail.bench.prompts.bandit_prompt`).
+    """
     names = bandit.arm_names
     if tuple(guard.actions.names) != tuple(names):
         raise ConfigurationError("the guard's actions must be the bandit's arm names, in order")
@@ -181,7 +187,7 @@ def play_bandit_episode(
         if isinstance(agent, SimulatedBanditAgent):
             agent.view = view
         history = [(names[a], r) for a, r in zip(actions, rewards, strict=True)]
-        result = guard.step(agent, bandit_prompt(names, history, few_shot=few_shot), episode=episode)
+        result = guard.step(agent, prompt(names, history, few_shot=few_shot), episode=episode)
         arm = guard.actions.index(result.action) if result.action is not None else int(rng.integers(len(names)))
         fell_back = result.action is None or any(c.kind == "fallback" for c in result.corrections)
         executed_invalid.append(fell_back)
@@ -214,6 +220,14 @@ def play_bandit_episode(
         executed_invalid=np.asarray(executed_invalid, dtype=np.bool_),
         wall_seconds=time.perf_counter() - started,
     )
+
+
+class BanditPromptFn(Protocol):
+    """Builds a step's prompt from the arm names and the ``(arm, reward)`` history (see ``bench.prompts``)."""
+
+    def __call__(self, arm_names: Sequence[str], history: Sequence[tuple[str, float]], *, few_shot: bool = ...) -> str:
+        """The prompt text."""
+        ...
 
 
 class BanditPolicyLike(Protocol):
@@ -298,6 +312,33 @@ class RunSummary:
     frequency: dict[str, float | int] = field(default_factory=dict)  # frequent / greedy / other shares
     wall_seconds: float = 0.0
     guarded: bool = True
+    changed_steps: int = 0  # steps whose executed action a correction (not the fallback) changed
+    extra_calls: int = 0  # agent calls beyond one per step
+    tokens: int | None = None  # agent tokens (input + output), where the agent reports them
+
+    @property
+    def changed_rate(self) -> float:
+        """Share of steps whose executed action a correction changed."""
+        return self.changed_steps / self.steps if self.steps else 0.0
+
+    @property
+    def extra_calls_per_changed_step(self) -> float | None:
+        """Extra agent calls per step the guard changed (None when it changed none)."""
+        return per_unit(self.extra_calls, self.changed_steps)
+
+    def regret_removed(self, unguarded: RunSummary) -> float:
+        """Regret per episode removed against ``unguarded`` (same bandits); negative when it got worse."""
+        return unguarded.regret_mean - self.regret_mean
+
+    def extra_calls_per_regret_removed(self, unguarded: RunSummary) -> float | None:
+        """Extra agent calls spent per unit of regret removed against ``unguarded`` (None if none removed)."""
+        return per_unit(self.extra_calls / max(self.episodes, 1), self.regret_removed(unguarded))
+
+    def extra_tokens_per_changed_step(self, unguarded: RunSummary) -> float | None:
+        """Tokens spent beyond ``unguarded``'s, per changed step (None when either reports no tokens)."""
+        if self.tokens is None or unguarded.tokens is None:
+            return None
+        return per_unit(self.tokens - unguarded.tokens, self.changed_steps)
 
     @property
     def first_invalid_rate(self) -> float:
@@ -337,6 +378,10 @@ class RunSummary:
             "frequency": self.frequency,
             "wall_seconds": self.wall_seconds,
             "guarded": self.guarded,
+            "changed_steps": self.changed_steps,
+            "extra_calls": self.extra_calls,
+            "tokens": self.tokens,
+            "extra_calls_per_changed_step": self.extra_calls_per_changed_step,
             "knowing_doing_table": self.knowing_doing_table,
             "regret_curve": list(self.regret_curve),
             "regret_band": list(self.regret_band),
@@ -368,6 +413,7 @@ def summarize_traces(name: str, traces: Sequence[EpisodeTrace]) -> RunSummary:
     agree = [r.action == r.decision.rationale_action for r in results if r.decision.rationale_action]
     interventions = sum(sum(1 for c in r.corrections if c.applied and c.kind != "fallback") for r in results)
     calls = sum(r.agent_calls for r in results)
+    cost = FixCost.of(results)
     invalid = sum(1 for t in traces for c in t.category if c == "invalid")
     fallbacks = sum(
         int(t.executed_invalid.sum())
@@ -420,6 +466,9 @@ def summarize_traces(name: str, traces: Sequence[EpisodeTrace]) -> RunSummary:
         frequency=frequency,
         wall_seconds=float(sum(t.wall_seconds for t in traces)),
         guarded=guarded,
+        changed_steps=cost.changed_steps,
+        extra_calls=cost.extra_calls,
+        tokens=cost.tokens,
     )
 
 
@@ -443,6 +492,7 @@ def run_bandits(
     seed: int = 0,
     few_shot: bool = True,
     progress: Callable[[int], None] | None = None,
+    prompt: BanditPromptFn = bandit_prompt,
 ) -> tuple[RunSummary, list[EpisodeTrace]]:
     """Play ``n_bandits`` seeded bandits with one guard; bandit i uses seeds derived from (seed, i).
 
@@ -462,6 +512,7 @@ def run_bandits(
             horizon=spec.horizon,
             rng=reward_rng,
             few_shot=few_shot,
+            prompt=prompt,
         )
         traces.append(trace)
         if progress is not None:

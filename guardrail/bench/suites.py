@@ -9,7 +9,10 @@ Presets (:data:`PRESETS`), each a list of policies in the order the guard tries 
 =================== ==========================================================================================
 ``none``            ``[Observe()]``: unguarded; an invalid answer executes a random arm with reward -5
 ``reask-override``  ``[ReAsk(max_attempts=2), OverrideToRationale()]``: re-ask once on a gap or an invalid
-                    answer, then act on the rationale
+                    answer (skipping futile re-asks, the default), then act on the rationale
+``reask-always``    the same with ``ReAsk(max_attempts=2, adaptive=None)``: re-ask on every such step
+``plan``            the full plan, correction then exploration (:data:`FULL_PLAN`)
+``plan-reask-always`` the full plan with a re-ask on every gap or invalid step
 ``override``        ``[OverrideToRationale()]``
 ``try-all``         ``[TryAllFirst()]``
 ``eps-greedy``      ``[EpsilonGreedy(epsilon=0.1)]``
@@ -37,8 +40,10 @@ import numpy as np
 
 from guardrail.bench.baselines import UCB1, EpsilonGreedy, Greedy, UniformRandom
 from guardrail.bench.envs import BanditSpec
+from guardrail.bench.prompts import bandit_prompt
 from guardrail.bench.runner import (
     BanditPolicyLike,
+    BanditPromptFn,
     EpisodeTrace,
     RunSummary,
     SimulatedBanditAgent,
@@ -69,6 +74,7 @@ __all__ = [
     "BASELINE_AGENTS",
     "BEST_CANDIDATES",
     "BEST_COMBINATION",
+    "FULL_PLAN",
     "PRESETS",
     "SIMULATED_PROFILES",
     "AgentSpec",
@@ -95,12 +101,27 @@ def bandit_detectors() -> list[DetectorLike]:
 #: combination was chosen"); the reported tables use seed 0.
 BEST_COMBINATION: Callable[[], list[PolicyLike]] = lambda: [TryAllFirst(), UCBExplore(c=0.0, margin=0.2)]  # noqa: E731
 
+#: The full plan: the knowing-doing correction (a re-ask on a gap or an invalid answer, skipping futile re-asks),
+#: then the best exploration combination on the answer it leaves. No override to the rationale: the
+#: rationale's pick (the UCB arm, c = 1) would undo the exploration's (the best mean, c = 0), and measured with
+#: it the plan's regret is back at the unguarded level (docs/benchmarks.md).
+FULL_PLAN: Callable[[], list[PolicyLike]] = lambda: [ReAsk(max_attempts=2), *BEST_COMBINATION()]  # noqa: E731
+
 #: Policy presets by name: ``name -> (description, factory)``; a factory builds fresh policies per run.
 PRESETS: dict[str, tuple[str, Callable[[], list[PolicyLike]]]] = {
     "none": ("Observe() (unguarded)", lambda: [Observe()]),
     "reask-override": (
         "ReAsk(max_attempts=2), OverrideToRationale()",
         lambda: [ReAsk(max_attempts=2), OverrideToRationale()],
+    ),
+    "reask-always": (
+        "ReAsk(max_attempts=2, adaptive=None), OverrideToRationale()",
+        lambda: [ReAsk(max_attempts=2, adaptive=None), OverrideToRationale()],
+    ),
+    "plan": ("ReAsk(max_attempts=2), TryAllFirst(), UCBExplore(c=0, margin=0.2)", FULL_PLAN),
+    "plan-reask-always": (
+        "ReAsk(max_attempts=2, adaptive=None), TryAllFirst(), UCBExplore(c=0, margin=0.2)",
+        lambda: [ReAsk(max_attempts=2, adaptive=None), *BEST_COMBINATION()],
     ),
     "override": ("OverrideToRationale()", lambda: [OverrideToRationale()]),
     "try-all": ("TryAllFirst()", lambda: [TryAllFirst()]),
@@ -292,6 +313,7 @@ def run_bandit_suite(
     few_shot: bool = True,
     keep_traces: bool = False,
     on_progress: Callable[[str, int, int], None] | None = None,
+    prompt: BanditPromptFn = bandit_prompt,
 ) -> list[SuiteResult]:
     """Play every text agent with every preset, and every baseline agent once, on the same bandits.
 
@@ -306,6 +328,7 @@ def run_bandit_suite(
         few_shot: include the worked examples in the bandit prompt.
         keep_traces: keep every episode (for plots); otherwise only summaries are returned.
         on_progress: called ``(label, done, total)`` after each episode.
+        prompt: builds each step's prompt (default the paper's; ``foreign_bandit_prompt`` for another wording).
     """
     llm = settings or LLMSettings()
     results: list[SuiteResult] = []
@@ -356,6 +379,7 @@ def run_bandit_suite(
                 seed=seed,
                 few_shot=few_shot,
                 progress=_progress(on_progress, label, n_bandits),
+                prompt=prompt,
             )
             _close(make_agent)
             results.append(

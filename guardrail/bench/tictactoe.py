@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from guardrail.bench.costs import changed_by_guard, per_unit
 from guardrail.bench.envs import MOVE_NAMES, TicTacToe, minimax_move
 from guardrail.bench.prompts import tictactoe_prompt
 from guardrail.bench.runner import BanditPrompter
@@ -81,6 +82,8 @@ class TicTacToeSummary:
     interventions_per_step: float
     agent_calls_per_step: float
     wall_seconds: float
+    changed_steps: int = 0  # moves whose executed move a correction (not the fallback) changed
+    extra_calls_per_changed_step: float | None = None  # agent calls beyond one per move, per changed move
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -107,7 +110,7 @@ def run_tictactoe(
     """
     if (baseline is None) == (make_agent is None):
         raise ConfigurationError("give either make_agent (with policies) or baseline")
-    wins = draws = losses = moves = first_invalid = executed_invalid = interventions = calls = 0
+    wins = draws = losses = moves = first_invalid = executed_invalid = interventions = calls = changed = 0
     agree: list[bool] = []
     started = time.perf_counter()
     for i in range(games):
@@ -143,6 +146,7 @@ def run_tictactoe(
                 executed_invalid += any(c.kind == "fallback" for c in result.corrections)
                 interventions += sum(1 for c in result.corrections if c.applied and c.kind != "fallback")
                 calls += result.agent_calls
+                changed += changed_by_guard(result)
                 if result.decision.rationale_action is not None:
                     agree.append(result.action == result.decision.rationale_action)
                 assert result.action is not None
@@ -170,4 +174,6 @@ def run_tictactoe(
         interventions_per_step=interventions / steps,
         agent_calls_per_step=calls / steps,
         wall_seconds=time.perf_counter() - started,
+        changed_steps=changed,
+        extra_calls_per_changed_step=per_unit(calls - moves, changed) if agent is not None else None,
     )

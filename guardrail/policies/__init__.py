@@ -9,12 +9,13 @@ from guardrail.policies.base import (
     ReAskRequest,
     SampleRequest,
     Shadow,
+    Skip,
 )
 from guardrail.policies.consistency import SelfConsistency, majority_vote
 from guardrail.policies.explore import EpsilonGreedy, TryAllFirst, UCBExplore
 from guardrail.policies.observe import Observe
 from guardrail.policies.override import OverrideToRationale
-from guardrail.policies.reask import ReAsk, default_feedback
+from guardrail.policies.reask import ReAsk, SkipWhenFutile, default_feedback
 from guardrail.policies.summary import ContextSummary
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "SampleRequest",
     "SelfConsistency",
     "Shadow",
+    "Skip",
+    "SkipWhenFutile",
     "TryAllFirst",
     "UCBExplore",
     "default_feedback",

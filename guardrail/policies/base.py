@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 from guardrail.actions import ActionSpace
 from guardrail.history import HistoryView
 from guardrail.state import StepState
+from guardrail.telemetry.events import CorrectionKind
 
 __all__ = [
     "Correction",
@@ -20,6 +21,7 @@ __all__ = [
     "ReAskRequest",
     "SampleRequest",
     "Shadow",
+    "Skip",
     "answers_of",
     "correct_fn",
     "policy_name",
@@ -58,7 +60,19 @@ class Shadow:
     policy: str
 
 
-Correction = Override | ReAskRequest | SampleRequest | Shadow
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skip:
+    """A correction a policy chose not to make this step, and why (e.g. a re-ask that has stopped paying).
+
+    Logged as an unapplied correction of ``kind`` with ``reason``, like one a spent budget stopped; the next
+    policy is asked.
+    """
+
+    kind: CorrectionKind
+    reason: str
+
+
+Correction = Override | ReAskRequest | SampleRequest | Shadow | Skip
 
 
 @runtime_checkable
