@@ -109,6 +109,10 @@ class EventLog:
                             self._bad(path, number, f"unsupported schema_version {version!r}", last=False)
                             continue
                         data = upgrade(data)
+                    problem = _shape_problem(data)
+                    if problem is not None:
+                        self._bad(path, number, problem, last=False)
+                        continue
                     yield data, path, number
 
     def _decoded(self, line: bytes) -> Iterator[tuple[dict[str, Any] | None, str | None]]:
@@ -257,3 +261,22 @@ def read_events(
             raise InvalidInputError("since must be a timezone-aware datetime (or a Unix timestamp)")
         since = since.timestamp()
     return EventLog(expand_paths(paths, rotated=rotated), run=run, episode=episode, since=since, strict=strict)
+
+
+# The fields readers group and order by, with the types they must have (a line of other types is a bad line).
+_KEY_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("type", str),
+    ("run_id", str),
+    ("episode", str),
+    ("agent", (str, type(None))),
+    ("step", int),
+    ("timestamp", (int, float)),
+)
+
+
+def _shape_problem(data: dict[str, Any]) -> str | None:
+    """Why an event's key fields cannot be read (a field of the wrong type), or None."""
+    for name, kinds in _KEY_FIELDS:
+        if name in data and (not isinstance(data[name], kinds) or isinstance(data[name], bool)):
+            return f"field {name!r} is {type(data[name]).__name__}, not {getattr(kinds, '__name__', 'a valid type')}"
+    return None

@@ -282,3 +282,19 @@ def test_a_file_that_may_be_appended_to_but_not_read_still_gets_every_event(
     sink.close()
     monkeypatch.undo()
     assert _steps(path) == [0, 1]
+
+
+def test_a_line_whose_key_fields_have_the_wrong_types_is_skipped_by_the_report_too(tmp_path: Path) -> None:
+    """An event line with a list for an episode or text for a step is a bad line, named and counted: the report
+    reads the good lines around it instead of failing with a traceback."""
+    from guardrail.telemetry.report import summarize_many
+
+    path = tmp_path / "events.jsonl"
+    good = [_event(i).model_dump_json(exclude_none=True) for i in range(2)]
+    wrong = json.dumps({"schema_version": 1, "type": "step", "run_id": 5, "episode": [1], "step": "x"})
+    path.write_text("\n".join([good[0], wrong, good[1]]) + "\n", encoding="utf-8")
+    log = read_events(path)
+    (summary,) = summarize_many(log.records(), by=[None])
+    assert log.skipped_lines == 1
+    assert "'run_id' is int" in log.problems[0]
+    assert summary.total.steps == 2
