@@ -149,6 +149,8 @@ def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
     vocabulary = _vocabulary(space)
     common = _common(space)
     keys = [_keys(token.word) for token in tokens]
+    if not any(key is not None and key[1] in vocabulary.folded for key in keys):
+        return None  # most clauses: no word of any action
     scores: dict[str, float] = {}
     credited: set[tuple[str, str]] = set()  # (concept, action): a concept counts once per action
     for stemmed, concept in dict.fromkeys(key for key in keys if key is not None):

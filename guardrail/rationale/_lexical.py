@@ -140,7 +140,7 @@ class LexicalReader:
             mentions += _described(text, tokens[first_token:token_index], mentions, space)
             mentions.sort(key=lambda m: m.start)
             if not mentions:
-                if _UNSURE.search(_normal(text[start:end])):
+                if _UNSURE.search(text[start:end].lower().replace("’", "'")):
                     unsure_after.append(start)
                 continue
             question = text[start:end].rstrip().endswith("?")
@@ -210,6 +210,9 @@ def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
     line_start = 0
     for line in text.split("\n"):
         line_end = line_start + len(line)
+        if not line or line.isspace():  # blank lines (a model that degenerates into them) cost one check each
+            line_start = line_end + 1
+            continue
         history = _HISTORY_LINE.match(line) is not None or _HEADING.match(line) is not None
         numbered = _NUMBERED.match(line)
         number = int(numbered.group(1)) if numbered else 0
