@@ -45,11 +45,14 @@ def space_of(item: Item, *, descriptions: bool = True) -> ActionSpace:
     return ActionSpace(item["actions"], descriptions=item.get("descriptions") or {} if descriptions else None)
 
 
-def reading_of(item: Item, space: ActionSpace, reader: RationaleReader) -> str | None:
-    """What ``reader`` reads: the raw output through ``parse`` where the item has one, else the rationale."""
+def reading_of(item: Item, space: ActionSpace, reader: RationaleReader) -> tuple[str | None, float]:
+    """What ``reader`` reads, and how sure it is: the raw output through ``parse`` where the item has one, else the
+    rationale."""
     if item.get("output"):
-        return parse(item["output"], space, reader=reader).rationale_action
-    return read_rationale(item["rationale"], space, reader).action
+        decision = parse(item["output"], space, reader=reader)
+        return decision.rationale_action, decision.rationale_confidence
+    reading = read_rationale(item["rationale"], space, reader)
+    return reading.action, reading.confidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,7 @@ def evaluate(
     scores: dict[str, Scores] = {}
     misses: list[tuple[Item, str | None]] = []
     for item in items:
-        got = reading_of(item, space_of(item, descriptions=descriptions), reader)
+        got, _ = reading_of(item, space_of(item, descriptions=descriptions), reader)
         for group in ("all", (key or (lambda i: i["family"]))(item)):
             scores[group] = scores.get(group, Scores()).add(item, got)
         if got != item["expected"]:
@@ -154,13 +157,7 @@ def _print_calibration(splits: dict[str, list[Item]], reader: LexicalReader) -> 
     for split, items in splits.items():
         at: dict[float, list[int]] = {}
         for item in items:
-            space = space_of(item)
-            if item.get("output"):
-                decision = parse(item["output"], space, reader=reader)
-                action, confidence = decision.rationale_action, decision.rationale_confidence
-            else:
-                reading = read_rationale(item["rationale"], space, reader)
-                action, confidence = reading.action, reading.confidence
+            action, confidence = reading_of(item, space_of(item), reader)
             if action is not None:
                 counts = at.setdefault(round(confidence, 2), [0, 0])
                 counts[0] += 1

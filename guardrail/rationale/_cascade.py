@@ -205,14 +205,8 @@ class CascadeReader:
 
     def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
         """Read ``rationale``: the primary's reading, or the judge's verdict where the primary abstains."""
-        reading = self.primary(rationale, actions)
-        key = self._key(rationale, actions, reading)
+        reading, key = self._before_judging(rationale, actions)
         if key is None:
-            return reading
-        cached = self._cached(key, reading)
-        if cached is not None:
-            return cached
-        if not self._reserve_call():
             return reading
         ask = _sync_entry(self.judge)
         future = self._threads().submit(lambda: ask(rationale, actions))
@@ -228,14 +222,8 @@ class CascadeReader:
     async def aread(self, rationale: str, actions: ActionSpace) -> RationaleReading:
         """Read ``rationale`` without blocking the event loop: the async judge (``aask``/``aread``) if it has
         one, else the sync judge on the cascade's threads. The same cache, budget and counters as a sync read."""
-        reading = self.primary(rationale, actions)
-        key = self._key(rationale, actions, reading)
+        reading, key = self._before_judging(rationale, actions)
         if key is None:
-            return reading
-        cached = self._cached(key, reading)
-        if cached is not None:
-            return cached
-        if not self._reserve_call():
             return reading
         aask = _async_entry(self.judge)
         task: asyncio.Future[Any]
@@ -260,6 +248,20 @@ class CascadeReader:
         return self._verdict(key, task.result(), reading, actions)
 
     # ----------------------------------------------------------------------------------------------------------
+
+    def _before_judging(self, rationale: str, actions: ActionSpace) -> tuple[RationaleReading, _Key | None]:
+        """The reading to return and None, or the primary's reading and the key when the judge is to be called:
+        the primary was sure, the verdict is cached, or the budget is spent, in that order (sync and async alike)."""
+        reading = self.primary(rationale, actions)
+        key = self._key(rationale, actions, reading)
+        if key is None:
+            return reading, None
+        cached = self._cached(key, reading)
+        if cached is not None:
+            return cached, None
+        if not self._reserve_call():
+            return reading, None
+        return reading, key
 
     def _key(self, rationale: object, actions: object, reading: RationaleReading) -> _Key | None:
         """The cache key of a read that needs the judge; None when the primary's reading stands."""
