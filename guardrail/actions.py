@@ -27,9 +27,10 @@ _LABEL = re.compile(
 
 _SPELLINGS_CACHE_SIZE = 4096  # distinct spellings remembered by resolve() per action space
 
-# The parts of a name or a text: numbers (decimals kept whole, so "1.23" is not "1"), camel-case humps ("HTTPServer"
-# is http, server), and letter runs. Every branch is a single run: no backtracking beyond one character.
-_PART = re.compile(r"\d+(?:\.\d+)*|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_]+")
+# The parts of a name or a text: runs of digits (decimals kept whole, so "1.23" is not "1") or of letters; a run that
+# mixes cases is then cut at its camel-case humps ("HTTPServer" is http, server). No branch backtracks.
+_RUN = re.compile(r"\d+(?:\.\d+)*|[^\W\d_]+")
+_HUMP = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_]+")
 # What may stand between two parts of one name: nothing (camelCase, arm1), one or two spaces, or an identifier
 # separator (snake_case, kebab-case, dotted, MCP's server__tool, paths, Rust-style ::).
 _JOINER = re.compile(r"[ \t]{0,2}|[_\-./]{1,2}|::|, ?")
@@ -53,10 +54,11 @@ def normalise_key(text: str) -> str:
     return _SEPARATORS.sub("_", unicodedata.normalize("NFKC", text).strip().casefold()).strip("_")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def name_parts(text: str) -> tuple[str, ...]:
     """The lower-cased parts of a name: ``billing.get_customer``, ``BillingGetCustomer`` and ``billing get customer``
     all give ``("billing", "get", "customer")``; ``arm_1`` and ``Arm 1`` give ``("arm", "1")``."""
-    return tuple(part.lower() for part in _PART.findall(unicodedata.normalize("NFKC", text)))
+    return tuple(token.word for token in tokenize(unicodedata.normalize("NFKC", text)))
 
 
 class Token(NamedTuple):
@@ -67,10 +69,20 @@ class Token(NamedTuple):
     end: int
 
 
+_token = functools.partial(tuple.__new__, Token)  # Token(word, start, end) without the Python-level __new__
+
+
 def tokenize(text: str) -> list[Token]:
     """The parts of ``text`` with their offsets, in order (linear time)."""
-    make = Token._make
-    return [make((match.group().lower(), *match.span())) for match in _PART.finditer(text)]
+    tokens = []
+    for run in _RUN.finditer(text):
+        word, start = run.group(), run.start()
+        if word.islower() or word.isupper() or word.istitle() or word.isdigit() or "." in word:
+            tokens.append(_token((word.lower(), start, run.end())))
+        else:  # camelCase, HTTPServer, McDonald: one token per hump
+            humps = _HUMP.finditer(word)
+            tokens += [_token((hump.group().lower(), start + hump.start(), start + hump.end())) for hump in humps]
+    return tokens
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -269,10 +281,26 @@ class ActionSpace:
         return table
 
     @cached_property
+    def _spoken_parts(self) -> dict[tuple[str, ...], str]:
+        # the spellings a rationale may use: those of resolve(), and, where all names open alike, the rest alone
+        # ("A" for show_banner_A among show_banner_B; "create pull request" for github__create_pull_request among
+        # other github__ tools). An answer must still spell the name (resolve() does not take these).
+        table = dict(self._by_parts)
+        names = [name_parts(name) for name in self._names]
+        # how many leading parts every name has alike
+        shared = next(
+            (k for k, column in enumerate(zip(*names, strict=False)) if len(set(column)) > 1), min(map(len, names))
+        )
+        if len(names) > 1 and shared and all(len(parts) > shared for parts in names):
+            for name, parts in zip(self._names, names, strict=True):
+                table.setdefault(parts[shared:], name)
+        return table
+
+    @cached_property
     def _trie(self) -> dict[str, Any]:
         # part -> subtree; the key "" holds the action a path spells ("" where two names share it)
         root: dict[str, Any] = {}
-        for parts, action in self._by_parts.items():
+        for parts, action in self._spoken_parts.items():
             node = root
             for part in parts:
                 node = node.setdefault(stem(part), {})  # "taking 2" names take_2, "get pods" kubectl_get_pods

@@ -119,3 +119,17 @@ def test_descriptions_are_validated_at_construction() -> None:
         ActionSpace(["search_docs"], descriptions={"lookup": "Look something up."})
     with pytest.raises(ConfigurationError, match="must be a string"):
         ActionSpace(["search_docs"], descriptions={"search_docs": 3})  # type: ignore[dict-item]
+
+
+def test_names_that_open_alike_are_mentioned_by_the_rest_alone() -> None:
+    """Among show_banner_A/B/C a rationale says "serve C"; among github__ tools, "create the pull request"."""
+    banners = ActionSpace(["show_banner_A", "show_banner_B", "show_banner_C"])
+    assert [m.action for m in banners.find_mentions("Banner B trails. Serve C.")] == ["show_banner_B", "show_banner_C"]
+    tools = ActionSpace(["github__create_pull_request", "github__list_issues"])
+    assert [m.action for m in tools.find_mentions("Time to create pull request now")] == ["github__create_pull_request"]
+
+
+def test_the_rest_of_a_shared_prefix_is_not_an_answer() -> None:
+    """An answer must spell the name: "C" is not resolved to show_banner_C, and a one-name space derives nothing."""
+    assert ActionSpace(["show_banner_A", "show_banner_C"]).resolve("C") is None
+    assert ActionSpace(["show_banner_A"]).find_mentions("serve A now") == []
