@@ -54,6 +54,8 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("My choice: green", "green"),
         ("red averaged 0.2, green 0.7. Therefore green.", "green"),
         ("Blue it is.", "blue"),
+        ("We just need blue now.", "blue"),
+        ("The fastest way to fix this is to press red.", "red"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:
@@ -179,6 +181,26 @@ def test_hedged_or_absent_recommendations_give_none(text: str) -> None:
 def test_names_that_contain_other_names(text: str, space: ActionSpace, expected: str) -> None:
     """arm_1/arm_10 and search/search_docs/web_search are told apart, with any separator."""
     assert action(text, space) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Scroll down to the pricing table.", "scroll"),
+        ("Scrolling down should bring the table into view.", "scroll"),
+        ("Scroll is down for maintenance, so click the link.", "click"),
+    ],
+)
+def test_a_particle_after_a_verb_is_not_a_rejection(text: str, expected: str) -> None:
+    """ "scroll down" is an order; "scroll is down" says the tool is broken."""
+    assert action(text, ActionSpace(["scroll", "click", "type_text"])) == expected
+
+
+def test_an_email_address_in_an_order_is_text_not_a_mention() -> None:
+    """The "@" of an address does not read as another action's mention."""
+    assert action("send_email to j.kim@example.org about the refund.", ActionSpace(["send_email", "search"])) == (
+        "send_email"
+    )
 
 
 def test_actions_that_are_verbs() -> None:

@@ -53,7 +53,7 @@ _WILL = (
     r"|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
-    r"\b(?:(?:i|we)(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
+    r"\b(?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
     r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
     r"| can(?: now)?(?: safely)?(?: go ahead and)?| want| need)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
@@ -103,6 +103,7 @@ _TRIED = (
     r"(?:tried|explored|pressed|pulled|played|used|sampled|tested|chosen|selected|touched|visited|called|picked"
     r"|checked|queried|run)"
 )
+_BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
 _END = r"(?:[.!)]|$| (?:it is|again|now|next|then|instead|please|this (?:time|round|turn)|for (?:now|this \w+))\b)"
 
 
@@ -162,6 +163,10 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
     _stance("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
     _stance("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
+    _stance("way-is-to", "recommend", 0.85,
+        before=r"\b(?:best|fastest|quickest|simplest|safest|easiest|cleanest|cheapest|only|right|obvious|sensible"
+        r"|smartest|surest|proper) (?:way|option|fix|move|approach|course|path|route|bet|remedy|thing to do)\b"
+        rf"[^.;!?@]{{0,50}}? is (?:to|just to|simply to|probably to){_ADV}{_VERB}?{_DET}"),
     _stance("label", "recommend", 0.9,
         before=r"\b(?:final|my|next|the|our)? ?(?:action|answer|choice|decision|move|pick|selection|recommendation"
         r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step"
@@ -194,13 +199,13 @@ STANCE: Final[tuple[Stance, ...]] = (
         after=rf"(?:'s| is| are| has| have| was| remains| stays)?(?: still| yet| so far| completely| totally)?"
         rf" (?:not been|never been|hasn't been|haven't been|not yet been|not|never|un)(?: yet)? ?{_TRIED}\b"
         r"|(?: is| remains| stays) (?:untried|unexplored|untested|unknown|unsampled)"),
-    _stance("is-bad", "reject", 0.0,
-        after=rf"{_COPULA}?(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
+    _stance("is-bad", "reject", 0.0,  # "down", "out", "later" need a copula: bare, they are particles ("scroll down")
+        after=rf"(?:{_COPULA}{_BAD_ADV} (?:down|out|later)\b|{_COPULA}?{_BAD_ADV}"
         r" (?:not|isn't|aren't|wasn't|won't|doesn't|didn't|never|a bad|bad|worse|worst|weak|weaker|poor|poorer"
-        r"|useless|pointless|unhelpful|irrelevant|broken|failing|failed|fails|down|unavailable|stale|outdated"
+        r"|useless|pointless|unhelpful|irrelevant|broken|failing|failed|fails|unavailable|stale|outdated"
         r"|deprecated|risky|dangerous|wrong|a dead end|off the table|overkill|unnecessary|premature|disappointing"
-        r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait|later"
-        r"|out|out of the question|a no-go|not an option|ruled out)\b"),
+        r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait"
+        r"|out of the question|a no-go|not an option|ruled out)\b)"),
     _stance("beats", "recommend", 0.75,
         after=r" (?:clearly |easily |still |now |also |probably )?(?:beats|outperforms|dominates|trumps|edges out"
         r"|wins over|over|is (?:much |far |clearly |slightly |a lot |way )?(?:better|stronger|safer|faster|superior"

@@ -46,7 +46,10 @@ _UNSURE = re.compile(
     r"\b(?:not sure|unsure|uncertain|can't (?:decide|say|tell)|cannot (?:decide|say|tell)|hard to (?:say|tell)"
     r"|no idea|not certain|too close to call|indistinguishable)\b"
 )
-_MARKUP = str.maketrans({"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " "})
+# "@" marks another mention in a window, so the text's own ("j.kim@example.org") becomes "(at)".
+_MARKUP = str.maketrans(
+    {"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " ", "@": "(at)"}
+)
 _SPACES = re.compile(r"\s+")
 _LIST_MARK = re.compile(r"^\s*(?:[-•>]|\d{1,2}[.)]|step \d{1,2}:?|thought:)\s*")
 
