@@ -53,7 +53,8 @@ _WILL = (
     r"|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
-    r"\b(?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
+    r"\b(?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?"
+    r"(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
     r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
     r"| can(?: now)?(?: safely)?(?: go ahead and)?| want| need)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
