@@ -56,6 +56,7 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("Blue it is.", "blue"),
         ("We just need blue now.", "blue"),
         ("The fastest way to fix this is to press red.", "red"),
+        ("Better to press red today and blue later.", "red"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:

@@ -151,7 +151,8 @@ STANCE: Final[tuple[Stance, ...]] = (
     # -- before the mention: rejections first ("rather than X", "no point restarting X"), then decisions, evidence
     _stance("not-but", "recommend", 0.8, before=r"\bnot @,? but(?: rather| instead)?"),
     _stance("loser", "reject", 0.0,
-        before=r"(?:\b(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|to|over)"
+        before=r"(?:\b(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|over)"
+        r"|\b(?:superior|preferable) to"
         r"|\binstead of|\brather than|\bover|\bbeats|\boutperforms|\bdominates|\bnot|\bnor|\bfrom)"),
     _stance("negation", "reject", 0.0,
         before=r"\b(?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
