@@ -6,6 +6,10 @@ The public surface is what ``__all__`` lists; everything else is an implementati
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors import (
+    FREQUENCY_BIAS,
+    GREEDINESS,
+    INVALID_ACTION,
+    KNOWING_DOING_GAP,
     Detector,
     Finding,
     FrequencyBias,
@@ -14,12 +18,19 @@ from guardrail.detectors import (
     KnowingDoingGap,
 )
 from guardrail.exceptions import (
+    AgentCallsExhaustedError,
+    AgentTimeoutError,
     ConfigurationError,
     GuardrailError,
+    GuardrailRuntimeError,
+    HistoryStoreError,
     InvalidInputError,
+    MissingDependencyError,
     NoLegalActionError,
+    SkipStep,
+    TelemetryError,
 )
-from guardrail.guard import AsyncGuardedAgent, Budget, Guard, GuardedAgent, StepResult, TextPrompter
+from guardrail.guard import AsyncGuardedAgent, Guard, GuardedAgent, StepResult
 from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore
 from guardrail.parsing import parse
 from guardrail.policies import (
@@ -38,6 +49,7 @@ from guardrail.policies import (
     TryAllFirst,
     UCBExplore,
 )
+from guardrail.prompting import Prompter, TextPrompter
 from guardrail.rationale import (
     CascadeReader,
     CascadeStats,
@@ -47,7 +59,7 @@ from guardrail.rationale import (
     RationaleReading,
     read_rationale,
 )
-from guardrail.state import StepState, make_step_state
+from guardrail.state import Budget, BudgetView, StepState
 from guardrail.telemetry import (
     BackgroundSink,
     JsonlSink,
@@ -56,6 +68,7 @@ from guardrail.telemetry import (
     OTelSink,
     Redaction,
     RewardEvent,
+    Sink,
     StepEvent,
     read_events,
     summarize,
@@ -64,10 +77,17 @@ from guardrail.telemetry import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "FREQUENCY_BIAS",
+    "GREEDINESS",
+    "INVALID_ACTION",
+    "KNOWING_DOING_GAP",
     "ActionSpace",
+    "AgentCallsExhaustedError",
+    "AgentTimeoutError",
     "AsyncGuardedAgent",
     "BackgroundSink",
     "Budget",
+    "BudgetView",
     "CascadeReader",
     "CascadeStats",
     "ConfigurationError",
@@ -81,7 +101,9 @@ __all__ = [
     "Guard",
     "GuardedAgent",
     "GuardrailError",
+    "GuardrailRuntimeError",
     "HistoryStore",
+    "HistoryStoreError",
     "HistoryView",
     "InMemoryHistoryStore",
     "InvalidAction",
@@ -92,12 +114,14 @@ __all__ = [
     "LexicalReader",
     "LoggingSink",
     "MemorySink",
+    "MissingDependencyError",
     "NoLegalActionError",
     "OTelSink",
     "Observe",
     "Override",
     "OverrideToRationale",
     "Policy",
+    "Prompter",
     "RationaleReader",
     "RationaleReading",
     "ReAsk",
@@ -107,17 +131,19 @@ __all__ = [
     "RewardEvent",
     "SampleRequest",
     "SelfConsistency",
+    "Sink",
     "Skip",
+    "SkipStep",
     "SkipWhenFutile",
     "StepEvent",
     "StepResult",
     "StepState",
+    "TelemetryError",
     "TextPrompter",
     "TryAllFirst",
     "UCBExplore",
     "Usage",
     "__version__",
-    "make_step_state",
     "parse",
     "read_events",
     "read_rationale",

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guardrail.exceptions import ConfigurationError
+
 if TYPE_CHECKING:
     from guardrail.state import StepState
 
@@ -19,6 +21,7 @@ __all__ = [
     "DetectorFn",
     "DetectorLike",
     "Finding",
+    "checked_detectors",
     "detect_fn",
 ]
 
@@ -61,3 +64,20 @@ DetectorLike = Detector | DetectorFn
 def detect_fn(detector: DetectorLike) -> DetectorFn:
     """The callable behind a detector object or function (resolve once: protocol checks are slow per step)."""
     return detector.detect if isinstance(detector, Detector) else detector
+
+
+def checked_detectors(detectors: object) -> tuple[DetectorLike, ...]:
+    """``Guard(detectors=...)`` checked: a list of detector objects or functions (not classes, not names)."""
+    if not isinstance(detectors, (list, tuple)):
+        raise ConfigurationError(f"detectors must be a list of detectors, got {detectors!r}")
+    for detector in detectors:
+        if isinstance(detector, type):
+            name = detector.__name__
+            raise ConfigurationError(f"detectors: {name} is a class, not a detector; did you mean {name}()?")
+        if isinstance(detector, str):
+            raise ConfigurationError(
+                f"detectors: {detector!r} is a string; give a detector object, e.g. KnowingDoingGap()"
+            )
+        if not (isinstance(detector, Detector) or callable(detector)):
+            raise ConfigurationError(f"{detector!r} is not a detector (needs detect(state) or to be callable)")
+    return tuple(detectors)

@@ -155,4 +155,4 @@ class ReAsk:
             reason = self.adaptive.reason_to_skip(state)
             if reason is not None:
                 return Skip(kind="reask", reason=reason)
-        return ReAskRequest(feedback=self.feedback(state))
+        return ReAskRequest(feedback=self.feedback(state), wait=self.wait_seconds(state))
