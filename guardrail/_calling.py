@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import math
 import queue
 import threading
 import time
@@ -28,7 +29,7 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from guardrail.exceptions import AgentCallsExhaustedError, AgentTimeoutError, InvalidInputError
+from guardrail.exceptions import AgentCallsExhaustedError, AgentTimeoutError, ConfigurationError, InvalidInputError
 
 __all__ = ["AgentCaller", "Answer", "AsyncAgent", "SyncAgent", "is_async"]
 
@@ -73,17 +74,34 @@ class AgentCaller:
     def __init__(
         self,
         *,
-        timeout: float | None,
-        retry_stop: stop_base | None,
-        retry_wait: wait_base,
-        max_abandoned: int,
-        clock: Callable[[], float],
+        timeout: float | None = None,
+        retry: int | stop_base | None = None,
+        retry_wait: wait_base | None = None,
+        max_abandoned: int = 64,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        if timeout is not None and not (
+            isinstance(cast(object, timeout), (int, float)) and timeout > 0 and math.isfinite(timeout)
+        ):
+            raise ConfigurationError(f"agent_timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(cast(object, retry), bool) or (isinstance(retry, int) and retry < 1):
+            raise ConfigurationError(f"agent_retry must be >= 1 attempts or a tenacity stop strategy, got {retry!r}")
+        if retry is not None and not isinstance(cast(object, retry), (int, stop_base)):
+            raise ConfigurationError(f"agent_retry must be an int or a tenacity stop strategy, got {retry!r}")
+        if retry_wait is not None and not isinstance(cast(object, retry_wait), wait_base):
+            raise ConfigurationError(f"agent_retry_wait must be a tenacity wait strategy, got {retry_wait!r}")
+        if isinstance(cast(object, max_abandoned), bool) or not isinstance(cast(object, max_abandoned), int):
+            raise ConfigurationError(f"max_abandoned_calls must be an int >= 1, got {max_abandoned!r}")
+        if max_abandoned < 1:
+            raise ConfigurationError(f"max_abandoned_calls must be >= 1, got {max_abandoned!r}")
         self.timeout = timeout
         self.max_abandoned = max_abandoned
         self.clock = clock
+        stop = tenacity.stop_after_attempt(retry) if isinstance(retry, int) else retry
         self._retrying = (
-            None if retry_stop is None else tenacity.Retrying(stop=retry_stop, wait=retry_wait, reraise=True)
+            None
+            if stop is None
+            else tenacity.Retrying(stop=stop, wait=retry_wait or tenacity.wait_none(), reraise=True)
         )
         self._threads: _AgentThreads | None = None
         self._lock = threading.Lock()

@@ -34,7 +34,19 @@ from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP, Finding
 from guardrail.exceptions import ConfigurationError, InvalidInputError, NoLegalActionError
 from guardrail.history import HistoryStore, HistoryView
 from guardrail.parsing import Format, parse
-from guardrail.policies.base import Correction, Override, PromptNote, ReAskRequest, SampleRequest, Shadow, Skip
+from guardrail.policies.base import (
+    Correction,
+    Override,
+    PolicyLike,
+    PromptNote,
+    ReAskRequest,
+    SampleRequest,
+    Shadow,
+    Skip,
+    answers_of,
+    correct_fn,
+    policy_name,
+)
 from guardrail.policies.consistency import majority_vote
 from guardrail.prompting import Prompter, as_text, bounded_feedback
 from guardrail.rationale import RationaleReader
@@ -109,6 +121,11 @@ class PlannedPolicy:
     name: str
     answers: frozenset[str] | None
     correct: Callable[[StepState], Correction | None]
+
+    @classmethod
+    def of(cls, policy: PolicyLike) -> PlannedPolicy:
+        """The plan of a policy object or function."""
+        return cls(policy_name(policy), answers_of(policy), correct_fn(policy))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import math
 import os
 import threading
 import time
@@ -16,7 +15,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, cast, overload
 
-import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -31,31 +29,14 @@ from guardrail.detectors.knowing_doing import KnowingDoingGap
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore, check_reward
 from guardrail.parsing import Format
-from guardrail.policies.base import (
-    AsksAgain,
-    PolicyLike,
-    PromptNote,
-    answers_of,
-    checked_policies,
-    correct_fn,
-    policy_name,
-)
+from guardrail.policies.base import AsksAgain, PolicyLike, PromptNote, checked_policies, policy_name
 from guardrail.prompting import Prompter, TextPrompter
 from guardrail.rationale import RationaleReader
 from guardrail.state import Budget, ReAskYields
 from guardrail.telemetry.events import Redaction, RewardEvent
 from guardrail.telemetry.sinks import Sink, Telemetry, as_sinks
 
-__all__ = [
-    "AsyncGuardedAgent",
-    "Budget",
-    "Fallback",
-    "Guard",
-    "GuardedAgent",
-    "Prompter",
-    "StepResult",
-    "TextPrompter",
-]
+__all__ = ["AsyncGuardedAgent", "Budget", "Fallback", "Guard", "GuardedAgent", "Prompter", "StepResult", "TextPrompter"]
 
 Fallback = Literal["raise", "random"] | str
 """What a step with no legal action does: ``"raise"`` NoLegalActionError, ``"random"`` (the paper's rule: a
@@ -139,55 +120,33 @@ class Guard:
                 f"{list(self.actions.names)}"
             )
         self.fallback: Fallback = self.actions.resolve(fallback) or fallback
-        if seed is not None and (
-            isinstance(cast(object, seed), bool) or not isinstance(cast(object, seed), int) or seed < 0
-        ):
+        if seed is not None and (type(cast(object, seed)) is not int or seed < 0):
             raise ConfigurationError(f"seed must be a non-negative int, got {seed!r}")
         self.seed = seed
         self._seed_key: tuple[int, ...] = (seed,) if seed is not None else (uuid.uuid4().int & (2**63 - 1),)
         self.budget = _of_type("budget", budget, Budget) or Budget()
-        if history is not None and not isinstance(history, HistoryStore):
-            raise ConfigurationError(f"history must be a HistoryStore (e.g. InMemoryHistoryStore()), got {history!r}")
-        self.history: HistoryStore = history if history is not None else InMemoryHistoryStore()
+        self.history: HistoryStore = _of_type("history", history, HistoryStore) or InMemoryHistoryStore()
         for name, value in (("reader", reader), ("parser", parser), ("clock", clock), ("sleep", sleep)):
             if value is not None and not callable(value):
                 raise ConfigurationError(f"{name} must be callable, got {value!r}")
         self.reader = reader
         self.format: Format = format
         self.parser = parser
-        if prompter is not None and not isinstance(prompter, Prompter):
-            raise ConfigurationError(f"prompter needs reask() and annotate() methods, got {prompter!r}")
-        self.prompter: Prompter = prompter or TextPrompter()
+        self.prompter: Prompter = _of_type("prompter", prompter, Prompter) or TextPrompter()
         self.redaction = _of_type("redaction", redaction, Redaction) or Redaction()
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.telemetry = Telemetry(as_sinks(telemetry), raise_error=raise_on_sink_error)
         self.clock = clock
         self.sleep = sleep
-        if agent_timeout is not None and not (
-            isinstance(cast(object, agent_timeout), (int, float)) and agent_timeout > 0 and math.isfinite(agent_timeout)
-        ):
-            raise ConfigurationError(f"agent_timeout must be a positive number of seconds, got {agent_timeout!r}")
-        self.agent_timeout = agent_timeout
-        if isinstance(cast(object, agent_retry), bool) or (isinstance(agent_retry, int) and agent_retry < 1):
-            raise ConfigurationError(
-                f"agent_retry must be >= 1 attempts or a tenacity stop strategy, got {agent_retry!r}"
-            )
-        if agent_retry is not None and not isinstance(agent_retry, (int, stop_base)):
-            raise ConfigurationError(f"agent_retry must be an int or a tenacity stop strategy, got {agent_retry!r}")
-        if agent_retry_wait is not None and not isinstance(agent_retry_wait, wait_base):
-            raise ConfigurationError(f"agent_retry_wait must be a tenacity wait strategy, got {agent_retry_wait!r}")
-        if isinstance(cast(object, max_abandoned_calls), bool) or not isinstance(max_abandoned_calls, int):
-            raise ConfigurationError(f"max_abandoned_calls must be an int >= 1, got {max_abandoned_calls!r}")
-        if max_abandoned_calls < 1:
-            raise ConfigurationError(f"max_abandoned_calls must be >= 1, got {max_abandoned_calls!r}")
-        self.max_abandoned_calls = max_abandoned_calls
-        self._caller = AgentCaller(
+        self._caller = AgentCaller(  # it checks these arguments
             timeout=agent_timeout,
-            retry_stop=tenacity.stop_after_attempt(agent_retry) if isinstance(agent_retry, int) else agent_retry,
-            retry_wait=agent_retry_wait or tenacity.wait_none(),
+            retry=agent_retry,
+            retry_wait=agent_retry_wait,
             max_abandoned=max_abandoned_calls,
             clock=clock,
         )
+        self.agent_timeout = agent_timeout
+        self.max_abandoned_calls = max_abandoned_calls
         self._reask_yield = ReAskYieldTally()  # per Guard, in memory: see guardrail/_reask_yield.py for why
         self._finish_locks = tuple(threading.Lock() for _ in range(64))
         self._closed = False
@@ -200,7 +159,7 @@ class Guard:
         return StepConfig(
             actions=self.actions,
             detectors=tuple(detect_fn(d) for d in self.detectors),
-            policies=tuple(PlannedPolicy(policy_name(p), answers_of(p), correct_fn(p)) for p in policies),
+            policies=tuple(PlannedPolicy.of(p) for p in policies),
             notes=tuple(p for p in cast(tuple[object, ...], policies) if isinstance(p, PromptNote)),
             max_attempts=max(asks, default=1),
             budget=self.budget,
