@@ -258,13 +258,21 @@ class Guard:
         use_prompter = prompter is not None and isinstance(self.prompter, TextPrompter)
         if not (use_parser or use_prompter):
             return self
-        adapted = copy.copy(self)
-        if use_parser:
-            adapted.parser = parser
-        if use_prompter:
-            adapted.prompter = cast(Prompter, prompter)
-        adapted._config = adapted._step_config()
-        return adapted
+        return self.replace(parser=parser if use_parser else None, prompter=prompter if use_prompter else None)
+
+    def replace(
+        self, *, parser: Callable[[Any, ActionSpace], Decision] | None = None, prompter: Prompter | None = None
+    ) -> Guard:
+        """A copy of this guard reading with ``parser`` and prompting with ``prompter`` (None keeps this guard's).
+
+        The copy shares this guard's history, telemetry, policies, budget and agent threads; this guard is unchanged.
+        """
+        copied = copy.copy(self)
+        if parser is not None:
+            copied.parser = parser
+        copied.prompter = _of_type("prompter", prompter, Prompter) or self.prompter
+        copied._config = copied._step_config()
+        return copied
 
     def record_reward(self, episode: str, reward: float, *, step: int | None = None) -> None:
         """Record the reward of the episode's oldest unrewarded step (or of ``step``).

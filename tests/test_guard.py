@@ -512,3 +512,17 @@ def test_a_policy_may_declare_the_kinds_it_answers_as_any_collection() -> None:
     assert policy.calls == 0  # no finding: not asked
     assert guard.step(ScriptedAgent([GAP]), "o").action == "blue"
     assert policy.calls == 1
+
+
+def test_replace_reads_with_a_new_parser_and_leaves_the_guard_unchanged() -> None:
+    """guard.replace(parser=...) reads with that parser, counts in the same history, and the guard reads as before."""
+    from guardrail import Decision
+
+    def always_blue(raw: object, actions: ActionSpace) -> Decision:
+        return Decision(action="blue", raw=raw)
+
+    guard, sink = make_guard()
+    blue = guard.replace(parser=always_blue)
+    assert blue.step(ScriptedAgent(["ACTION=red"]), "o").action == "blue"
+    assert guard.step(ScriptedAgent(["ACTION=red"]), "o").action == "red"
+    assert (guard.view().t, len(sink.steps), guard.parser) == (2, 2, None)

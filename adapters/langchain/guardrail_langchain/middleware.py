@@ -7,7 +7,6 @@ Needs the ``agents`` extra (``pip install 'guardrail-langchain[agents]'``, which
 from __future__ import annotations
 
 import contextvars
-import copy
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -117,13 +116,10 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if not isinstance(cast(object, episode), str) or not episode:
             raise ConfigurationError(f"episode must be a non-empty string, got {episode!r}")
         adapted = adapt_guard(guard)
-        if adapted is guard:
-            adapted = copy.copy(guard)
         if adapted.parser is None:  # pragma: no cover - adapt_guard always sets one
             raise ConfigurationError("the guard has no parser")
-        adapted.parser = _AgentParser(adapted.parser)
         self.guard = guard
-        self._guard = adapted
+        self._guard = adapted.replace(parser=_AgentParser(adapted.parser))
         self.episode = episode
 
     def __repr__(self) -> str:
