@@ -34,14 +34,6 @@ COLOURS = ["red", "green", "blue"]
 Run = Callable[..., StepResult]
 
 
-@pytest.fixture(params=["step", "astep"])
-def run(request: pytest.FixtureRequest) -> Run:
-    """``run(guard, agent, observation, **kw)``: the step through ``Guard.step`` or ``Guard.astep``."""
-    if request.param == "step":
-        return lambda guard, agent, observation="o", **kw: guard.step(agent, observation, **kw)
-    return lambda guard, agent, observation="o", **kw: asyncio.run(guard.astep(agent, observation, **kw))
-
-
 def make_guard(**kwargs: Any) -> tuple[Guard, MemorySink]:
     sink = MemorySink()
     kwargs.setdefault("telemetry", sink)
