@@ -159,6 +159,9 @@ def test_history_recap_is_not_a_recommendation() -> None:
         "I'll choose red or blue.",
         "I'll pick blue. But honestly I'm not sure.",
         "If I take red, the next round gets harder.",
+        "I'm pulling the purple, yellow, and green arms.",
+        "Red is the best one to pull next. Blue is the best one to pull next. Green is the best one to pull next."
+        " Yellow is the best one to pull next.",
         "",
         "   ",
     ],

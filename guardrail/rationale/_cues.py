@@ -258,6 +258,7 @@ SCOPE: Final[tuple[Scope, ...]] = (
         before=r"\b(?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
         rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}"),
     _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
+    _scope("list-after", "doubt", after=r"(?:,|,? and)(?: the)? @,? (?:and |or )?(?:the )?@"),  # "X, Y and Z"
     _scope("condition", "doubt",
         before=r"\b(?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
         r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*"),

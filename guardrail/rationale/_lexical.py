@@ -166,6 +166,13 @@ class LexicalReader:
         alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
         if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
             reads = [read for read in reads if not read.stance.alone]
+        decided = {
+            read.mention.action
+            for read in reads
+            if not (read.dropped or read.later) and read.stance.effect == "recommend" and read.stance.weight >= DECISION
+        }
+        if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
+            return NO_READING
         decision: _Read | None = None
         evidence: dict[str, _Read] = {}
         rejected: set[str] = set()
