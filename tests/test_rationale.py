@@ -144,6 +144,7 @@ def test_concluding_recommendation_wins_over_earlier_ones() -> None:
 def test_history_recap_is_not_a_recommendation() -> None:
     """Lines recapping history ("Step 3: red gave 0.4", "Step=1 Action=red") are not recommendations."""
     assert action("Step 1: red gave 0.4.\nStep 2: blue gave 1.2.\nStep 3: red gave 0.1.") is None
+    assert action("Answer:\n1. Red -> reward 1.0\n2. Blue -> reward 0.7\n3. Red -> reward 0.0") is None
     assert action("Step=1 Action=red Reward=0.42\nStep=2 Action=blue Reward=1.10") is None
     assert action("Step=1 Action=red Reward=0.42\nStep=2 Action=blue Reward=1.10\nI will press yellow.") == "yellow"
 

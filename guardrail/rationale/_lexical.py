@@ -33,10 +33,12 @@ _CONJUNCTIONS = frozenset(
     "and but so then because since while although though however or before after until unless if once when "
     "instead rather than".split()
 )
-# A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)".
+# A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)",
+# "2. Black door -> reward 0.7".
 _HISTORY_LINE = re.compile(
     r"^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)\s*[=#:]?\s*\d+\b"
-    r"|step\s*[=#:]?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d))",
+    r"|step\s*[=#:]?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d)"
+    r"|\d{1,3}[.)]\s.{0,120}?(?:->|→|:|=)\s*(?:reward|payoff|score)\s*[:=]?\s*-?\d)",
     re.I,
 )
 # A heading names a topic ("**Checking the order status**", "## Options"), not a decision.
