@@ -201,6 +201,14 @@ def test_a_particle_after_a_verb_is_not_a_rejection(text: str, expected: str) ->
     assert action(text, ActionSpace(["scroll", "click", "type_text"])) == expected
 
 
+def test_a_number_that_starts_an_order_is_its_argument_not_a_listing() -> None:
+    """ "book 2:40 with dr kim" is an order; "red 0.4 (3)" and "red 0.4" are listings."""
+    space = ActionSpace(["book_appt", "cancel_appt"])
+    assert action("book 2:40 with dr kim for biscuit", space) == "book_appt"
+    assert action("red 0.4 (3 pulls)") is None
+    assert action("red 0.4") is None
+
+
 def test_an_email_address_in_an_order_is_text_not_a_mention() -> None:
     """The "@" of an address does not read as another action's mention."""
     assert action("send_email to j.kim@example.org about the refund.", ActionSpace(["send_email", "search"])) == (

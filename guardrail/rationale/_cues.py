@@ -95,9 +95,10 @@ _LINK = (  # words after a subject that make the sentence a statement about it, 
 )
 _PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
 # The rest of an order ("... for line 2", "... into the field"): no verb that would make it a statement about the
-# mention ("Refunding blindly could reverse ..."), no number or bracket right after it (a listing: "red 0.4 (3)").
+# mention ("Refunding blindly could reverse ..."), no bracket, or number that ends it or is followed by another number
+# or bracket, right after it (a listing: "red 0.4 (3)"; but "book 2:40 with dr kim" is an order).
 _ORDER = (
-    rf"(?!(?:{_LINK}|or|but|vs|versus|nor)\b|and(?: the)? @|[a-z]+ed\b)(?![\d(])"
+    rf"(?!(?:{_LINK}|or|but|vs|versus|nor)\b|and(?: the)? @|[a-z]+ed\b)(?!\(|[\d.:%]+(?![\d.:%])(?:$|[ ,;]*[\d(]))"
     rf"(?![^;!?@=]*\b(?:{_LINK}|feels|sounds)\b)[^;!?@=]{{0,80}}?"
 )
 _TRIED = (
