@@ -181,6 +181,9 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
     _stance("therefore", "recommend", 0.8, before=r"(?:\bso|\btherefore|\bthus|\bhence|\bergo|=>|->|→)"),
     _stance("until", "recommend", 0.7, before=r"\buntil(?: the| a| an)?"),  # "not X until Y": Y comes first
+    _stance("asked-to", "recommend", 0.7,  # the request the agent is serving: "the user asked me to X"
+        before=r"\b(?:user|customer|client|caller|requester|owner|manager|boss|team|they|he|she) (?:\w+ )?"
+        rf"(?:asked|asks|wants|wanted|needs|requested|told)(?: me| us)? to{_ADV}{_VERB}?{_DET}"),
     _stance("says", "recommend", 0.75, before=r"\b(?:says|suggests|recommends|indicates|points to|calls for)"),
     _stance("subject", "recommend", 0.8, before=r"(?:^|\bso|\bthen|\bnow|\bthus|,) (?:i|we)"),
     _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
