@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["DECISION", "SCOPE", "STANCE", "WINDOW", "Scope", "Stance"]
+__all__ = ["DECISION", "SCOPE", "STANCE", "VERB", "WINDOW", "Scope", "Stance"]
 
 WINDOW: Final = 60
 """Characters of each window (before and after the mention) the patterns see."""
@@ -45,8 +45,13 @@ _VERB = (
     r"|invoking|try|trying|press|pressing|push|pull|pulling|play|playing|take|taking|hit|click|clicking|query"
     r"|querying|execute|executing|explore|exploring|exploit|check|checking|consult|consulting|look at|look up"
     r"|look into|ask|asking|open|opening|fetch|fetching|send|sending|place|mark|put|block|blocking|claim|occupy"
-    r"|return to|head|move|go|turn|step|walk))"
+    r"|return to|head|move|go|turn|step|walk|confirm|confirming|verify|verifying|review|reviewing|inspect|inspecting"
+    r"|read|reading|compute|computing|rerun|retry|restart|rebuild|clean up|book|schedule|cancel|add|create|update"
+    r"|delete|remove|record|notify|submit|draft|write|post|reply|forward|search|find|get|list|see|view|pull up"
+    r"|scan|measure|merge|deploy|roll back|refund|escalate|assign|dispatch|sync|fire|test|file|lookup))"
 )
+VERB: Final = re.compile(rf"{_VERB}$")
+"""A verb of choice or of a tool's work, given as " word"."""
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
     r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
-from guardrail.rationale._cues import DECISION, SCOPE, STANCE, WINDOW, Stance
+from guardrail.rationale._cues import DECISION, SCOPE, STANCE, VERB, WINDOW, Stance
 from guardrail.rationale._grounding import ground
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
@@ -256,7 +256,10 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], space: 
         if grounding is not None:
             inside = named < len(names) and names[named].start < clause[-1].end
             if not inside:
-                found.append(Mention(grounding.action, clause[grounding.first].start, clause[grounding.last].end))
+                first = grounding.first
+                if first < grounding.last and VERB.match(" " + clause[first].word):
+                    first += 1  # "check the airspace": the verb is the order, read in the window before the mention
+                found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
             elif _extends(grounding.action, names[named].action):
                 names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
