@@ -58,6 +58,7 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("The fastest way to fix this is to press red.", "red"),
         ("Better to press red today and blue later.", "red"),
         ("The user asked me to press red before anything else.", "red"),
+        ("Blue has to go in first; red can follow.", "blue"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:

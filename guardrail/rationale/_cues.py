@@ -196,7 +196,8 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("imperative-any", "recommend", 0.8,
         before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}"),
     # -- after the mention
-    _stance("first", "recommend", 0.85, after=r" first\b"),
+    _stance("first", "recommend", 0.85,
+        after=r"(?: (?:goes|comes|has to go|must go|should go|needs to go|has to come|must come)(?: in)?)? first\b"),
     _stance("it-is", "recommend", 0.85, after=r",? (?:it is|it's|it shall be|it'll be)(?:[.!]|$)"),
     _stance("is-my-choice", "recommend", 0.85,
         after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)"),
