@@ -59,6 +59,7 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("Better to press red today and blue later.", "red"),
         ("The user asked me to press red before anything else.", "red"),
         ("Blue has to go in first; red can follow.", "blue"),
+        ("No rule says so, but as a courtesy I'd still press green right now.", "green"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:

@@ -54,7 +54,8 @@ VERB: Final = re.compile(rf"{_VERB}$")
 """A verb of choice or of a tool's work, given as " word"."""
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
-    r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna)"
+    r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna"
+    r"|'d(?: still| just| now| first)?)"
     r"|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
