@@ -60,6 +60,7 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("The user asked me to press red before anything else.", "red"),
         ("Blue has to go in first; red can follow.", "blue"),
         ("No rule says so, but as a courtesy I'd still press green right now.", "green"),
+        ("Press blue now, add red after.", "blue"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:
@@ -164,6 +165,7 @@ def test_history_recap_is_not_a_recommendation() -> None:
         "I'll pick blue. But honestly I'm not sure.",
         "If I take red, the next round gets harder.",
         "I'm pulling the purple, yellow, and green arms.",
+        "Nice red for the team!",
         "Red is the best one to pull next. Blue is the best one to pull next. Green is the best one to pull next."
         " Yellow is the best one to pull next.",
         "",

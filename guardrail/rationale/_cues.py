@@ -91,7 +91,8 @@ _COPULA = (
 )
 _NOT_VERB = (
     rf"{_BLOCK}|is|are|was|were|the|a|an|this|these|those|it|its|i|we|you|they|he|she|my|our|their|with|for|of|in"
-    r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too"
+    r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too|nice|great|good"
+    r"|cool|awesome|perfect|excellent|ok|okay|thanks|wow|done|bad|sadly|luckily|fortunately|unfortunately"
 )
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
@@ -287,6 +288,8 @@ SCOPE: Final[tuple[Scope, ...]] = (
     _scope("later", "later",
         before=r"(?:\bthen|\bafter that|\bafterwards|\bafter this|\blater|\bsubsequently|\beventually|\bfinally"
         rf"|\bfollowed by|\bbefore(?: finally)?|\bthereafter|\blastly|\bsecond(?:ly)?|\bthird){_GAP}"),
+    _scope("later-after", "later",
+        after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),
 )
 """The scope rows: every one is checked on both windows."""
 # fmt: on
