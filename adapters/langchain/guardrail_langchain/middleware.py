@@ -6,6 +6,7 @@ Needs the ``agents`` extra (``pip install 'guardrail-langchain[agents]'``, which
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copy
 from collections.abc import Awaitable, Callable, Mapping
@@ -110,10 +111,8 @@ def _observe(guard: Guard, messages: list[Any], episode: str) -> None:
             if answer is not None:
                 text = answer.content if isinstance(answer.content, str) else str(answer.content)
                 failed = getattr(answer, "status", "success") == "error"
-                try:
+                with contextlib.suppress(InvalidInputError):  # recorded already, or not a guarded step's call
                     guard.record_outcome(episode, result=None if failed else text, error=text if failed else None)
-                except InvalidInputError:  # recorded already, or the call was not a guarded step
-                    pass
             return
 
 
