@@ -75,7 +75,7 @@ _VOLATILE = re.compile(
     r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"
     r"|\b(?=[0-9a-fA-F]{0,11}\d)[0-9a-fA-F]{12,}\b"
 )
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.+/=]+")  # base64 characters too: an AWS HostId is one id, not three
 _STATUS_CODE = re.compile(r"\d{3}")
 
 

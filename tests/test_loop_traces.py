@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,15 @@ import pytest
 from guardrail.loop_traces import areplay, load_traces, replay, score
 
 DATA = Path(__file__).parent / "data" / "loop_traces"
+TEST_SHA256 = "57d39f6f45f19247cfebf2dfc5d10e7a49a23e7aa19313c44e5e1ffed53f093a"
+"""The blind test split as its writer handed it over (90 traces): it is never edited."""
 
 
-@pytest.mark.parametrize("split", ["dev"])
+def test_the_blind_test_split_is_frozen() -> None:
+    assert hashlib.sha256((DATA / "test.jsonl").read_bytes()).hexdigest() == TEST_SHA256
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
 def test_loops_are_found_precisely_and_within_one_step_of_their_label(split: str) -> None:
     """Precision >= 0.95, recall >= 0.95, and each loop flagged is flagged within one step of its label."""
     traces = load_traces(DATA / f"{split}.jsonl")

@@ -206,3 +206,10 @@ def test_error_digests_ignore_ids_and_timestamps_but_keep_status_codes() -> None
     c = outcome_digest("Error 404 at 2026-01-02T11:30:00Z (req_19c0)", error=True)
     assert a == b != c
     assert outcome_digest("running 10%") != outcome_digest("running 40%")
+
+
+def test_a_base64_id_in_an_error_is_one_id() -> None:
+    """AWS-style errors differ only in RequestId and a base64 HostId (with + and =): one error."""
+    a = outcome_digest("Access Denied (RequestId: 8F2A1C3B9D7E6F50, HostId: q1Zk3+Y0bWd8hN2v0Qe1x=)", error=True)
+    b = outcome_digest("Access Denied (RequestId: 3C77E0A1B2D49F81, HostId: Hn4Y2x8cV1bN6mQ0wE3rT7=)", error=True)
+    assert a == b
