@@ -48,3 +48,15 @@ def test_a_malformed_trace_is_an_error_naming_its_line(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "kind": "varied", "loop": false, "events": [{"type": "call", "tool": "t"}]}\n')
     with pytest.raises(InvalidInputError, match=r"bad.jsonl:1: .*exactly one of result / error"):
         load_traces(path)
+
+
+def test_renaming_the_tools_changes_no_flag() -> None:
+    """Detection does not depend on what the tools are called (relabelling invariance)."""
+    traces = load_traces(DATA / "dev.jsonl")
+    for trace in traces:
+        renamed = {
+            **trace,
+            "events": [{**e, "tool": f"srv__{e['tool'][::-1]}"} if e["type"] == "call" else e for e in trace["events"]],
+        }
+        before, after = replay(trace), replay(renamed)
+        assert (before.flagged_step, before.pattern) == (after.flagged_step, after.pattern), trace["id"]
