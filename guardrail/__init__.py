@@ -12,19 +12,22 @@ from guardrail.detectors import (
     Greediness,
     InvalidAction,
     KnowingDoingGap,
+    Loops,
 )
 from guardrail.exceptions import (
     ConfigurationError,
     GuardrailError,
     InvalidInputError,
+    LoopStopped,
     NoLegalActionError,
 )
 from guardrail.guard import AsyncGuardedAgent, Budget, Guard, GuardedAgent, StepResult, TextPrompter
-from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore
+from guardrail.history import CallRecord, HistoryStore, HistoryView, InMemoryHistoryStore
 from guardrail.parsing import parse
 from guardrail.policies import (
     ContextSummary,
     EpsilonGreedy,
+    Escalation,
     Observe,
     Override,
     OverrideToRationale,
@@ -68,6 +71,7 @@ __all__ = [
     "AsyncGuardedAgent",
     "BackgroundSink",
     "Budget",
+    "CallRecord",
     "CascadeReader",
     "CascadeStats",
     "ConfigurationError",
@@ -75,6 +79,7 @@ __all__ = [
     "Decision",
     "Detector",
     "EpsilonGreedy",
+    "Escalation",
     "Finding",
     "FrequencyBias",
     "Greediness",
@@ -91,6 +96,8 @@ __all__ = [
     "KnowingDoingGap",
     "LexicalReader",
     "LoggingSink",
+    "LoopStopped",
+    "Loops",
     "MemorySink",
     "NoLegalActionError",
     "OTelSink",

@@ -9,6 +9,7 @@ Misuse (a wrong argument, found when you build something) is kept apart from fai
     ├── SkipStep                        raised by a parser: this output is not a step (adapters); nothing recorded
     └── GuardrailRuntimeError           something failed while guarding a step
         ├── NoLegalActionError          no legal action after every attempt and fallback="raise"
+        ├── LoopStopped                 an escalation policy stopped an agent caught in a loop
         ├── AgentTimeoutError           the agent did not answer within the configured timeout
         ├── AgentCallsExhaustedError    too many timed-out agent calls are still running to start another
         ├── HistoryStoreError           the history backend (e.g. Redis) failed
@@ -33,6 +34,7 @@ __all__ = [
     "GuardrailRuntimeError",
     "HistoryStoreError",
     "InvalidInputError",
+    "LoopStopped",
     "MissingDependencyError",
     "NoLegalActionError",
     "SkipStep",
@@ -131,3 +133,18 @@ class HistoryStoreError(GuardrailRuntimeError):
 
 class TelemetryError(GuardrailRuntimeError):
     """A telemetry sink failed and it was configured with ``raise_error=True``."""
+
+
+class LoopStopped(GuardrailRuntimeError):
+    """The agent went on with a loop after every nudge and block: an escalation policy stopped it.
+
+    The step's event is written first (status ``"stopped"``). ``message`` is a final answer an adapter can hand
+    back to the user (the LangChain middleware ends the agent with it); ``finding`` is the loop finding.
+    """
+
+    def __init__(self, message: str, *, episode: str, step: int, finding: Finding) -> None:
+        super().__init__(message)
+        self.message = message
+        self.episode = episode
+        self.step = step
+        self.finding = finding

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import copy
 import inspect
+import json
 import math
 import os
 import queue
@@ -34,9 +35,10 @@ from guardrail.exceptions import (
     AgentTimeoutError,
     ConfigurationError,
     InvalidInputError,
+    LoopStopped,
     NoLegalActionError,
 )
-from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore, check_reward
+from guardrail.history import CallHistoryStore, HistoryStore, HistoryView, InMemoryHistoryStore, check_reward
 from guardrail.parsing import Format, parse
 from guardrail.policies.base import (
     Correction,
@@ -594,14 +596,14 @@ class _StepRun:
                 self.agent_name or "", self.episode, self.reask_outcomes, self.reasks_skipped
             )
 
-    def fail(self, error: BaseException) -> None:
-        """The agent raised: record what happened, then the caller re-raises unchanged."""
-        self.guard._emit(self.event(self.view.t, "agent_error", error))
+    def fail(self, error: BaseException, status: StepStatus = "agent_error") -> None:
+        """The agent raised (or a policy stopped it): record what happened, then the caller re-raises unchanged."""
+        self.guard._emit(self.event(self.view.t, status, error))
 
     def _record(self) -> int:
         guard = self.guard
         assert self.final_action is not None
-        return guard.history.record_step(
+        index = guard.history.record_step(
             self.episode,
             len(guard.actions),
             guard.actions.index(self.final_action),
@@ -609,6 +611,8 @@ class _StepRun:
             extra_agent_calls=self.calls - 1,
             explored=self.explored,
         )
+        guard._record_call(self.episode, index, self.final_action, self.decision)
+        return index
 
     def finish(self) -> StepResult:
         guard = self.guard
@@ -829,6 +833,7 @@ class Guard:
         self._seed_key: tuple[int, ...] = (seed,) if seed is not None else (uuid.uuid4().int & (2**63 - 1),)
         self.budget = budget or Budget()
         self.history: HistoryStore = history if history is not None else InMemoryHistoryStore()
+        self._keeps_calls = isinstance(self.history, CallHistoryStore)  # resolved once: too slow per step
         self.reader = reader
         self.format: Format = format
         self.parser = parser
@@ -932,7 +937,11 @@ class Guard:
             except BaseException as error:
                 run.fail(error)
                 raise
-            run.receive(raw, seconds)
+            try:
+                run.receive(raw, seconds)
+            except LoopStopped as stopped:  # a policy ended the agent: the step's event says so, then it propagates
+                run.fail(stopped, "stopped")
+                raise
         return run.finish()
 
     def _call_once(self, agent: SyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
@@ -999,10 +1008,14 @@ class Guard:
             except BaseException as error:
                 run.fail(error)
                 raise
-            if _text_length(raw) > LOOP_TEXT_LIMIT:  # reading a long output is not the event loop's business
-                await asyncio.to_thread(run.receive, raw, seconds)
-            else:
-                run.receive(raw, seconds)
+            try:
+                if _text_length(raw) > LOOP_TEXT_LIMIT:  # reading a long output is not the event loop's business
+                    await asyncio.to_thread(run.receive, raw, seconds)
+                else:
+                    run.receive(raw, seconds)
+            except LoopStopped as stopped:
+                run.fail(stopped, "stopped")
+                raise
         return run.finish()
 
     async def _acall_once(self, agent: SyncAgent | AsyncAgent, prompt: Any, run: _StepRun) -> tuple[Any, float]:
@@ -1090,6 +1103,76 @@ class Guard:
         value = check_reward(reward)
         index = self.history.record_reward(episode, len(self.actions), value, step=step)
         self._emit(RewardEvent(run_id=self.run_id, episode=episode, step=index, reward=value))
+
+    def record_outcome(
+        self,
+        episode: str,
+        *,
+        result: object = None,
+        error: str | BaseException | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Record what the episode's latest executed call (or the call at ``step``) got back: a result or an error.
+
+        Loop detection (:class:`~guardrail.detectors.Loops`) reads these outcomes: the same call getting the same
+        result, the same error, or every call getting the same observation. A result that is not text is stored
+        as its JSON (or ``str``) form; only a digest and, for an error, its first 200 characters are kept.
+
+        Raises:
+            InvalidInputError: both a result and an error were given, or no call is waiting for an outcome.
+            ConfigurationError: the history store keeps no calls.
+        """
+        _check_episode(episode)
+        if result is not None and error is not None:
+            raise InvalidInputError("record_outcome takes a result or an error, not both")
+        store = self._call_store(episode)
+        error_text = None if error is None else _error_text(error)
+        store.record_outcome(
+            episode,
+            len(self.actions),
+            result=None if result is None else _result_text(result),
+            error=error_text,
+            step=step,
+        )
+
+    async def arecord_outcome(
+        self,
+        episode: str,
+        *,
+        result: object = None,
+        error: str | BaseException | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Async twin of :meth:`record_outcome` (the store's work runs in a worker thread)."""
+        await asyncio.to_thread(self.record_outcome, episode, result=result, error=error, step=step)
+
+    def new_user_message(self, episode: str) -> None:
+        """A new user message arrived in ``episode``: loop counters start again from the next call.
+
+        With a history store that keeps no calls there are no counters, and nothing happens.
+        """
+        _check_episode(episode)
+        if self._keeps_calls:
+            cast(CallHistoryStore, self.history).new_user_message(episode, len(self.actions))
+
+    async def anew_user_message(self, episode: str) -> None:
+        """Async twin of :meth:`new_user_message`."""
+        await asyncio.to_thread(self.new_user_message, episode)
+
+    def _call_store(self, episode: str) -> CallHistoryStore:
+        store = self.history
+        if not isinstance(store, CallHistoryStore):
+            raise ConfigurationError(
+                f"the history store {type(store).__name__} keeps no calls, so episode {episode!r} cannot record "
+                "outcomes or user messages; use InMemoryHistoryStore (or a store with record_call/record_outcome)"
+            )
+        return store
+
+    def _record_call(self, episode: str, step: int, action: str, decision: Decision | None) -> None:
+        """Record the executed call's arguments (the decision's, when it named this action) for loop detection."""
+        if self._keeps_calls:
+            arguments = decision.arguments if decision is not None and decision.action == action else None
+            cast(CallHistoryStore, self.history).record_call(episode, len(self.actions), step, action, arguments)
 
     def reask_yield(self, agent: str, episode: str = "default") -> ReAskYields:
         """What re-asks achieved so far for ``agent`` (its name, as in telemetry) and for ``episode``."""
@@ -1243,6 +1326,19 @@ class _AgentThreads:
             idle, self._idle = self._idle, 0
         for _ in range(idle):
             self._jobs.put(None)
+
+
+def _result_text(result: object) -> str:
+    if isinstance(result, str):
+        return result
+    try:
+        return json.dumps(result, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(result)
+
+
+def _error_text(error: str | BaseException) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
 
 
 def _check_episode(episode: object) -> None:
