@@ -134,13 +134,15 @@ class Loops:
             same = tuple(c for c in recent if c.failed and c.key == last.key and c.outcome == last.outcome)
             if len(same) >= self.same_error:
                 return _Match(pattern="same_error", count=len(same), threshold=self.same_error, calls=same)
-        if self.ping_pong is not None:
-            run = _alternation(calls)
-            if run >= self.ping_pong:
-                tail = tuple(calls[-run:])
-                return _Match(pattern="ping_pong", count=run, threshold=self.ping_pong, calls=tail)
+        run = _alternation(calls) if self.ping_pong is not None else 0
+        if self.ping_pong is not None and run >= self.ping_pong:
+            tail = tuple(calls[-run:])
+            return _Match(pattern="ping_pong", count=run, threshold=self.ping_pong, calls=tail)
         if self.identical is not None:
             same = tuple(c for c in recent if c.key == last.key and c.outcome == last.outcome)
+            if len(same) >= self.identical and self.ping_pong is not None and run >= 4:
+                # A-B-A-B-A: the repeats are a ping-pong caught before its own threshold; name it as one
+                return _Match(pattern="ping_pong", count=run, threshold=self.ping_pong, calls=tuple(calls[-run:]))
             if len(same) >= self.identical:
                 return _Match(pattern="identical", count=len(same), threshold=self.identical, calls=same)
         if self.no_progress is not None and last.outcome is not None:
@@ -163,7 +165,7 @@ def _alternation(calls: Sequence[CallRecord]) -> int:
     if a.key == b.key:
         return 1
     run = 2
-    for i in range(len(calls) - 3, -1, -1):
+    for i in range(len(calls) - 3, max(-1, len(calls) - 1 - MAX_CALL_WINDOW), -1):
         expected = a if (len(calls) - 1 - i) % 2 == 0 else b
         call = calls[i]
         if call.key != expected.key or call.outcome != expected.outcome:

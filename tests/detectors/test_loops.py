@@ -79,6 +79,16 @@ def test_ping_pong_between_two_calls_is_a_loop() -> None:
     assert seen[6][0].data["pattern"] == "ping_pong"
 
 
+def test_an_alternation_caught_by_its_repeats_is_named_a_ping_pong() -> None:
+    """With the defaults the third A of A-B-A-B-A meets `identical` first; the finding still names the ping-pong."""
+    seen = _run(
+        _guard(),
+        [("search", {"q": "x"}, "A", None) if i % 2 == 0 else ("read", {"path": "/b"}, "B", None) for i in range(5)],
+    )
+    assert [bool(s) for s in seen].index(True) == 5
+    assert seen[5][0].data["pattern"] == "ping_pong"
+
+
 def test_different_calls_that_keep_getting_the_same_observation_are_no_progress() -> None:
     calls = [("search", {"q": f"variant {i}"}, "No results found.", None) for i in range(4)]
     seen = _run(_guard(), calls)
