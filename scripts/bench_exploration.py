@@ -32,10 +32,10 @@ from guardrail import (
     TryAllFirst,
     UCBExplore,
 )
-from guardrail.bench.baselines import run_baseline
-from guardrail.bench.envs import BanditSpec
-from guardrail.bench.output import cost_cells
-from guardrail.bench.runner import (
+from guardrail_bench.baselines import run_baseline
+from guardrail_bench.envs import BanditSpec
+from guardrail_bench.output import cost_cells
+from guardrail_bench.runner import (
     EpisodeTrace,
     RunSummary,
     SimulatedBanditAgent,
@@ -43,7 +43,7 @@ from guardrail.bench.runner import (
     run_bandits,
     summarize_traces,
 )
-from guardrail.bench.simulators import FrequencyBiasProfile, GreedyProfile, KnowingDoingProfile
+from guardrail_bench.simulators import FrequencyBiasProfile, GreedyProfile, KnowingDoingProfile
 from guardrail.detectors import DetectorLike
 from guardrail.policies.base import PolicyLike
 

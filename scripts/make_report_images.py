@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from guardrail.demo import run_demo
+from guardrail_bench.demo import run_demo
 from guardrail.telemetry import plots
 from guardrail.telemetry.html import write_html
 from guardrail.telemetry.read import read_events
