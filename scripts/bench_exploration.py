@@ -32,6 +32,8 @@ from guardrail import (
     TryAllFirst,
     UCBExplore,
 )
+from guardrail.detectors import DetectorLike
+from guardrail.policies.base import PolicyLike
 from guardrail_bench.baselines import run_baseline
 from guardrail_bench.envs import BanditSpec
 from guardrail_bench.output import cost_cells
@@ -44,8 +46,6 @@ from guardrail_bench.runner import (
     summarize_traces,
 )
 from guardrail_bench.simulators import FrequencyBiasProfile, GreedyProfile, KnowingDoingProfile
-from guardrail.detectors import DetectorLike
-from guardrail.policies.base import PolicyLike
 
 DETECTORS: list[DetectorLike] = [KnowingDoingGap(), InvalidAction(), FrequencyBias(), Greediness()]
 EXPLORATION_KINDS = frozenset({"frequency_bias", "greediness"})

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from guardrail.guard import Guard
+from guardrail.policies import PolicyLike
 from guardrail_bench.baselines import UCB1
 from guardrail_bench.envs import BanditSpec
 from guardrail_bench.runner import SimulatedBanditAgent, bandit_guard, run_bandits, run_policy_bandits
 from guardrail_bench.suites import BEST_CANDIDATES, SIMULATED_PROFILES, bandit_detectors
-from guardrail.guard import Guard
-from guardrail.policies import PolicyLike
 
 
 def main(argv: list[str] | None = None) -> int:

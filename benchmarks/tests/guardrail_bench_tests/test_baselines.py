@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from guardrail.exceptions import ConfigurationError
 from guardrail_bench.baselines import (
     BASELINES,
     UCB1,
@@ -19,7 +20,6 @@ from guardrail_bench.baselines import (
 )
 from guardrail_bench.envs import BanditSpec, BanditView, ContextualSpec
 from guardrail_bench.metrics import mean_ci, optimal_set
-from guardrail.exceptions import ConfigurationError
 
 SPEC = BanditSpec(k=10, horizon=50, sigma=1.0)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from guardrail_bench.suites import parse_agent, parse_presets
 from guardrail.cli import main
 from guardrail.exceptions import ConfigurationError
+from guardrail_bench.suites import parse_agent, parse_presets
 
 FIELDS = (
     "regret_mean",

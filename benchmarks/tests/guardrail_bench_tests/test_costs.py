@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from guardrail import Guard, OverrideToRationale, ReAsk
+from guardrail.testing import ScriptedAgent
 from guardrail_bench.costs import FixCost, changed_by_guard, per_unit
 from guardrail_bench.envs import BanditSpec
 from guardrail_bench.output import bandit_markdown
 from guardrail_bench.prompts import foreign_bandit_prompt
 from guardrail_bench.suites import parse_agent, run_bandit_suite
-from guardrail.testing import ScriptedAgent
 
 COLOURS = ["red", "green", "blue"]
 GAP = "blue is best, so I press blue.\nACTION=red"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from guardrail.exceptions import ConfigurationError
 from guardrail_bench.envs import (
     COLOUR_NAMES,
     MOVE_NAMES,
@@ -19,7 +20,6 @@ from guardrail_bench.envs import (
     minimax_move,
     split_seed,
 )
-from guardrail.exceptions import ConfigurationError
 
 # ----------------------------------------------------------------------------------------------- bandits
 

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guardrail.exceptions import ConfigurationError
+from guardrail.history import EpisodeHistory
 from guardrail_bench.metrics import (
     PAPER_KNOWING_DOING_TABLE,
     classify_action,
@@ -28,8 +30,6 @@ from guardrail_bench.metrics import (
     suffix_failure_frequency,
     ucb_values,
 )
-from guardrail.exceptions import ConfigurationError
-from guardrail.history import EpisodeHistory
 
 NAN = math.nan
 

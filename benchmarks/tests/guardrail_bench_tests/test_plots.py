@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from guardrail_bench.plots import plot_curves, plot_knowing_doing
 from guardrail.exceptions import MissingDependencyError
+from guardrail_bench.plots import plot_curves, plot_knowing_doing
 
 
 def test_curves_and_heatmap_are_pngs(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from guardrail import Guard, Observe, OverrideToRationale, TryAllFirst, UCBExplore
+from guardrail.exceptions import ConfigurationError
 from guardrail_bench.baselines import UCB1
 from guardrail_bench.envs import BanditSpec, MultiArmedBandit
 from guardrail_bench.runner import (
@@ -17,7 +18,6 @@ from guardrail_bench.runner import (
     summarize_traces,
 )
 from guardrail_bench.simulators import KnowingDoingProfile
-from guardrail.exceptions import ConfigurationError
 
 SPEC = BanditSpec(k=5, horizon=12)
 

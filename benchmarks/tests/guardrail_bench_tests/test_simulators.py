@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from guardrail.exceptions import ConfigurationError
 from guardrail_bench.envs import INVALID_ACTION_REWARD, BanditSpec, BanditView
 from guardrail_bench.metrics import classify_episode
 from guardrail_bench.simulators import (
@@ -19,7 +20,6 @@ from guardrail_bench.simulators import (
     run_simulated,
     ucb_listing,
 )
-from guardrail.exceptions import ConfigurationError
 
 SPEC = BanditSpec(k=10, horizon=50, sigma=1.0)
 NAMES = SPEC.arm_names
