@@ -59,9 +59,7 @@ def check_wheel(path: Path) -> list[str]:
         extras = metadata.get_all("Provides-Extra") or []
         problems += [f"{path.name}: provides the model extra {e!r}" for e in extras if e in MODEL_EXTRAS]
         requirements = metadata.get_all("Requires-Dist") or []
-        problems += [
-            f"{path.name}: requires {r!r}" for r in requirements if r.lower().startswith(MODEL_REQUIREMENTS)
-        ]
+        problems += [f"{path.name}: requires {r!r}" for r in requirements if r.lower().startswith(MODEL_REQUIREMENTS)]
         if "guardrail = guardrail.cli:main" not in entry_points:
             problems.append(f"{path.name}: no `guardrail` console script")
     if distribution == "guardrail_bench":
