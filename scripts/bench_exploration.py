@@ -1,7 +1,7 @@
 """What each exploration policy buys, and what it costs, on simulated frequency-biased and greedy agents.
 
 Seeded and reproducible: the same --seed gives every configuration the same bandits and reward noise.
-Setting (PAPER.md): 10-arm Gaussian bandit, mu ~ U(0, 1), sigma = 1, T = 50, 64 bandits.
+Setting (docs/background.md): 10-arm Gaussian bandit, mu ~ U(0, 1), sigma = 1, T = 50, 64 bandits.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Alice in Wonderland: the knowing-doing check on a numeric answer, and a guarded AIW runner.
 
-Nezhurina et al. (PAPER.md): "Alice has N brothers and she also has M sisters. How many sisters does Alice's
-brother have?" (answer M + 1). Models often reason to one number and then write another on the final
+Nezhurina et al. (docs/background.md): "Alice has N brothers and she also has M sisters. How many sisters does
+Alice's brother have?" (answer M + 1). Models often reason to one number and then write another on the final
 ``### Answer:`` line. :func:`check_answer` reads both and flags the contradiction:
 
 - **final answer**: the number on the ``### Answer:`` line; if that line holds a computation

@@ -1,4 +1,4 @@
-"""``guardrail bench``: play agents behind guard policies and write the figures PAPER.md defines.
+"""``guardrail bench``: play agents behind guard policies and write the figures docs/background.md defines.
 
 Every run is reproducible from its command line, which is printed first and stored in ``results.json``.
 

@@ -1,6 +1,6 @@
 """Guarded runs on the contextual bandit: users described in text, movies as arms, linear rewards.
 
-The reference sets mirror the multi-armed definitions (PAPER.md), with LinUCB in place of UCB: at each step a
+The reference sets mirror the multi-armed definitions (docs/background.md), with LinUCB in place of UCB: at each step a
 reference disjoint LinUCB learner, fed the *executed* history, gives the **greedy** action (the ridge
 estimate's argmax, ``alpha = 0``) and the **optimal** action (the LinUCB argmax, ``alpha = 1``). A rationale is
 correct when it names the LinUCB argmax. Regret is against each user's best expected reward.

@@ -1,7 +1,8 @@
 """``guardrail demo``: the knowing-doing gap on a 10-arm bandit, unguarded, corrected, and with the full plan.
 
-The agent is a *simulation* (``KnowingDoingProfile``), calibrated to PAPER.md's Gemma2-27B figures: its
-rationale names the UCB arm on ~90% of steps and, given that, it acts greedily ~64% of the time. Three guards
+The agent is a *simulation* (``KnowingDoingProfile``), calibrated to the Gemma2-27B figures of Schmied et al.
+(2025; docs/background.md): its rationale names the UCB arm on ~90% of steps and, given that, it acts greedily
+~64% of the time. Three guards
 play the same bandits: none (``Observe``), the knowing-doing correction alone (re-ask, then act on the
 rationale), and the full plan (the correction's re-ask, then try-all and UCB exploration); UCB1 is the
 reference. No network, no model download.
@@ -63,7 +64,7 @@ def run_demo(*, seed: int = 0, bandits: int = 48, horizon: int = 50, arms: int =
     started = time.perf_counter()
     print(
         f"guardrail demo: {arms}-arm Gaussian bandit (sigma=1, T={horizon}), {bandits} bandits, seed {seed}\n"
-        "agent: a simulated LLM with PAPER.md's Gemma2-27B knowing-doing gap (its rationale names the UCB arm\n"
+        "agent: a simulated LLM with the knowing-doing gap measured for Gemma2-27B (its rationale names the UCB arm\n"
         "       on ~90% of steps; given that, it acts greedily ~64% of the time)\n"
     )
     summaries: list[RunSummary] = []
@@ -117,7 +118,7 @@ def register(subparsers: Any) -> None:
         help="the knowing-doing gap on a 10-arm bandit: unguarded, corrected, the full plan, and UCB (offline)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds bandits, rewards, agent and guard (default 0)")
-    parser.add_argument("--bandits", type=int, default=48, help="bandits to play (default 48; PAPER.md uses 64)")
+    parser.add_argument("--bandits", type=int, default=48, help="bandits to play (default 48; the paper uses 64)")
     parser.add_argument("--horizon", type=int, default=50, help="steps per bandit (default 50)")
     parser.add_argument("--arms", type=int, default=10, help="arms per bandit (default 10)")
     parser.add_argument(

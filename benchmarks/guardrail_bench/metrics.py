@@ -1,4 +1,4 @@
-"""Benchmark metrics, with exactly the definitions of Schmied et al. (2025) (see PAPER.md).
+"""Benchmark metrics, with exactly the definitions of Schmied et al. (2025) (see docs/background.md).
 
 Pure functions over arrays and sequences; nothing here holds state or draws random numbers.
 

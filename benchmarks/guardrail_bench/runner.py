@@ -1,4 +1,4 @@
-"""Play bandit episodes with an agent behind a Guard, and measure them as PAPER.md defines.
+"""Play bandit episodes with an agent behind a Guard, and measure them as docs/background.md defines.
 
 The unguarded baseline is a Guard too (``Observe()`` only, the paper's random-arm fallback), so both arms of a
 comparison go through the same parser and write the same telemetry.
@@ -285,7 +285,7 @@ def play_policy_episode(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSummary:
-    """Figures over many episodes, as PAPER.md defines them."""
+    """Figures over many episodes, as docs/background.md defines them."""
 
     name: str
     episodes: int

@@ -148,7 +148,7 @@ BEST_CANDIDATES: dict[str, Callable[[], list[PolicyLike]]] = {
     "TryAllFirst + EpsilonGreedy(0.1)": lambda: [TryAllFirst(), EpsilonGreedyPolicy(epsilon=0.1)],
 }
 
-#: The simulated profiles by agent name (simulations calibrated to PAPER.md, not models).
+#: The simulated profiles by agent name (simulations calibrated to docs/background.md, not models).
 SIMULATED_PROFILES: dict[str, tuple[str, Callable[[], Any]]] = {
     "knowing-doing": ("simulated knowing-doing profile (Gemma2-27B rates)", KnowingDoingProfile),
     # copy_probability 0.95 measures a 95.6-96.0% frequent-action share over seeds 0-3 (paper: 96%); the
