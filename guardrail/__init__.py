@@ -3,6 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is an implementation detail.
 """
 
+from guardrail._version import __version__
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors import (
@@ -63,8 +64,6 @@ from guardrail.telemetry import (
     read_events,
     summarize,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActionSpace",

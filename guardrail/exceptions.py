@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from guardrail.detectors.base import Finding
+    from guardrail.findings import Finding
 
 __all__ = [
     "AgentCallsExhaustedError",
@@ -53,11 +53,12 @@ class ConfigurationError(GuardrailError, ValueError):
 class MissingDependencyError(ConfigurationError, ImportError):
     """An optional integration was used without its extra installed."""
 
-    def __init__(self, package: str, extra: str, feature: str) -> None:
+    def __init__(self, package: str, extra: str, feature: str, distribution: str = "guardrail-core") -> None:
         self.package = package
         self.extra = extra
+        self.distribution = distribution
         super().__init__(
-            f"{feature} needs the optional package {package!r}; install it with `pip install 'guardrail-core[{extra}]'`"
+            f"{feature} needs the optional package {package!r}; install it with `pip install '{distribution}[{extra}]'`"
         )
 
 
