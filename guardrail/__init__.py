@@ -3,6 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is an implementation detail.
 """
 
+from guardrail._version import __version__
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors import (
@@ -10,12 +11,14 @@ from guardrail.detectors import (
     GREEDINESS,
     INVALID_ACTION,
     KNOWING_DOING_GAP,
+    LOOP,
     Detector,
     Finding,
     FrequencyBias,
     Greediness,
     InvalidAction,
     KnowingDoingGap,
+    Loops,
 )
 from guardrail.exceptions import (
     AgentCallsExhaustedError,
@@ -25,17 +28,19 @@ from guardrail.exceptions import (
     GuardrailRuntimeError,
     HistoryStoreError,
     InvalidInputError,
+    LoopStopped,
     MissingDependencyError,
     NoLegalActionError,
     SkipStep,
     TelemetryError,
 )
 from guardrail.guard import AsyncGuardedAgent, Guard, GuardedAgent, StepResult
-from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore
+from guardrail.history import CallRecord, HistoryStore, HistoryView, InMemoryHistoryStore
 from guardrail.parsing import parse
 from guardrail.policies import (
     ContextSummary,
     EpsilonGreedy,
+    Escalation,
     Observe,
     Override,
     OverrideToRationale,
@@ -74,13 +79,12 @@ from guardrail.telemetry import (
     summarize,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "FREQUENCY_BIAS",
     "GREEDINESS",
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
+    "LOOP",
     "ActionSpace",
     "AgentCallsExhaustedError",
     "AgentTimeoutError",
@@ -88,6 +92,7 @@ __all__ = [
     "BackgroundSink",
     "Budget",
     "BudgetView",
+    "CallRecord",
     "CascadeReader",
     "CascadeStats",
     "ConfigurationError",
@@ -95,6 +100,7 @@ __all__ = [
     "Decision",
     "Detector",
     "EpsilonGreedy",
+    "Escalation",
     "Finding",
     "FrequencyBias",
     "Greediness",
@@ -113,6 +119,8 @@ __all__ = [
     "KnowingDoingGap",
     "LexicalReader",
     "LoggingSink",
+    "LoopStopped",
+    "Loops",
     "MemorySink",
     "MissingDependencyError",
     "NoLegalActionError",

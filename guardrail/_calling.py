@@ -31,7 +31,7 @@ from tenacity.wait import wait_base
 
 from guardrail.exceptions import AgentCallsExhaustedError, AgentTimeoutError, ConfigurationError, InvalidInputError
 
-__all__ = ["AgentCaller", "Answer", "AsyncAgent", "SyncAgent", "is_async"]
+__all__ = ["AgentCaller", "Answer", "AsyncAgent", "SyncAgent", "agent_name", "is_async"]
 
 SyncAgent = Callable[[Any], Any]
 AsyncAgent = Callable[[Any], Awaitable[Any]]
@@ -43,6 +43,11 @@ def is_async(agent: object) -> bool:
         return True
     call = getattr(agent, "__call__", None)  # noqa: B004 - we need the bound method itself
     return inspect.iscoroutinefunction(call)
+
+
+def agent_name(agent: object) -> str:
+    """The agent's name in telemetry: its ``name`` attribute, else its ``__name__``, else its type's name."""
+    return str(getattr(agent, "name", None) or getattr(agent, "__name__", None) or type(agent).__name__)
 
 
 @dataclass(frozen=True, slots=True)

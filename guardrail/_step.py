@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 from zlib import crc32
 
 import numpy as np
@@ -31,8 +31,8 @@ from guardrail._reask_yield import ReAskYieldTally
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP, Finding
-from guardrail.exceptions import ConfigurationError, InvalidInputError, NoLegalActionError
-from guardrail.history import HistoryStore, HistoryView
+from guardrail.exceptions import ConfigurationError, InvalidInputError, LoopStopped, NoLegalActionError
+from guardrail.history import CallHistoryStore, HistoryStore, HistoryView
 from guardrail.parsing import Format, parse
 from guardrail.policies.base import (
     Correction,
@@ -147,6 +147,7 @@ class StepConfig:
     clock: Callable[[], float]
     caller: AgentCaller
     history: HistoryStore
+    keeps_calls: bool  # the history is a CallHistoryStore: resolved once, a protocol check is slow per step
     telemetry: Telemetry
     reask_yield: ReAskYieldTally
     finish_locks: tuple[threading.Lock, ...]
@@ -263,8 +264,9 @@ class _Voted:
 def run_step(config: StepConfig, observation: Any, *, episode: str, agent: str | None) -> Steps:
     """The step of ``observation`` in ``episode``: yields calls and sleeps, returns the :class:`StepResult`.
 
-    Raises what the agent raised (after writing the step's ``agent_error`` event) and
-    :class:`NoLegalActionError` (after its ``no_legal_action`` event).
+    Raises what the agent raised (after writing the step's ``agent_error`` event),
+    :class:`NoLegalActionError` (after its ``no_legal_action`` event) and a policy's :class:`LoopStopped` (after
+    its ``stopped`` event).
     """
     return _Step(config, observation, episode, agent).run()
 
@@ -312,7 +314,11 @@ class _Step:
             if wait > 0:
                 yield Sleep(wait)
             answer = yield from self._ask(prompt)
-            self._receive(answer.output)
+            try:
+                self._receive(answer.output)
+            except LoopStopped as stopped:  # a policy ended the agent: the step's event says so, then it propagates
+                self.config.telemetry.emit(self._event(self.view.t, "stopped", self._records(), stopped))
+                raise
         return self._finish()
 
     def _ask(self, prompt: Any) -> Generator[Effect, Answer | None, Answer]:
@@ -622,15 +628,22 @@ class _Step:
 
     def _record(self) -> int:
         config = self.config
-        assert self.final_action is not None
-        return config.history.record_step(
+        action = self.final_action
+        assert action is not None
+        k = len(config.actions)
+        index = config.history.record_step(
             self.episode,
-            len(config.actions),
-            config.actions.index(self.final_action),
+            k,
+            config.actions.index(action),
             interventions=self._interventions(),
             extra_agent_calls=self.calls - 1,
             explored=any(act.kind == "explore" and act.how == "applied" for act in self.acts),
         )
+        if config.keeps_calls:  # the executed call, with the last answer's arguments when it named this action
+            decision = self.answers[-1]
+            arguments = decision.arguments if decision.action == action else None
+            cast(CallHistoryStore, config.history).record_call(self.episode, k, index, action, arguments)
+        return index
 
     def _finish(self) -> StepResult:
         config = self.config

@@ -9,6 +9,7 @@ Misuse (a wrong argument, found when you build something) is kept apart from fai
     ├── SkipStep                        raised by a parser: this output is not a step (adapters); nothing recorded
     └── GuardrailRuntimeError           something failed while guarding a step
         ├── NoLegalActionError          no legal action after every attempt and fallback="raise"
+        ├── LoopStopped                 an escalation policy stopped an agent caught in a loop
         ├── AgentTimeoutError           the agent did not answer within the configured timeout
         ├── AgentCallsExhaustedError    too many timed-out agent calls are still running to start another
         ├── HistoryStoreError           the history backend (e.g. Redis) failed
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from guardrail.detectors.base import Finding
+    from guardrail.findings import Finding
 
 __all__ = [
     "AgentCallsExhaustedError",
@@ -33,6 +34,7 @@ __all__ = [
     "GuardrailRuntimeError",
     "HistoryStoreError",
     "InvalidInputError",
+    "LoopStopped",
     "MissingDependencyError",
     "NoLegalActionError",
     "SkipStep",
@@ -51,11 +53,12 @@ class ConfigurationError(GuardrailError, ValueError):
 class MissingDependencyError(ConfigurationError, ImportError):
     """An optional integration was used without its extra installed."""
 
-    def __init__(self, package: str, extra: str, feature: str) -> None:
+    def __init__(self, package: str, extra: str, feature: str, distribution: str = "guardrail-core") -> None:
         self.package = package
         self.extra = extra
+        self.distribution = distribution
         super().__init__(
-            f"{feature} needs the optional package {package!r}; install it with `pip install 'guardrail-core[{extra}]'`"
+            f"{feature} needs the optional package {package!r}; install it with `pip install '{distribution}[{extra}]'`"
         )
 
 
@@ -131,3 +134,18 @@ class HistoryStoreError(GuardrailRuntimeError):
 
 class TelemetryError(GuardrailRuntimeError):
     """A telemetry sink failed and it was configured with ``raise_error=True``."""
+
+
+class LoopStopped(GuardrailRuntimeError):
+    """The agent went on with a loop after every nudge and block: an escalation policy stopped it.
+
+    The step's event is written first (status ``"stopped"``). ``message`` is a final answer an adapter can hand
+    back to the user (the LangChain middleware ends the agent with it); ``finding`` is the loop finding.
+    """
+
+    def __init__(self, message: str, *, episode: str, step: int, finding: Finding) -> None:
+        super().__init__(message)
+        self.message = message
+        self.episode = episode
+        self.step = step
+        self.finding = finding

@@ -1,7 +1,7 @@
-"""Guard: its configuration, checked when it is built; ``step``/``astep``; and the wrapped agents.
+"""Guard: its configuration, checked when it is built; ``step``/``astep``; rewards, outcomes and user messages.
 
-The step itself is in :mod:`guardrail._step` (one module, driven sync or async), agent calls in
-:mod:`guardrail._calling`, prompts in :mod:`guardrail.prompting`, budgets in :mod:`guardrail.state`.
+The step is in :mod:`guardrail._step` (one module, driven sync or async), agent calls in :mod:`guardrail._calling`,
+the wrapped agents in :mod:`guardrail._wrappers`, argument checks in :mod:`guardrail._checks`.
 """
 
 from __future__ import annotations
@@ -13,21 +13,30 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Literal, cast, overload
+from typing import Any, cast, overload
 
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from guardrail._calling import AgentCaller, AsyncAgent, SyncAgent, is_async
+from guardrail._calling import AgentCaller, AsyncAgent, SyncAgent, agent_name, is_async
+from guardrail._checks import Fallback, checked_actions, checked_fallback, checked_seed, of_type, require_callable
 from guardrail._reask_yield import ReAskYieldTally
 from guardrail._step import PlannedPolicy, StepConfig, StepResult, adrive, check_episode, drive, reading, run_step
+from guardrail._wrappers import AsyncGuardedAgent, GuardedAgent
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision
 from guardrail.detectors.base import DetectorLike, checked_detectors, detect_fn
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 from guardrail.exceptions import ConfigurationError, InvalidInputError
-from guardrail.history import HistoryStore, HistoryView, InMemoryHistoryStore, check_reward
+from guardrail.history import (
+    CallHistoryStore,
+    HistoryStore,
+    HistoryView,
+    InMemoryHistoryStore,
+    check_reward,
+    record_outcome,
+)
 from guardrail.parsing import Format
 from guardrail.policies.base import AsksAgain, PolicyLike, PromptNote, checked_policies, policy_name
 from guardrail.prompting import Prompter, TextPrompter
@@ -37,10 +46,6 @@ from guardrail.telemetry.events import Redaction, RewardEvent
 from guardrail.telemetry.sinks import Sink, Telemetry, as_sinks
 
 __all__ = ["AsyncGuardedAgent", "Budget", "Fallback", "Guard", "GuardedAgent", "Prompter", "StepResult", "TextPrompter"]
-
-Fallback = Literal["raise", "random"] | str
-"""What a step with no legal action does: ``"raise"`` NoLegalActionError, ``"random"`` (the paper's rule: a
-seeded random legal action), or the name of a fixed default action."""
 
 
 class Guard:
@@ -105,35 +110,22 @@ class Guard:
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
-        if isinstance(cast(object, actions), str):
-            raise ConfigurationError(f"actions must be a list of action names or an ActionSpace, got {actions!r}")
-        self.actions = ActionSpace.of(actions)
+        self.actions = checked_actions(actions)
         self.policies: tuple[PolicyLike, ...] = checked_policies(policies)
         self.detectors: tuple[DetectorLike, ...] = (
             (KnowingDoingGap(), InvalidAction()) if detectors is None else checked_detectors(detectors)
         )
-        if not isinstance(cast(object, fallback), str) or (
-            fallback not in ("raise", "random") and self.actions.resolve(fallback) is None
-        ):
-            raise ConfigurationError(
-                f"fallback must be 'raise', 'random' or a legal action; {fallback!r} is not one of "
-                f"{list(self.actions.names)}"
-            )
-        self.fallback: Fallback = self.actions.resolve(fallback) or fallback
-        if seed is not None and (type(cast(object, seed)) is not int or seed < 0):
-            raise ConfigurationError(f"seed must be a non-negative int, got {seed!r}")
-        self.seed = seed
+        self.fallback: Fallback = checked_fallback(fallback, self.actions)
+        self.seed = checked_seed(seed)
         self._seed_key: tuple[int, ...] = (seed,) if seed is not None else (uuid.uuid4().int & (2**63 - 1),)
-        self.budget = _of_type("budget", budget, Budget) or Budget()
-        self.history: HistoryStore = _of_type("history", history, HistoryStore) or InMemoryHistoryStore()
-        for name, value in (("reader", reader), ("parser", parser), ("clock", clock), ("sleep", sleep)):
-            if value is not None and not callable(value):
-                raise ConfigurationError(f"{name} must be callable, got {value!r}")
+        self.budget = of_type("budget", budget, Budget) or Budget()
+        self.history: HistoryStore = of_type("history", history, HistoryStore) or InMemoryHistoryStore()
+        require_callable(reader=reader, parser=parser, clock=clock, sleep=sleep)
         self.reader = reader
         self.format: Format = format
         self.parser = parser
-        self.prompter: Prompter = _of_type("prompter", prompter, Prompter) or TextPrompter()
-        self.redaction = _of_type("redaction", redaction, Redaction) or Redaction()
+        self.prompter: Prompter = of_type("prompter", prompter, Prompter) or TextPrompter()
+        self.redaction = of_type("redaction", redaction, Redaction) or Redaction()
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.telemetry = Telemetry(as_sinks(telemetry), raise_error=raise_on_sink_error)
         self.clock = clock
@@ -172,6 +164,7 @@ class Guard:
             clock=self.clock,
             caller=self._caller,
             history=self.history,
+            keeps_calls=isinstance(self.history, CallHistoryStore),
             telemetry=self.telemetry,
             reask_yield=self._reask_yield,
             finish_locks=self._finish_locks,
@@ -200,12 +193,13 @@ class Guard:
         Raises:
             InvalidInputError: ``agent`` is async (use :meth:`astep`), or returned an awaitable; a bad episode id.
             NoLegalActionError: no legal action and ``fallback="raise"`` (the event is written first).
+            LoopStopped: a policy (:class:`~guardrail.Escalation`) stopped the agent (the ``stopped`` event first).
             Exception: whatever the agent raised, unchanged (the event is written first).
         """
         if is_async(agent):
-            raise InvalidInputError(f"{_name(agent)} is an async agent; use `await guard.astep(...)`")
+            raise InvalidInputError(f"{agent_name(agent)} is an async agent; use `await guard.astep(...)`")
         self._begin(episode, reward)
-        steps = run_step(self._config, observation, episode=episode, agent=_name(agent))
+        steps = run_step(self._config, observation, episode=episode, agent=agent_name(agent))
         return drive(steps, lambda prompt: self._caller.call(agent, prompt), self.sleep or time.sleep)
 
     async def astep(
@@ -223,7 +217,7 @@ class Guard:
         than the bounded cost of a short output on one step.
         """
         self._begin(episode, reward)
-        steps = run_step(self._config, observation, episode=episode, agent=_name(agent))
+        steps = run_step(self._config, observation, episode=episode, agent=agent_name(agent))
         return await adrive(steps, lambda prompt: self._caller.acall(agent, prompt), self.sleep or asyncio.sleep)
 
     @overload
@@ -270,7 +264,7 @@ class Guard:
         copied = copy.copy(self)
         if parser is not None:
             copied.parser = parser
-        copied.prompter = _of_type("prompter", prompter, Prompter) or self.prompter
+        copied.prompter = of_type("prompter", prompter, Prompter) or self.prompter
         copied._config = copied._step_config()
         return copied
 
@@ -284,6 +278,51 @@ class Guard:
         value = check_reward(reward)
         index = self.history.record_reward(episode, len(self.actions), value, step=step)
         self.telemetry.emit(RewardEvent(run_id=self.run_id, episode=episode, step=index, reward=value))
+
+    def record_outcome(
+        self,
+        episode: str,
+        *,
+        result: object = None,
+        error: str | BaseException | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Record what the episode's latest executed call (or the call at ``step``) got back: a result or an error.
+
+        Loop detection (:class:`~guardrail.detectors.Loops`) reads these outcomes: the same call getting the same
+        result, the same error, or every call getting the same observation. A result that is not text is stored
+        as its JSON (or ``str``) form; only a digest and, for an error, its first 200 characters are kept.
+
+        Raises:
+            InvalidInputError: both a result and an error were given, or no call is waiting for an outcome.
+            ConfigurationError: the history store keeps no calls.
+        """
+        check_episode(episode)
+        record_outcome(self.history, episode, len(self.actions), result=result, error=error, step=step)
+
+    async def arecord_outcome(
+        self,
+        episode: str,
+        *,
+        result: object = None,
+        error: str | BaseException | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Async twin of :meth:`record_outcome` (the store's work runs in a worker thread)."""
+        await asyncio.to_thread(self.record_outcome, episode, result=result, error=error, step=step)
+
+    def new_user_message(self, episode: str) -> None:
+        """A new user message arrived in ``episode``: loop counters start again from the next call.
+
+        With a history store that keeps no calls there are no counters, and nothing happens.
+        """
+        check_episode(episode)
+        if self._config.keeps_calls:
+            cast(CallHistoryStore, self.history).new_user_message(episode, len(self.actions))
+
+    async def anew_user_message(self, episode: str) -> None:
+        """Async twin of :meth:`new_user_message`."""
+        await asyncio.to_thread(self.new_user_message, episode)
 
     def reask_yield(self, agent: str, episode: str = "default") -> ReAskYields:
         """What re-asks achieved so far for ``agent`` (its name, as in telemetry) and for ``episode``."""
@@ -309,41 +348,3 @@ class Guard:
     def __repr__(self) -> str:
         policies = ", ".join(policy_name(p) for p in self.policies)
         return f"Guard(actions={list(self.actions.names)!r}, policies=[{policies}])"
-
-
-def _of_type(name: str, value: Any, kind: type[Any]) -> Any:
-    if value is not None and not isinstance(value, kind):
-        raise ConfigurationError(f"{name} must be a {kind.__name__}, got {value!r}")
-    return value
-
-
-def _name(agent: object) -> str:
-    return str(getattr(agent, "name", None) or getattr(agent, "__name__", None) or type(agent).__name__)
-
-
-class GuardedAgent:
-    """A synchronous agent wrapped by a Guard."""
-
-    def __init__(self, guard: Guard, agent: SyncAgent) -> None:
-        self.guard = guard
-        self.agent = agent
-
-    def __call__(self, observation: Any, *, episode: str = "default", reward: float | None = None) -> StepResult:
-        """Guard one step; see :meth:`Guard.step`."""
-        return self.guard.step(self.agent, observation, episode=episode, reward=reward)
-
-    async def acall(self, observation: Any, *, episode: str = "default", reward: float | None = None) -> StepResult:
-        """Guard one step without blocking the event loop (the agent runs in a worker thread)."""
-        return await self.guard.astep(self.agent, observation, episode=episode, reward=reward)
-
-
-class AsyncGuardedAgent:
-    """An async agent wrapped by a Guard."""
-
-    def __init__(self, guard: Guard, agent: AsyncAgent) -> None:
-        self.guard = guard
-        self.agent = agent
-
-    async def __call__(self, observation: Any, *, episode: str = "default", reward: float | None = None) -> StepResult:
-        """Guard one step; see :meth:`Guard.astep`."""
-        return await self.guard.astep(self.agent, observation, episode=episode, reward=reward)

@@ -6,14 +6,17 @@ what a 10-step one does.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import operator
+import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -22,12 +25,20 @@ from guardrail._frozen import filled
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
+    "MAX_CALL_WINDOW",
+    "CallHistoryStore",
+    "CallLog",
+    "CallRecord",
     "EpisodeHistory",
     "HistoryStore",
     "HistoryView",
     "InMemoryHistoryStore",
     "StepRecord",
+    "call_store",
+    "canonical_arguments",
     "check_reward",
+    "outcome_digest",
+    "record_outcome",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -52,6 +63,167 @@ class StepRecord:
     reward: float | None = None
 
 
+# -- tool calls and their outcomes ------------------------------------------------------------------------
+
+MAX_CALL_WINDOW: Final = 64
+"""How many of an episode's latest calls (since its last user message) the history keeps for loop detection."""
+
+_SPACES = re.compile(r"\s+")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# Volatile parts of an observation a human reads past: UUIDs, ISO timestamps and clock times, long hex ids.
+_VOLATILE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+    r"|\b(?=[0-9a-fA-F]{0,11}\d)[0-9a-fA-F]{12,}\b"
+)
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.+/=]+")  # base64 characters too: an AWS HostId is one id, not three
+_STATUS_CODE = re.compile(r"\d{3}")
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = _SPACES.sub(" ", value).strip()
+        if _NUMBER.fullmatch(text):  # "2" and 2 and 2.0 are one page number
+            number = float(text)
+            return int(number) if number.is_integer() else number
+        return text
+    if isinstance(value, Mapping):
+        return {str(k).strip(): _normal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normal(v) for v in value]
+    return str(value)
+
+
+def canonical_arguments(arguments: Mapping[str, Any] | None) -> str:
+    """A call's arguments as one canonical string: key order, whitespace and ``1`` vs ``1.0`` do not matter."""
+    if not arguments:
+        return "{}"
+    return json.dumps(_normal(arguments), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _argument_texts(arguments: Mapping[str, Any] | None) -> list[str]:
+    texts: list[str] = []
+    stack: list[Any] = [arguments] if arguments else []
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            text = _SPACES.sub(" ", value).strip()
+            if len(text) >= 3 and not _NUMBER.fullmatch(text):
+                texts.append(text)
+        elif isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return sorted(set(texts), key=len, reverse=True)  # the longest first: a value inside another is masked after
+
+
+def _mask_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if any(ch.isdigit() for ch in token) and not _STATUS_CODE.fullmatch(token):
+        return "#"
+    return token
+
+
+def outcome_digest(text: str, *, arguments: Mapping[str, Any] | None = None, error: bool = False) -> str:
+    """A short digest of what a call got back, so that the same observation digests the same.
+
+    Whitespace runs, UUIDs, timestamps and long hex ids do not count, nor do the call's own string arguments
+    echoed back ("No results for 'refund policy'" and "... for 'return policy'" are one observation). In an error
+    every token holding a digit counts as an id (request ids, attempt counts, retry-after seconds), except a
+    three-digit status code. Linear in the text's length.
+    """
+    normal = _VOLATILE.sub("#", _SPACES.sub(" ", text).strip())
+    for value in _argument_texts(arguments):
+        normal = normal.replace(value, "\x00")
+    if error:
+        normal = _TOKEN.sub(_mask_token, normal)
+    kind = "e" if error else "r"
+    return kind + hashlib.blake2b(normal.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One executed call: its step, tool name, canonical arguments, and what it got back once recorded.
+
+    ``outcome`` is a digest of the result or the error (see :func:`outcome_digest`), None until
+    :meth:`guardrail.Guard.record_outcome` records it; ``failed`` says it was an error, and ``error`` keeps its
+    first 200 characters.
+    """
+
+    step: int
+    name: str
+    arguments: str = "{}"
+    outcome: str | None = None
+    failed: bool = False
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two calls the same call: the tool and its canonical arguments."""
+        return (self.name, self.arguments)
+
+    @property
+    def shown(self) -> str:
+        """The call as a short text, ``name({...})``, for findings and feedback."""
+        arguments = self.arguments if len(self.arguments) <= 80 else self.arguments[:77] + "..."
+        return f"{self.name}({arguments})"
+
+
+@dataclass(slots=True)
+class CallLog:
+    """An episode's latest calls since its last user message, at most :data:`MAX_CALL_WINDOW` of them.
+
+    Each update is O(1); a user message clears it, so loop counters start again.
+    """
+
+    calls: deque[CallRecord] = field(default_factory=lambda: deque(maxlen=MAX_CALL_WINDOW))
+    user_messages: int = 0
+    _raw_arguments: dict[int, Mapping[str, Any] | None] = field(default_factory=dict)
+
+    def add(self, step: int, name: str, arguments: Mapping[str, Any] | None) -> None:
+        """Record an executed call (its outcome comes later)."""
+        if len(self.calls) == self.calls.maxlen:
+            self._raw_arguments.pop(self.calls[0].step, None)
+        self.calls.append(CallRecord(step, name, canonical_arguments(arguments)))
+        self._raw_arguments[step] = arguments
+
+    def add_outcome(self, result: str | None, error: str | None, step: int | None = None) -> int:
+        """Attach a result or an error to the latest call still waiting (or to ``step``); returns its step."""
+        index = self._waiting(step)
+        record = self.calls[index]
+        arguments = self._raw_arguments.pop(record.step, None)
+        if error is not None:
+            outcome = outcome_digest(error, arguments=arguments, error=True)
+            self.calls[index] = CallRecord(record.step, record.name, record.arguments, outcome, True, error[:200])
+        else:
+            outcome = outcome_digest(result or "", arguments=arguments)
+            self.calls[index] = CallRecord(record.step, record.name, record.arguments, outcome)
+        return record.step
+
+    def _waiting(self, step: int | None) -> int:
+        for index in range(len(self.calls) - 1, -1, -1):  # the latest first: usually the last one
+            record = self.calls[index]
+            if (step is None or record.step == step) and record.outcome is None:
+                return index
+            if step is not None and record.step < step:
+                break
+        which = "no call" if step is None else f"no call at step {step}"
+        raise InvalidInputError(f"{which} of this episode since its last user message is waiting for an outcome")
+
+    def new_user_message(self) -> None:
+        """A new user message: forget the calls, so loop counters start again."""
+        self.calls.clear()
+        self._raw_arguments.clear()
+        self.user_messages += 1
+
+
 @dataclass(slots=True)
 class EpisodeHistory:
     """Mutable per-episode state. Owned by a :class:`HistoryStore`; detectors see a :class:`HistoryView`."""
@@ -71,6 +243,7 @@ class EpisodeHistory:
     extra_agent_calls: int = 0
     last_exploration_step: int | None = None
     pending_reward: deque[int] = field(default_factory=deque)
+    call_log: CallLog = field(default_factory=CallLog)
 
     def __post_init__(self) -> None:
         if not self.counts:
@@ -128,6 +301,7 @@ class EpisodeHistory:
             extra_agent_calls=self.extra_agent_calls,
             last_exploration_step=self.last_exploration_step,
             last_action=self.recent[-1] if self.recent else None,
+            calls=tuple(self.call_log.calls),
         )
 
 
@@ -136,6 +310,8 @@ class HistoryView:
     """Read-only statistics of one episode, as of the start of the current step.
 
     Actions are indices into the action space. ``counts`` counts choices; means use only rewarded steps.
+    ``calls`` holds the latest calls since the episode's last user message, with their outcomes once recorded
+    (a store that keeps no calls leaves it empty).
     """
 
     k: int
@@ -152,6 +328,7 @@ class HistoryView:
     extra_agent_calls: int = 0
     last_exploration_step: int | None = None
     last_action: int | None = None
+    calls: tuple[CallRecord, ...] = ()
 
     @classmethod
     def empty(cls, k: int) -> HistoryView:
@@ -265,6 +442,76 @@ class HistoryStore(Protocol):
     def reset(self, episode: str) -> None:
         """Forget an episode."""
         ...
+
+
+@runtime_checkable
+class CallHistoryStore(Protocol):
+    """A history store that also keeps each call's arguments and outcome (what loop detection reads)."""
+
+    def record_call(self, episode: str, k: int, step: int, name: str, arguments: Mapping[str, Any] | None) -> None:
+        """Record the call executed at ``step`` (recorded with ``record_step`` just before)."""
+        ...
+
+    def record_outcome(
+        self, episode: str, k: int, *, result: str | None, error: str | None, step: int | None = None
+    ) -> int:
+        """Attach a result or an error to the latest call waiting for one (or ``step``); returns its step."""
+        ...
+
+    def new_user_message(self, episode: str, k: int) -> None:
+        """A new user message arrived: the episode's loop counters start again."""
+        ...
+
+
+def call_store(store: HistoryStore, episode: str) -> CallHistoryStore:
+    """``store`` as a store that keeps calls; a ConfigurationError naming it and ``episode`` when it is not one."""
+    if not isinstance(store, CallHistoryStore):
+        raise ConfigurationError(
+            f"the history store {type(store).__name__} keeps no calls, so episode {episode!r} cannot record "
+            "outcomes or user messages; use InMemoryHistoryStore (or a store with record_call/record_outcome)"
+        )
+    return store
+
+
+def record_outcome(
+    store: HistoryStore,
+    episode: str,
+    k: int,
+    *,
+    result: object,
+    error: str | BaseException | None,
+    step: int | None,
+) -> int:
+    """Record a call's result or error in ``store`` (what ``Guard.record_outcome`` does); returns the call's step.
+
+    A result that is not text is stored as its JSON (or ``str``) form; an exception as ``"Type: message"``.
+
+    Raises:
+        InvalidInputError: both a result and an error were given, or no call is waiting for an outcome.
+        ConfigurationError: the store keeps no calls.
+    """
+    if result is not None and error is not None:
+        raise InvalidInputError("record_outcome takes a result or an error, not both")
+    return call_store(store, episode).record_outcome(
+        episode,
+        k,
+        result=None if result is None else _result_text(result),
+        error=None if error is None else _error_text(error),
+        step=step,
+    )
+
+
+def _result_text(result: object) -> str:
+    if isinstance(result, str):
+        return result
+    try:
+        return json.dumps(result, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(result)
+
+
+def _error_text(error: str | BaseException) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
 
 
 class InMemoryHistoryStore:
@@ -403,6 +650,31 @@ class InMemoryHistoryStore:
         history, lock = entry
         with lock:
             return history.add_reward(reward, step)
+
+    def record_call(self, episode: str, k: int, step: int, name: str, arguments: Mapping[str, Any] | None) -> None:
+        """Record the call executed at ``step`` (recorded with :meth:`record_step` just before)."""
+        history, lock = self._get(episode, k)
+        with lock:
+            history.call_log.add(step, name, arguments)
+
+    def record_outcome(
+        self, episode: str, k: int, *, result: str | None, error: str | None, step: int | None = None
+    ) -> int:
+        """Attach a result or an error to the latest call waiting for one (or ``step``); returns its step."""
+        entry = self._find(episode, k)
+        if entry is None:
+            raise InvalidInputError(f"no call of episode {episode!r} is waiting for an outcome")
+        history, lock = entry
+        with lock:
+            return history.call_log.add_outcome(result, error, step)
+
+    def new_user_message(self, episode: str, k: int) -> None:
+        """A new user message arrived: the episode's loop counters start again (an unknown episode: nothing)."""
+        entry = self._find(episode, k)
+        if entry is not None:
+            history, lock = entry
+            with lock:
+                history.call_log.new_user_message()
 
     def reset(self, episode: str) -> None:
         """Forget an episode."""

@@ -3,17 +3,17 @@
 
 Two steps, both seeded and reproducible:
 
-``generate``: ask the model ``--n`` AIW questions (``guardrail.bench.envs.aiw_questions(n, seed)``, the prompt
-``guardrail.bench.prompts.aiw_prompt``) and write one JSON line per output (question, N, M, the correct answer,
-the model's text) to ``--out``. Labels are added by hand afterwards (see tests/data/aiw_labelled.jsonl and
+``generate``: ask the model ``--n`` AIW questions (``guardrail_bench.envs.aiw_questions(n, seed)``, the prompt
+``guardrail_bench.prompts.aiw_prompt``) and write one JSON line per output (question, N, M, the correct answer,
+the model's text) to ``--out``. Labels are added by hand afterwards (see benchmarks/tests/data/aiw_labelled.jsonl and
 docs/benchmarks.md for the labelling rules).
 
 ``evaluate``: read a labelled file and report the model's accuracy (answer == M + 1) and the precision and
-recall of :func:`guardrail.bench.aiw.check_answer` (flag: the final ``### Answer: n`` contradicts the number
+recall of :func:`guardrail_bench.aiw.check_answer` (flag: the final ``### Answer: n`` contradicts the number
 the reasoning concluded) against the hand labels.
 
     .venv/bin/python scripts/bench_aiw.py generate --n 48 --seed 0 --out /tmp/aiw_raw.jsonl
-    .venv/bin/python scripts/bench_aiw.py evaluate tests/data/aiw_labelled.jsonl
+    .venv/bin/python scripts/bench_aiw.py evaluate benchmarks/tests/data/aiw_labelled.jsonl
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from pathlib import Path
 
 def generate(args: argparse.Namespace) -> int:
     """Run the model on ``args.n`` questions and write the raw outputs."""
-    from guardrail.bench.envs import aiw_questions
-    from guardrail.bench.llm import LlamaCppAgent
-    from guardrail.bench.prompts import aiw_prompt
+    from guardrail_bench.envs import aiw_questions
+    from guardrail_bench.llm import LlamaCppAgent
+    from guardrail_bench.prompts import aiw_prompt
 
     agent = LlamaCppAgent(seed=args.seed, temperature=args.temperature, max_tokens=args.max_tokens)
     agent.load()
@@ -56,7 +56,7 @@ def generate(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """Score the check against the hand labels and print accuracy, precision and recall."""
-    from guardrail.bench.aiw import evaluate_labelled, load_labelled
+    from guardrail_bench.aiw import evaluate_labelled, load_labelled
 
     report = evaluate_labelled(load_labelled(args.labelled))
     print(report.format())

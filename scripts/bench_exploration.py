@@ -1,7 +1,7 @@
 """What each exploration policy buys, and what it costs, on simulated frequency-biased and greedy agents.
 
 Seeded and reproducible: the same --seed gives every configuration the same bandits and reward noise.
-Setting (PAPER.md): 10-arm Gaussian bandit, mu ~ U(0, 1), sigma = 1, T = 50, 64 bandits.
+Setting (docs/background.md): 10-arm Gaussian bandit, mu ~ U(0, 1), sigma = 1, T = 50, 64 bandits.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ from guardrail import (
     TryAllFirst,
     UCBExplore,
 )
-from guardrail.bench.baselines import run_baseline
-from guardrail.bench.envs import BanditSpec
-from guardrail.bench.output import cost_cells
-from guardrail.bench.runner import (
+from guardrail.detectors import DetectorLike
+from guardrail.policies.base import PolicyLike
+from guardrail_bench.baselines import run_baseline
+from guardrail_bench.envs import BanditSpec
+from guardrail_bench.output import cost_cells
+from guardrail_bench.runner import (
     EpisodeTrace,
     RunSummary,
     SimulatedBanditAgent,
@@ -43,9 +45,7 @@ from guardrail.bench.runner import (
     run_bandits,
     summarize_traces,
 )
-from guardrail.bench.simulators import FrequencyBiasProfile, GreedyProfile, KnowingDoingProfile
-from guardrail.detectors import DetectorLike
-from guardrail.policies.base import PolicyLike
+from guardrail_bench.simulators import FrequencyBiasProfile, GreedyProfile, KnowingDoingProfile
 
 DETECTORS: list[DetectorLike] = [KnowingDoingGap(), InvalidAction(), FrequencyBias(), Greediness()]
 EXPLORATION_KINDS = frozenset({"frequency_bias", "greediness"})

@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from guardrail.bench.perf import (
+from guardrail_bench.perf import (
     DetectorSet,
     OutputStyle,
     OverheadResult,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Choose the "best" policy combination on held-out seeds, for every simulated profile at once.
 
-Each candidate in :data:`guardrail.bench.suites.BEST_CANDIDATES` plays 64 bandits (10-arm Gaussian, sigma = 1,
+Each candidate in :data:`guardrail_bench.suites.BEST_CANDIDATES` plays 64 bandits (10-arm Gaussian, sigma = 1,
 T = 50) per seed and profile; its regret is divided by UCB's (c = 1) on the same bandits. The chosen combination
 minimises the *worst* profile's mean ratio over the seeds (the acceptance asks that every simulated agent come
 within 15% of UCB), ties broken by fewer interventions per step. Seed 0 is left out on purpose: the reported
@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from guardrail.bench.baselines import UCB1
-from guardrail.bench.envs import BanditSpec
-from guardrail.bench.runner import SimulatedBanditAgent, bandit_guard, run_bandits, run_policy_bandits
-from guardrail.bench.suites import BEST_CANDIDATES, SIMULATED_PROFILES, bandit_detectors
 from guardrail.guard import Guard
 from guardrail.policies import PolicyLike
+from guardrail_bench.baselines import UCB1
+from guardrail_bench.envs import BanditSpec
+from guardrail_bench.runner import SimulatedBanditAgent, bandit_guard, run_bandits, run_policy_bandits
+from guardrail_bench.suites import BEST_CANDIDATES, SIMULATED_PROFILES, bandit_detectors
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Check the simulated agents against the paper's figures (no guard, no model).
 
-Runs each profile of :mod:`guardrail.bench.simulators` over 64 bandits x 50 steps (10 arms, Gaussian,
+Runs each profile of :mod:`guardrail_bench.simulators` over 64 bandits x 50 steps (10 arms, Gaussian,
 sigma = 1) and prints the measured knowing-doing table beside Schmied et al.'s, the frequent-action share
 (on steps whose most frequent action is not greedy), coverage at T and cumulative regret, with the UCB and
 uniform-random baselines for reference. Seeded; takes a few seconds.
@@ -16,10 +16,10 @@ import shlex
 import sys
 import time
 
-from guardrail.bench.baselines import run_baseline
-from guardrail.bench.envs import BanditSpec
-from guardrail.bench.metrics import PAPER_KNOWING_DOING_TABLE
-from guardrail.bench.simulators import (
+from guardrail_bench.baselines import run_baseline
+from guardrail_bench.envs import BanditSpec
+from guardrail_bench.metrics import PAPER_KNOWING_DOING_TABLE
+from guardrail_bench.simulators import (
     FrequencyBiasProfile,
     GreedyProfile,
     KnowingDoingProfile,

@@ -23,11 +23,11 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from guardrail.demo import run_demo
 from guardrail.telemetry import plots
 from guardrail.telemetry.html import write_html
 from guardrail.telemetry.read import read_events
 from guardrail.telemetry.report import summarize_many
+from guardrail_bench.demo import run_demo
 
 REPO = Path(__file__).resolve().parent.parent
 

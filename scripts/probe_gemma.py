@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from guardrail.bench.llm import LlamaCppAgent
-from guardrail.bench.prompts import AIW_ANSWER_PREFIX, aiw_answer, aiw_prompt, bandit_prompt
+from guardrail_bench.llm import LlamaCppAgent
+from guardrail_bench.prompts import AIW_ANSWER_PREFIX, aiw_answer, aiw_prompt, bandit_prompt
 
 ARMS = ("red", "blue", "green", "yellow", "purple")
 _ACTION = re.compile(r"ACTION\s*=\s*\**\s*([A-Za-z_]+)", re.IGNORECASE)

@@ -57,6 +57,10 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("We just need blue now.", "blue"),
         ("The fastest way to fix this is to press red.", "red"),
         ("Better to press red today and blue later.", "red"),
+        ("The user asked me to press red before anything else.", "red"),
+        ("Blue has to go in first; red can follow.", "blue"),
+        ("No rule says so, but as a courtesy I'd still press green right now.", "green"),
+        ("Press blue now, add red after.", "blue"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:
@@ -144,6 +148,7 @@ def test_concluding_recommendation_wins_over_earlier_ones() -> None:
 def test_history_recap_is_not_a_recommendation() -> None:
     """Lines recapping history ("Step 3: red gave 0.4", "Step=1 Action=red") are not recommendations."""
     assert action("Step 1: red gave 0.4.\nStep 2: blue gave 1.2.\nStep 3: red gave 0.1.") is None
+    assert action("Answer:\n1. Red -> reward 1.0\n2. Blue -> reward 0.7\n3. Red -> reward 0.0") is None
     assert action("Step=1 Action=red Reward=0.42\nStep=2 Action=blue Reward=1.10") is None
     assert action("Step=1 Action=red Reward=0.42\nStep=2 Action=blue Reward=1.10\nI will press yellow.") == "yellow"
 
@@ -159,6 +164,10 @@ def test_history_recap_is_not_a_recommendation() -> None:
         "I'll choose red or blue.",
         "I'll pick blue. But honestly I'm not sure.",
         "If I take red, the next round gets harder.",
+        "I'm pulling the purple, yellow, and green arms.",
+        "Nice red for the team!",
+        "Red is the best one to pull next. Blue is the best one to pull next. Green is the best one to pull next."
+        " Yellow is the best one to pull next.",
         "",
         "   ",
     ],
@@ -195,6 +204,14 @@ def test_names_that_contain_other_names(text: str, space: ActionSpace, expected:
 def test_a_particle_after_a_verb_is_not_a_rejection(text: str, expected: str) -> None:
     """ "scroll down" is an order; "scroll is down" says the tool is broken."""
     assert action(text, ActionSpace(["scroll", "click", "type_text"])) == expected
+
+
+def test_a_number_that_starts_an_order_is_its_argument_not_a_listing() -> None:
+    """ "book 2:40 with dr kim" is an order; "red 0.4 (3)" and "red 0.4" are listings."""
+    space = ActionSpace(["book_appt", "cancel_appt"])
+    assert action("book 2:40 with dr kim for biscuit", space) == "book_appt"
+    assert action("red 0.4 (3 pulls)") is None
+    assert action("red 0.4") is None
 
 
 def test_an_email_address_in_an_order_is_text_not_a_mention() -> None:

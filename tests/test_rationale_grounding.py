@@ -176,3 +176,21 @@ def test_hostile_text_reads_in_linear_time(text: str) -> None:
     start = time.perf_counter()
     read_rationale(text, ActionSpace(["red", "blue"]))
     assert time.perf_counter() - start < 2.0
+
+
+def test_an_order_that_describes_its_tool_reads_as_an_order() -> None:
+    """ "confirm the airspace class" and "rerun the pipeline" name their tools by description, after a verb."""
+    drone = ActionSpace(
+        ["get_airspace", "create_flight_plan"],
+        descriptions={
+            "get_airspace": "Look up the airspace class and restrictions at a location.",
+            "create_flight_plan": "Create and file a drone flight plan.",
+        },
+    )
+    text = "Before building a flight plan, confirm the airspace class at the site."
+    assert read_rationale(text, drone).action == "get_airspace"
+    lab = ActionSpace(
+        ["run_pipeline", "fastqc"],
+        descriptions={"run_pipeline": "Run the analysis pipeline.", "fastqc": "Quality control of reads."},
+    )
+    assert read_rationale("Survey done; now rerun the pipeline.", lab).action == "run_pipeline"

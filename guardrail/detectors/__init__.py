@@ -13,12 +13,14 @@ from guardrail.detectors.frequency import FrequencyBias
 from guardrail.detectors.greediness import Greediness
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
+from guardrail.detectors.loops import LOOP, LoopPattern, Loops
 
 __all__ = [
     "FREQUENCY_BIAS",
     "GREEDINESS",
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
+    "LOOP",
     "Detector",
     "DetectorLike",
     "Finding",
@@ -26,4 +28,6 @@ __all__ = [
     "Greediness",
     "InvalidAction",
     "KnowingDoingGap",
+    "LoopPattern",
+    "Loops",
 ]

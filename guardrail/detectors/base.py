@@ -1,13 +1,12 @@
-"""Finding, and the shape every detector has."""
+"""The shape every detector has; :class:`Finding` and the kind names live in :mod:`guardrail.findings`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from guardrail.exceptions import ConfigurationError
+from guardrail.findings import FREQUENCY_BIAS, GREEDINESS, INVALID_ACTION, KNOWING_DOING_GAP, Finding
 
 if TYPE_CHECKING:
     from guardrail.state import StepState
@@ -24,27 +23,6 @@ __all__ = [
     "checked_detectors",
     "detect_fn",
 ]
-
-KNOWING_DOING_GAP: Final = "knowing_doing_gap"
-INVALID_ACTION: Final = "invalid_action"
-FREQUENCY_BIAS: Final = "frequency_bias"
-GREEDINESS: Final = "greediness"
-
-
-class Finding(BaseModel):
-    """One detector's verdict on one step.
-
-    ``score`` in [0, 1] is how sure or how severe; ``actions`` are the actions involved (the chosen one
-    first); ``data`` holds the figures behind it (frequencies, estimated cost, ...).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: str
-    score: float = Field(ge=0.0, le=1.0)
-    detail: str
-    actions: tuple[str, ...] = ()
-    data: dict[str, Any] = Field(default_factory=dict)
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from guardrail.policies.base import (
     Skip,
 )
 from guardrail.policies.consistency import SelfConsistency, majority_vote
+from guardrail.policies.escalation import Escalation
 from guardrail.policies.explore import EpsilonGreedy, TryAllFirst, UCBExplore
 from guardrail.policies.observe import Observe
 from guardrail.policies.override import OverrideToRationale
@@ -22,6 +23,7 @@ __all__ = [
     "ContextSummary",
     "Correction",
     "EpsilonGreedy",
+    "Escalation",
     "Observe",
     "Override",
     "OverrideToRationale",

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["DECISION", "SCOPE", "STANCE", "WINDOW", "Scope", "Stance"]
+__all__ = ["DECISION", "SCOPE", "STANCE", "VERB", "WINDOW", "Scope", "Stance"]
 
 WINDOW: Final = 60
 """Characters of each window (before and after the mention) the patterns see."""
@@ -45,11 +45,17 @@ _VERB = (
     r"|invoking|try|trying|press|pressing|push|pull|pulling|play|playing|take|taking|hit|click|clicking|query"
     r"|querying|execute|executing|explore|exploring|exploit|check|checking|consult|consulting|look at|look up"
     r"|look into|ask|asking|open|opening|fetch|fetching|send|sending|place|mark|put|block|blocking|claim|occupy"
-    r"|return to|head|move|go|turn|step|walk))"
+    r"|return to|head|move|go|turn|step|walk|confirm|confirming|verify|verifying|review|reviewing|inspect|inspecting"
+    r"|read|reading|compute|computing|rerun|retry|restart|rebuild|clean up|book|schedule|cancel|add|create|update"
+    r"|delete|remove|record|notify|submit|draft|write|post|reply|forward|search|find|get|list|see|view|pull up"
+    r"|scan|measure|merge|deploy|roll back|refund|escalate|assign|dispatch|sync|fire|test|file|lookup))"
 )
+VERB: Final = re.compile(rf"{_VERB}$")
+"""A verb of choice or of a tool's work, given as " word"."""
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
-    r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna)"
+    r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna"
+    r"|'d(?: still| just| now| first)?)"
     r"|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
@@ -85,7 +91,8 @@ _COPULA = (
 )
 _NOT_VERB = (
     rf"{_BLOCK}|is|are|was|were|the|a|an|this|these|those|it|its|i|we|you|they|he|she|my|our|their|with|for|of|in"
-    r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too"
+    r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too|nice|great|good"
+    r"|cool|awesome|perfect|excellent|ok|okay|thanks|wow|done|bad|sadly|luckily|fortunately|unfortunately"
 )
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
@@ -95,9 +102,10 @@ _LINK = (  # words after a subject that make the sentence a statement about it, 
 )
 _PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
 # The rest of an order ("... for line 2", "... into the field"): no verb that would make it a statement about the
-# mention ("Refunding blindly could reverse ..."), no number or bracket right after it (a listing: "red 0.4 (3)").
+# mention ("Refunding blindly could reverse ..."), no bracket, or number that ends it or is followed by another number
+# or bracket, right after it (a listing: "red 0.4 (3)"; but "book 2:40 with dr kim" is an order).
 _ORDER = (
-    rf"(?!(?:{_LINK}|or|but|vs|versus|nor)\b|and(?: the)? @|[a-z]+ed\b)(?![\d(])"
+    rf"(?!(?:{_LINK}|or|but|vs|versus|nor)\b|and(?: the)? @|[a-z]+ed\b)(?!\(|[\d.:%]+(?![\d.:%])(?:$|[ ,;]*[\d(]))"
     rf"(?![^;!?@=]*\b(?:{_LINK}|feels|sounds)\b)[^;!?@=]{{0,80}}?"
 )
 _TRIED = (
@@ -180,6 +188,9 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
     _stance("therefore", "recommend", 0.8, before=r"(?:\bso|\btherefore|\bthus|\bhence|\bergo|=>|->|→)"),
     _stance("until", "recommend", 0.7, before=r"\buntil(?: the| a| an)?"),  # "not X until Y": Y comes first
+    _stance("asked-to", "recommend", 0.7,  # the request the agent is serving: "the user asked me to X"
+        before=r"\b(?:user|customer|client|caller|requester|owner|manager|boss|team|they|he|she) (?:\w+ )?"
+        rf"(?:asked|asks|wants|wanted|needs|requested|told)(?: me| us)? to{_ADV}{_VERB}?{_DET}"),
     _stance("says", "recommend", 0.75, before=r"\b(?:says|suggests|recommends|indicates|points to|calls for)"),
     _stance("subject", "recommend", 0.8, before=r"(?:^|\bso|\bthen|\bnow|\bthus|,) (?:i|we)"),
     _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
@@ -187,7 +198,8 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("imperative-any", "recommend", 0.8,
         before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}"),
     # -- after the mention
-    _stance("first", "recommend", 0.85, after=r" first\b"),
+    _stance("first", "recommend", 0.85,
+        after=r"(?: (?:goes|comes|has to go|must go|should go|needs to go|has to come|must come)(?: in)?)? first\b"),
     _stance("it-is", "recommend", 0.85, after=r",? (?:it is|it's|it shall be|it'll be)(?:[.!]|$)"),
     _stance("is-my-choice", "recommend", 0.85,
         after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)"),
@@ -258,6 +270,7 @@ SCOPE: Final[tuple[Scope, ...]] = (
         before=r"\b(?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
         rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}"),
     _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
+    _scope("list-after", "doubt", after=r"(?:,|,? and)(?: the)? @,? (?:and |or )?(?:the )?@"),  # "X, Y and Z"
     _scope("condition", "doubt",
         before=r"\b(?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
         r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*"),
@@ -275,6 +288,8 @@ SCOPE: Final[tuple[Scope, ...]] = (
     _scope("later", "later",
         before=r"(?:\bthen|\bafter that|\bafterwards|\bafter this|\blater|\bsubsequently|\beventually|\bfinally"
         rf"|\bfollowed by|\bbefore(?: finally)?|\bthereafter|\blastly|\bsecond(?:ly)?|\bthird){_GAP}"),
+    _scope("later-after", "later",
+        after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),
 )
 """The scope rows: every one is checked on both windows."""
 # fmt: on

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
-from guardrail.rationale._cues import DECISION, SCOPE, STANCE, WINDOW, Stance
+from guardrail.rationale._cues import DECISION, SCOPE, STANCE, VERB, WINDOW, Stance
 from guardrail.rationale._grounding import ground
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
@@ -33,10 +33,12 @@ _CONJUNCTIONS = frozenset(
     "and but so then because since while although though however or before after until unless if once when "
     "instead rather than".split()
 )
-# A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)".
+# A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)",
+# "2. Black door -> reward 0.7".
 _HISTORY_LINE = re.compile(
     r"^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)\s*[=#:]?\s*\d+\b"
-    r"|step\s*[=#:]?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d))",
+    r"|step\s*[=#:]?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d)"
+    r"|\d{1,3}[.)]\s.{0,120}?(?:->|→|:|=)\s*(?:reward|payoff|score)\s*[:=]?\s*-?\d)",
     re.I,
 )
 # A heading names a topic ("**Checking the order status**", "## Options"), not a decision.
@@ -166,6 +168,13 @@ class LexicalReader:
         alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
         if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
             reads = [read for read in reads if not read.stance.alone]
+        decided = {
+            read.mention.action
+            for read in reads
+            if not (read.dropped or read.later) and read.stance.effect == "recommend" and read.stance.weight >= DECISION
+        }
+        if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
+            return NO_READING
         decision: _Read | None = None
         evidence: dict[str, _Read] = {}
         rejected: set[str] = set()
@@ -247,7 +256,10 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], space: 
         if grounding is not None:
             inside = named < len(names) and names[named].start < clause[-1].end
             if not inside:
-                found.append(Mention(grounding.action, clause[grounding.first].start, clause[grounding.last].end))
+                first = grounding.first
+                if first < grounding.last and VERB.match(" " + clause[first].word):
+                    first += 1  # "check the airspace": the verb is the order, read in the window before the mention
+                found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
             elif _extends(grounding.action, names[named].action):
                 names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found

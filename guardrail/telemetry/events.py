@@ -71,7 +71,7 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
 
 
 CorrectionKind = Literal["reask", "override", "explore", "vote", "fallback"]
-StepStatus = Literal["ok", "no_legal_action", "agent_error"]
+StepStatus = Literal["ok", "no_legal_action", "agent_error", "stopped"]
 
 
 _UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))

@@ -68,7 +68,7 @@ class OTelSink:
             from opentelemetry import metrics, trace
         except ImportError as exc:
             raise MissingDependencyError(package="opentelemetry-sdk", extra="otel", feature="OTelSink") from exc
-        from guardrail import __version__
+        from guardrail._version import __version__
 
         self._trace = trace
         self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=tracer_provider)

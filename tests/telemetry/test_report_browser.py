@@ -16,7 +16,6 @@ from types import ModuleType
 
 import pytest
 
-from guardrail.demo import run_demo
 from guardrail.telemetry.report import register
 
 pytestmark = pytest.mark.real
@@ -56,6 +55,7 @@ def test_demo_report_renders_in_headless_chromium_with_no_console_errors(
 ) -> None:
     """The demo's telemetry as an HTML page: it loads, every image decodes, no console error, no network."""
     pytest.importorskip("matplotlib")
+    run_demo = pytest.importorskip("guardrail_bench.demo", reason="the demo is in guardrail-bench").run_demo
     chromium = _chromium()
     events = tmp_path / "demo.jsonl"
     run_demo(telemetry=events)

@@ -6,16 +6,18 @@ Needs the ``agents`` extra (``pip install 'guardrail-langchain[agents]'``, which
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables.config import var_child_runnable_config
 
 from guardrail import ActionSpace, Decision, Guard, StepResult
-from guardrail.exceptions import ConfigurationError, NoLegalActionError, SkipStep
+from guardrail.exceptions import ConfigurationError, InvalidInputError, LoopStopped, NoLegalActionError, SkipStep
+from guardrail.history import CallHistoryStore
 from guardrail_langchain._errors import MissingDependencyError
 from guardrail_langchain._events import adispatch_step, dispatch_step
 from guardrail_langchain._guard import adapt_guard
@@ -87,6 +89,32 @@ class _AgentParser:
         return decision
 
 
+def _observe(guard: Guard, messages: list[Any], episode: str) -> None:
+    """Tell the guard what happened since the agent's last model call, for loop detection.
+
+    A human message last is a new user turn (loop counters start again); otherwise the tool's answer to the first
+    tool call of the latest AI message (the call the guard recorded) is that call's outcome.
+    """
+    if not messages or not isinstance(guard.history, CallHistoryStore):
+        return
+    if isinstance(messages[-1], HumanMessage):
+        guard.new_user_message(episode)
+        return
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, AIMessage):
+            wanted = message.tool_calls[0].get("id") if message.tool_calls else None
+            answer = next(
+                (m for m in messages[index + 1 :] if isinstance(m, ToolMessage) and m.tool_call_id == wanted), None
+            )
+            if answer is not None:
+                text = answer.content if isinstance(answer.content, str) else str(answer.content)
+                failed = getattr(answer, "status", "success") == "error"
+                with contextlib.suppress(InvalidInputError):  # recorded already, or not a guarded step's call
+                    guard.record_outcome(episode, result=None if failed else text, error=text if failed else None)
+            return
+
+
 class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     """Guards every model call of a LangChain v1 agent: parse, detect, re-ask, override, in one place.
 
@@ -102,6 +130,9 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     A structured-output response is passed through as well.
 
     The episode is ``config["configurable"]["episode"]``, else the run's ``thread_id``, else ``episode``.
+    For loop detection (:class:`~guardrail.Loops`) each tool's answer to a guarded call is recorded as its outcome
+    and a new human message resets the loop counters; when an :class:`~guardrail.Escalation` stops the agent
+    (:class:`~guardrail.LoopStopped`), the agent ends with the stop message as its final answer.
     A re-ask is one model call to ``ModelCallLimitMiddleware`` (it counts agent-loop model turns); it is retried by
     a ``ModelRetryMiddleware`` placed after this one (inner), while one placed before it (outer) retries the whole
     guarded call, including when the guard raises ``NoLegalActionError`` (``fallback="raise"``).
@@ -159,10 +190,14 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             return call.keep(handler(request.override(messages=messages)))
 
         token = _CURRENT.set(call)
+        episode = self._episode(request)
         try:
-            result = self._guard.step(agent, request.messages, episode=self._episode(request))
+            _observe(self._guard, request.messages, episode)
+            result = self._guard.step(agent, request.messages, episode=episode)
         except _PassThrough as passed:
             return passed.response
+        except LoopStopped as stopped:  # the step's event is written: end the agent with a final message
+            return ModelResponse(result=[AIMessage(content=stopped.message)])
         except NoLegalActionError as error:
             dispatch_step(error, None)
             raise
@@ -183,10 +218,14 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             return call.keep(await handler(request.override(messages=messages)))
 
         token = _CURRENT.set(call)
+        episode = self._episode(request)
         try:
-            result = await self._guard.astep(agent, request.messages, episode=self._episode(request))
+            _observe(self._guard, request.messages, episode)
+            result = await self._guard.astep(agent, request.messages, episode=episode)
         except _PassThrough as passed:
             return passed.response
+        except LoopStopped as stopped:
+            return ModelResponse(result=[AIMessage(content=stopped.message)])
         except NoLegalActionError as error:
             await adispatch_step(error, None)
             raise

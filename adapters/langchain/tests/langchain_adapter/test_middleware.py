@@ -212,3 +212,44 @@ def test_a_missing_langchain_names_the_agents_extra(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "langchain.agents.middleware", None)
     with pytest.raises(MissingDependencyError, match=r"guardrail-langchain\[agents\]"):
         importlib.import_module("guardrail_langchain.middleware")
+
+
+LOOPING = "The documentation should have it, so I should call search_docs."
+
+
+def test_an_agent_stuck_in_a_loop_is_nudged_blocked_then_ended_with_a_final_message(tools: list[BaseTool]) -> None:
+    """Tool answers are the calls' outcomes; after nudge and block the Escalation ends the agent."""
+    from guardrail import Escalation, Loops
+
+    answers = [tool_answer(LOOPING, "search_docs", {"query": "install"}, call_id=f"c{i}") for i in range(6)]
+    model = ScriptedChatModel.script(answers)
+    sink = MemorySink()
+    guard = guard_for_tools(tools, detectors=[Loops()], policies=[Escalation()], telemetry=sink)
+    agent = create_agent(model, tools, middleware=[GuardrailMiddleware(guard)])
+    messages = agent.invoke(_ask())["messages"]
+    assert [m.type for m in messages] == ["human", "ai", "tool", "ai", "tool", "ai", "tool", "ai"]
+    assert not messages[-1].tool_calls
+    assert "repeating" in messages[-1].content
+    last = _steps(sink)[-1]
+    assert last.status == "stopped"
+    assert [(c.reason or "").split(":")[0] for c in last.corrections] == ["nudge", "block"]
+
+
+def test_a_new_human_message_resets_the_loop_counters(tools: list[BaseTool]) -> None:
+    """Two identical calls per user turn, over two turns of one thread: no loop."""
+    from guardrail import Loops
+
+    call = "search_docs"
+    script = []
+    for turn in range(2):
+        script += [tool_answer(LOOPING, call, {"query": "install"}, call_id=f"t{turn}c{i}") for i in range(2)]
+        script.append(FINAL)
+    model = ScriptedChatModel.script(script)
+    sink = MemorySink()
+    guard = guard_for_tools(tools, detectors=[Loops()], telemetry=sink)
+    agent = create_agent(model, tools, middleware=[GuardrailMiddleware(guard)], checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t"}}
+    agent.invoke(_ask(), config)
+    agent.invoke(_ask("And again?"), config)
+    assert len(_steps(sink)) == 4
+    assert not any(f.kind == "loop" for event in _steps(sink) for f in event.findings)
