@@ -663,6 +663,7 @@ def _add_step(
     calls = get("agent_calls", 0)
     errors = get("agent_errors")
     answered = calls > (len(errors) if errors else 0)
+    parsed = get("parsed_action")
     final = get("final_action")
     said = get("final_rationale_action")
     agree = None if final is None or said is None else final == said
@@ -705,11 +706,11 @@ def _add_step(
     signature: _Signature = (
         get("status", "ok") != "ok",
         answered,
-        answered and get("parsed_action") is None,
+        answered and parsed is None,
         answered and get("rationale_action") is not None,
         agree,
         intervened,
-        not fallback and final is not None and final != get("parsed_action"),
+        not fallback and final is not None and final != parsed,
         calls - 1 if calls > 1 else 0,
         kinds,
         changes,
