@@ -126,7 +126,7 @@ def test_composes_with_model_retry_and_call_limit_in_either_order(tools: list[Ba
     model = FlakyChatModel(
         messages=iter(
             [
-                tool_answer(GAP, "send_email", {}, call_id="c1"),
+                tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
                 tool_answer(CONSISTENT, "search_docs", {"query": "install"}, call_id="c2"),
                 FINAL,
             ]
@@ -158,7 +158,7 @@ def test_composes_with_model_retry_and_call_limit_in_either_order(tools: list[Ba
 @pytest.mark.parametrize("order", [GUARD_FIRST, GUARD_LAST])
 def test_the_call_limit_still_ends_the_run_in_either_order(tools: list[BaseTool], order: str) -> None:
     """run_limit=1 ends the agent after one guarded model turn, whatever the middleware order."""
-    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {}, call_id="c1"), FINAL])
+    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), FINAL])
     sink = MemorySink()
     guard = GuardrailMiddleware(guard_for_tools(tools, policies=[OverrideToRationale()], telemetry=sink))
     retry = ModelRetryMiddleware(max_retries=1, initial_delay=0.0, jitter=False)
@@ -178,7 +178,7 @@ def test_the_episode_is_the_thread_id_and_events_reach_the_callbacks(
 ) -> None:
     """With a checkpointer, steps are counted per thread; custom events reach the run's callbacks."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), FINAL, tool_answer(CONSISTENT, "search_docs", {}), FINAL]
+        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), FINAL, tool_answer(CONSISTENT, "search_docs", {}), FINAL]
     )
     sink = MemorySink()
     guard = guard_for_tools(tools, policies=[OverrideToRationale()], telemetry=sink)
@@ -194,7 +194,7 @@ def test_the_episode_is_the_thread_id_and_events_reach_the_callbacks(
 async def test_the_async_agent_is_guarded_by_awrap_model_call(tools: list[BaseTool], recorder: EventRecorder) -> None:
     """ainvoke runs awrap_model_call: re-ask, correction, events, telemetry."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}), FINAL]
+        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}), FINAL]
     )
     sink = MemorySink()
     guard = guard_for_tools(tools, policies=[ReAsk()], telemetry=sink)
