@@ -12,6 +12,7 @@ from guardrail.detectors import (
     Greediness,
     InvalidAction,
     KnowingDoingGap,
+    UnexecutedIntent,
 )
 from guardrail.exceptions import (
     ConfigurationError,
@@ -115,6 +116,7 @@ __all__ = [
     "TextPrompter",
     "TryAllFirst",
     "UCBExplore",
+    "UnexecutedIntent",
     "Usage",
     "__version__",
     "make_step_state",

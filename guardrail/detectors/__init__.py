@@ -5,6 +5,7 @@ from guardrail.detectors.base import (
     GREEDINESS,
     INVALID_ACTION,
     KNOWING_DOING_GAP,
+    UNEXECUTED_INTENT,
     Detector,
     DetectorLike,
     Finding,
@@ -12,6 +13,7 @@ from guardrail.detectors.base import (
 from guardrail.detectors.frequency import FrequencyBias
 from guardrail.detectors.greediness import Greediness
 from guardrail.detectors.invalid import InvalidAction
+from guardrail.detectors.intent import UnexecutedIntent
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "GREEDINESS",
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
+    "UNEXECUTED_INTENT",
     "Detector",
     "DetectorLike",
     "Finding",
@@ -26,4 +29,5 @@ __all__ = [
     "Greediness",
     "InvalidAction",
     "KnowingDoingGap",
+    "UnexecutedIntent",
 ]

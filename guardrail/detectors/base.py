@@ -15,6 +15,7 @@ __all__ = [
     "GREEDINESS",
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
+    "UNEXECUTED_INTENT",
     "Detector",
     "DetectorFn",
     "DetectorLike",
@@ -26,6 +27,7 @@ KNOWING_DOING_GAP: Final = "knowing_doing_gap"
 INVALID_ACTION: Final = "invalid_action"
 FREQUENCY_BIAS: Final = "frequency_bias"
 GREEDINESS: Final = "greediness"
+UNEXECUTED_INTENT: Final = "unexecuted_intent"
 
 
 class Finding(BaseModel):

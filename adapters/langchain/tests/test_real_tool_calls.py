@@ -149,7 +149,9 @@ class AppendToFirstAnswer(AgentMiddleware):  # type: ignore[type-arg]
         if self.calls > 1:
             return response
         messages = [
-            m.model_copy(update={"content": f"{m.content or ''} {self.text}".strip()}) if isinstance(m, AIMessage) else m
+            m.model_copy(update={"content": f"{m.content or ''} {self.text}".strip()})
+            if isinstance(m, AIMessage)
+            else m
             for m in response.result
         ]
         return ModelResponse(result=messages, structured_response=response.structured_response)
@@ -257,19 +259,35 @@ def test_an_override_renames_a_real_call_keeping_its_valid_arguments(chat: ChatO
     strict=True,
 )
 def test_a_real_repeated_call_is_caught_as_a_loop(chat: ChatOpenAI, wire: Wire) -> None:
-    """This format never shows the model its tool results, so the server repeats search_docs with the same
-    arguments turn after turn; the loop detector flags it within the run.
+    """The conversation already holds two search_docs calls with the same query (crafted prior turns); this format
+    never shows the model its tool results, so the server repeats the call turn after turn, and the loop detector
+    flags it within the run.
 
     LEAD: written against ``guardrail.Loops()`` and a finding kind starting with ``loop``; adjust both to the
     merged API. Until then the first half (the server really repeats the call) runs and the test is an xfail."""
     sink = MemorySink()
     loops = getattr(guardrail, "Loops", None)
     detectors = [KnowingDoingGap(), InvalidAction(), *([loops()] if loops is not None else [])]
-    guard = guard_for_tools(TOOLS, detectors=detectors, telemetry=sink)
-    _run(chat, TOOLS, [GuardrailMiddleware(guard), ModelCallLimitMiddleware(run_limit=4, exit_behavior="end")])
-    calls = wire.server_calls()
-    assert len(calls) >= 3
-    assert len({json.dumps(c, sort_keys=True) for c in calls}) == 1  # the same call, again and again
+    tools: list[BaseTool] = [search_docs]
+    guard = guard_for_tools(tools, detectors=detectors, telemetry=sink)
+    prior: list[Any] = [HumanMessage(content=ASK_DOCS)]
+    for i in range(2):
+        prior += [
+            AIMessage(
+                content="", tool_calls=[{"name": "search_docs", "args": {"query": "install guide"}, "id": f"p{i}"}]
+            ),
+            ToolMessage(content="no results", tool_call_id=f"p{i}"),
+        ]
+    agent = create_agent(
+        chat,
+        tools,
+        system_prompt=SYSTEM,
+        middleware=[GuardrailMiddleware(guard), ModelCallLimitMiddleware(run_limit=3, exit_behavior="end")],
+    )
+    agent.invoke({"messages": prior})
+    calls = [json.dumps(call, sort_keys=True) for call in wire.server_calls()]
+    assert len(calls) == 3
+    assert max(calls.count(call) for call in calls) == 3  # the same call, every turn
     kinds = [f.kind for step in _steps(sink) for f in step.findings]
     assert any(kind.startswith("loop") for kind in kinds)
 
