@@ -181,7 +181,9 @@ class ActionSpace:
             if name not in names:
                 raise ConfigurationError(f"argument schema given for {name!r}, which is not an action")
             if not isinstance(schema, Mapping):
-                raise ConfigurationError(f"the argument schema of {name!r} must be a mapping (JSON schema); got {schema!r}")
+                raise ConfigurationError(
+                    f"the argument schema of {name!r} must be a mapping (JSON schema); got {schema!r}"
+                )
             if schema:
                 checked[name] = schema
         self._names = names

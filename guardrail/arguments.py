@@ -117,7 +117,12 @@ def _check(value: Any, schema: Any, root: Mapping[str, Any], where: str, errors:
 
 
 def _check_object(
-    value: Mapping[str, Any], schema: Mapping[str, Any], root: Mapping[str, Any], where: str, errors: list[str], depth: int
+    value: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    root: Mapping[str, Any],
+    where: str,
+    errors: list[str],
+    depth: int,
 ) -> None:
     properties = schema.get("properties")
     properties = properties if isinstance(properties, Mapping) else {}

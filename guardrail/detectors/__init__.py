@@ -12,8 +12,8 @@ from guardrail.detectors.base import (
 )
 from guardrail.detectors.frequency import FrequencyBias
 from guardrail.detectors.greediness import Greediness
-from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.intent import UnexecutedIntent
+from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 
 __all__ = [

@@ -46,7 +46,8 @@ class OverrideToRationale:
             raise ConfigurationError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
         if self.on_missing_args not in ("reask", "keep"):
             raise ConfigurationError(f"on_missing_args must be 'reask' or 'keep', got {self.on_missing_args!r}")
-        if isinstance(self.max_reasks, bool) or not isinstance(self.max_reasks, int) or self.max_reasks < 0:
+        reasks: object = self.max_reasks
+        if isinstance(reasks, bool) or not isinstance(reasks, int) or reasks < 0:
             raise ConfigurationError(f"max_reasks must be an integer >= 0, got {self.max_reasks!r}")
 
     def correct(self, state: StepState) -> Override | ReAskRequest | Skip | None:
@@ -72,4 +73,3 @@ class OverrideToRationale:
                 )
             )
         return Skip(kind="override", reason=f"kept the call: {target!r} needs arguments the call lacks ({needs})")
-

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from guardrail import ActionSpace, Decision, Guard, OverrideToRationale, Override, ReAskRequest, Skip, make_step_state
+from guardrail import ActionSpace, Decision, Guard, Override, OverrideToRationale, ReAskRequest, Skip, make_step_state
 from guardrail.arguments import argument_errors, carried_arguments
 from guardrail.exceptions import ConfigurationError
 from guardrail.testing import ScriptedAgent
 
-QUERY = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+QUERY: dict[str, Any] = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
 EMAIL = {
     "type": "object",
     "properties": {"to": {"type": "string"}, "body": {"type": "string"}},

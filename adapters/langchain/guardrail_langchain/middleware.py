@@ -126,7 +126,11 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         super().__init__()
         if not isinstance(cast(object, episode), str) or not episode:
             raise ConfigurationError(f"episode must be a non-empty string, got {episode!r}")
-        if warn_after is not None and (isinstance(warn_after, bool) or not isinstance(warn_after, int) or warn_after < 1):
+        if warn_after is not None and (
+            isinstance(cast(object, warn_after), bool)
+            or not isinstance(cast(object, warn_after), int)
+            or warn_after < 1
+        ):
             raise ConfigurationError(f"warn_after must be an integer >= 1 or None, got {warn_after!r}")
         self.warn_after = warn_after
         self.unguarded_calls = 0

@@ -115,7 +115,7 @@ def wire() -> Wire:
 @pytest.fixture
 def chat(llama_tools_server: str, wire: Wire) -> Iterator[ChatOpenAI]:
     """ChatOpenAI on the tool-calling server: greedy, seeded, no client retries, every exchange recorded."""
-    hooks = {"request": [wire.request], "response": [wire.response]}
+    hooks: dict[str, list[Callable[..., Any]]] = {"request": [wire.request], "response": [wire.response]}
     with httpx.Client(transport=NullContentAsText(), event_hooks=hooks) as client:
         yield ChatOpenAI(
             base_url=llama_tools_server,
@@ -131,7 +131,7 @@ def chat(llama_tools_server: str, wire: Wire) -> Iterator[ChatOpenAI]:
         )
 
 
-class AppendToFirstAnswer(AgentMiddleware):  # type: ignore[type-arg]
+class AppendToFirstAnswer(AgentMiddleware):
     """Inside the guard: appends ``text`` to the content of the model's first answer of the run (its tool calls
     are the server's, untouched)."""
 
@@ -220,7 +220,7 @@ def test_a_contradiction_is_reasked_on_the_wire(chat: ChatOpenAI, wire: Wire) ->
     step = _steps(sink)[0]
     assert step.parsed_action == "search_docs"
     assert step.rationale_action == "send_email"
-    assert [f.kind for f in step.findings][0] == "knowing_doing_gap"
+    assert step.findings[0].kind == "knowing_doing_gap"
     assert step.corrections[0].kind == "reask"
     assert step.agent_calls == len(wire.bodies) == 2
     second = wire.bodies[1]["messages"]
@@ -278,12 +278,8 @@ def test_a_real_repeated_call_is_caught_as_a_loop(chat: ChatOpenAI, wire: Wire) 
             ),
             ToolMessage(content="no results", tool_call_id=f"p{i}"),
         ]
-    agent = create_agent(
-        chat,
-        tools,
-        system_prompt=SYSTEM,
-        middleware=[GuardrailMiddleware(guard), ModelCallLimitMiddleware(run_limit=3, exit_behavior="end")],
-    )
+    middleware: list[Any] = [GuardrailMiddleware(guard), ModelCallLimitMiddleware(run_limit=3, exit_behavior="end")]
+    agent = create_agent(chat, tools, system_prompt=SYSTEM, middleware=middleware)
     agent.invoke({"messages": prior})
     calls = [json.dumps(call, sort_keys=True) for call in wire.server_calls()]
     assert len(calls) == 3

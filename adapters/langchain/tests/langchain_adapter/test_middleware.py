@@ -186,7 +186,12 @@ def test_the_episode_is_the_thread_id_and_events_reach_the_callbacks(
 ) -> None:
     """With a checkpointer, steps are counted per thread; custom events reach the run's callbacks."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), FINAL, tool_answer(CONSISTENT, "search_docs", {}), FINAL]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            FINAL,
+            tool_answer(CONSISTENT, "search_docs", {}),
+            FINAL,
+        ]
     )
     sink = MemorySink()
     guard = guard_for_tools(tools, policies=[OverrideToRationale()], telemetry=sink)
@@ -202,7 +207,11 @@ def test_the_episode_is_the_thread_id_and_events_reach_the_callbacks(
 async def test_the_async_agent_is_guarded_by_awrap_model_call(tools: list[BaseTool], recorder: EventRecorder) -> None:
     """ainvoke runs awrap_model_call: re-ask, correction, events, telemetry."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}), FINAL]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            tool_answer(CONSISTENT, "search_docs", {}),
+            FINAL,
+        ]
     )
     sink = MemorySink()
     guard = guard_for_tools(tools, policies=[ReAsk()], telemetry=sink)
@@ -224,7 +233,7 @@ def test_a_missing_langchain_names_the_agents_extra(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_stated_intent_without_a_call_is_reasked_saying_so(tools: list[BaseTool]) -> None:
-    """"Let me call search_docs" with no tool call is not a final answer: unexecuted_intent, and the re-ask
+    """ "Let me call search_docs" with no tool call is not a final answer: unexecuted_intent, and the re-ask
     says the answer made no call; the agent then makes it."""
     model = ScriptedChatModel.script(
         [

@@ -143,7 +143,10 @@ async def test_ainvoke_reasks_and_dispatches_events_asynchronously(
 ) -> None:
     """The async path re-asks through ainvoke and dispatches the same custom events."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}, call_id="c2")]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            tool_answer(CONSISTENT, "search_docs", {}, call_id="c2"),
+        ]
     )
     guarded = guard_runnable(model.bind_tools(tools), policies=[ReAsk()])
     output = await guarded.astep("q", {"callbacks": [recorder]})
@@ -204,7 +207,10 @@ def test_plain_stream_reasks_after_the_stream_without_streaming_the_reask(
 ) -> None:
     """A re-ask after a stream calls the model again (invoke); its answer is in the guardrail_step event."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}, call_id="c2")]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            tool_answer(CONSISTENT, "search_docs", {}, call_id="c2"),
+        ]
     )
     guarded = guard_runnable(model.bind_tools(tools), policies=[ReAsk()])
     chunks = list(guarded.stream("q", {"callbacks": [recorder]}))
