@@ -50,6 +50,7 @@ class _Call:
     calls: int = 0
     responses: dict[int, ModelResponse[Any]] = field(default_factory=dict)
     first: ModelResponse[Any] | None = None
+    intent_only: bool = False  # the first answer would have passed, but for a rationale that commits to a tool
 
     def keep(self, response: ModelResponse[Any]) -> Any:
         self.calls += 1
@@ -81,15 +82,16 @@ class _AgentParser:
         call = _CURRENT.get()
         if call is not None and call.calls == 1 and call.first is not None:
             message = as_message(raw)
-            passes = call.first.structured_response is not None or (
+            plain = (
                 message is not None
                 and not _has_calls(message)
                 and decision.action is None
                 and decision.raw_action is None
-                and decision.rationale_action is None  # "Let me call X" with no call is guarded (intent)
             )
-            if passes:
+            # "Let me call X" with no call is guarded (intent), the rest of the plain answers pass
+            if call.first.structured_response is not None or (plain and decision.rationale_action is None):
                 raise _PassThrough(call.first)
+            call.intent_only = plain
         return decision
 
 
@@ -109,7 +111,8 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     pass is never silent: each one dispatches a ``guardrail_pass_through`` custom event and counts in
     ``unguarded_calls``, and when ``warn_after`` model calls in a row passed with no step, the
     ``guardrail_langchain`` logger warns once (the guard is probably seeing nothing: e.g. a model that never calls
-    tools).
+    tools). A text answer whose rationale commits to a tool ("Let me call X") is guarded (unexecuted intent); if
+    its step ends with no legal action, the step is recorded and the first answer is handed back, as before.
 
     The episode is ``config["configurable"]["episode"]``, else the run's ``thread_id``, else ``episode``.
     A re-ask is one model call to ``ModelCallLimitMiddleware`` (it counts agent-loop model turns); it is retried by
@@ -215,6 +218,8 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         except NoLegalActionError as error:
             self._stepped()
             dispatch_step(error, None)
+            if call.intent_only and call.first is not None:  # a text answer is never turned into an error
+                return call.first
             raise
         finally:
             _CURRENT.reset(token)
@@ -242,6 +247,8 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         except NoLegalActionError as error:
             self._stepped()
             await adispatch_step(error, None)
+            if call.intent_only and call.first is not None:  # a text answer is never turned into an error
+                return call.first
             raise
         finally:
             _CURRENT.reset(token)

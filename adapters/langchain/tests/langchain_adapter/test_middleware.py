@@ -283,3 +283,17 @@ def test_warn_after_must_be_a_positive_integer_or_none(tools: list[BaseTool]) ->
     """warn_after=0 is a configuration error naming the argument."""
     with pytest.raises(ConfigurationError, match="warn_after"):
         GuardrailMiddleware(guard_for_tools(tools), warn_after=0)
+
+
+def test_a_stated_intent_that_stays_unexecuted_is_recorded_and_the_answer_handed_back(tools: list[BaseTool]) -> None:
+    """With fallback="raise", an intent the re-ask does not fix never becomes an error: the step is recorded as
+    no_legal_action with its finding, and the agent gets the model's first answer, as a plain answer would."""
+    intent = AIMessage(content="Let me call search_docs to find the install guide.")
+    model = ScriptedChatModel.script([intent, AIMessage(content="Still thinking.")])
+    sink = MemorySink()
+    guard = guard_for_tools(tools, policies=[ReAsk(max_attempts=2)], telemetry=sink)
+    messages = create_agent(model, tools, middleware=[GuardrailMiddleware(guard)]).invoke(_ask())["messages"]
+    assert messages[-1].content == intent.content
+    (event,) = _steps(sink)
+    assert event.status == "no_legal_action"
+    assert "unexecuted_intent" in {f.kind for f in event.findings}
