@@ -263,8 +263,10 @@ def test_a_real_repeated_call_is_caught_as_a_loop(chat: ChatOpenAI, wire: Wire) 
     never shows the model its tool results, so the server repeats the call turn after turn, and the loop detector
     flags it within the run.
 
-    LEAD: written against ``guardrail.Loops()`` and a finding kind starting with ``loop``; adjust both to the
-    merged API. Until then the first half (the server really repeats the call) runs and the test is an xfail."""
+    LEAD: written against ``guardrail.Loops()`` (defaults) and the finding kind ``loop``; checked against main at
+    c11b2a4 (Loops merged): five identical real calls, flagged at steps 3 and 4. On a branch without Loops the
+    first half (the server really repeats the call) runs and the test is a strict xfail; once merged, drop the
+    xfail and the getattr."""
     sink = MemorySink()
     loops = getattr(guardrail, "Loops", None)
     detectors = [KnowingDoingGap(), InvalidAction(), *([loops()] if loops is not None else [])]
@@ -278,14 +280,14 @@ def test_a_real_repeated_call_is_caught_as_a_loop(chat: ChatOpenAI, wire: Wire) 
             ),
             ToolMessage(content="no results", tool_call_id=f"p{i}"),
         ]
-    middleware: list[Any] = [GuardrailMiddleware(guard), ModelCallLimitMiddleware(run_limit=3, exit_behavior="end")]
+    middleware: list[Any] = [GuardrailMiddleware(guard), ModelCallLimitMiddleware(run_limit=4, exit_behavior="end")]
     agent = create_agent(chat, tools, system_prompt=SYSTEM, middleware=middleware)
     agent.invoke({"messages": prior})
     calls = [json.dumps(call, sort_keys=True) for call in wire.server_calls()]
-    assert len(calls) == 3
-    assert max(calls.count(call) for call in calls) == 3  # the same call, every turn
-    kinds = [f.kind for step in _steps(sink) for f in step.findings]
-    assert any(kind.startswith("loop") for kind in kinds)
+    assert len(calls) == 4
+    assert max(calls.count(call) for call in calls) == 4  # the same call, every turn
+    flagged = [step.step for step in _steps(sink) if any(f.kind.startswith("loop") for f in step.findings)]
+    assert flagged[:1] == [3]  # the fourth identical call, once three have returned the same result
 
 
 def test_an_answer_without_a_tool_call_is_a_recorded_step(chat: ChatOpenAI, wire: Wire) -> None:
