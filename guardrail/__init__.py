@@ -14,6 +14,7 @@ from guardrail.detectors import (
     InvalidAction,
     KnowingDoingGap,
     Loops,
+    UnexecutedIntent,
 )
 from guardrail.exceptions import (
     ConfigurationError,
@@ -121,6 +122,7 @@ __all__ = [
     "TextPrompter",
     "TryAllFirst",
     "UCBExplore",
+    "UnexecutedIntent",
     "Usage",
     "__version__",
     "make_step_state",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from guardrail.findings import FREQUENCY_BIAS, GREEDINESS, INVALID_ACTION, KNOWING_DOING_GAP, Finding
+from guardrail.findings import (
+    FREQUENCY_BIAS,
+    GREEDINESS,
+    INVALID_ACTION,
+    KNOWING_DOING_GAP,
+    UNEXECUTED_INTENT,
+    Finding,
+)
 
 if TYPE_CHECKING:
     from guardrail.state import StepState
@@ -15,6 +22,7 @@ __all__ = [
     "GREEDINESS",
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
+    "UNEXECUTED_INTENT",
     "Detector",
     "DetectorFn",
     "DetectorLike",
