@@ -12,6 +12,7 @@ from guardrail.detectors import (
     INVALID_ACTION,
     KNOWING_DOING_GAP,
     LOOP,
+    UNEXECUTED_INTENT,
     Detector,
     Finding,
     FrequencyBias,
@@ -19,6 +20,7 @@ from guardrail.detectors import (
     InvalidAction,
     KnowingDoingGap,
     Loops,
+    UnexecutedIntent,
 )
 from guardrail.exceptions import (
     AgentCallsExhaustedError,
@@ -85,6 +87,7 @@ __all__ = [
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
     "LOOP",
+    "UNEXECUTED_INTENT",
     "ActionSpace",
     "AgentCallsExhaustedError",
     "AgentTimeoutError",
@@ -150,6 +153,7 @@ __all__ = [
     "TextPrompter",
     "TryAllFirst",
     "UCBExplore",
+    "UnexecutedIntent",
     "Usage",
     "__version__",
     "parse",

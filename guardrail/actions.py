@@ -136,9 +136,12 @@ class ActionSpace:
     ``billing.get_customer``. Aliases apply only where declared, in the action field and in the rationale alike.
     ``descriptions`` (action -> one line saying what it does) let the rationale reader ground a phrase such as
     "pull up the billing record" to the tool that does it; adapters fill them from tool descriptions.
+    ``schemas`` (action -> the JSON schema of its arguments) let a correction check that a tool call it would emit
+    has the arguments its tool needs (see :mod:`guardrail.arguments`); adapters fill them from the tools. They do
+    not change how names or rationales are read, so they take no part in equality.
     """
 
-    __slots__ = ("__dict__", "_aliases", "_by_key", "_descriptions", "_names")
+    __slots__ = ("__dict__", "_aliases", "_by_key", "_descriptions", "_names", "_schemas")
 
     def __init__(
         self,
@@ -146,6 +149,7 @@ class ActionSpace:
         *,
         aliases: Mapping[str, str] | None = None,
         descriptions: Mapping[str, str] | None = None,
+        schemas: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if isinstance(actions, str):
             raise ConfigurationError("ActionSpace takes a sequence of action names, not one string")
@@ -184,10 +188,21 @@ class ActionSpace:
                 raise ConfigurationError(f"the description of {name!r} must be a string; got {description!r}")
             if description.strip():
                 described[name] = description.strip()
+        checked: dict[str, Mapping[str, Any]] = {}
+        for name, schema in (schemas or {}).items():
+            if name not in names:
+                raise ConfigurationError(f"argument schema given for {name!r}, which is not an action")
+            if not isinstance(schema, Mapping):
+                raise ConfigurationError(
+                    f"the argument schema of {name!r} must be a mapping (JSON schema); got {schema!r}"
+                )
+            if schema:
+                checked[name] = schema
         self._names = names
         self._aliases = alias_map
         self._by_key = by_key
         self._descriptions = described
+        self._schemas = checked
 
     @classmethod
     def of(cls, actions: ActionSpace | Iterable[str]) -> ActionSpace:
@@ -208,6 +223,17 @@ class ActionSpace:
     def descriptions(self) -> Mapping[str, str]:
         """Declared descriptions, action -> one line (actions without one are absent)."""
         return dict(self._descriptions)
+
+    @property
+    def schemas(self) -> Mapping[str, Mapping[str, Any]]:
+        """Declared argument schemas, action -> JSON schema (actions without one are absent)."""
+        return dict(self._schemas)
+
+    def with_schemas(self, schemas: Mapping[str, Mapping[str, Any]]) -> ActionSpace:
+        """This space with ``schemas`` added to (and replacing) its argument schemas."""
+        return ActionSpace(
+            self._names, aliases=self._aliases, descriptions=self._descriptions, schemas={**self._schemas, **schemas}
+        )
 
     def __len__(self) -> int:
         return len(self._names)

@@ -10,12 +10,13 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FREQUENCY_BIAS", "GREEDINESS", "INVALID_ACTION", "KNOWING_DOING_GAP", "Finding"]
+__all__ = ["FREQUENCY_BIAS", "GREEDINESS", "INVALID_ACTION", "KNOWING_DOING_GAP", "UNEXECUTED_INTENT", "Finding"]
 
 KNOWING_DOING_GAP: Final = "knowing_doing_gap"
 INVALID_ACTION: Final = "invalid_action"
 FREQUENCY_BIAS: Final = "frequency_bias"
 GREEDINESS: Final = "greediness"
+UNEXECUTED_INTENT: Final = "unexecuted_intent"
 
 
 class Finding(BaseModel):

@@ -5,12 +5,14 @@ from guardrail.detectors.base import (
     GREEDINESS,
     INVALID_ACTION,
     KNOWING_DOING_GAP,
+    UNEXECUTED_INTENT,
     Detector,
     DetectorLike,
     Finding,
 )
 from guardrail.detectors.frequency import FrequencyBias
 from guardrail.detectors.greediness import Greediness
+from guardrail.detectors.intent import UnexecutedIntent
 from guardrail.detectors.invalid import InvalidAction
 from guardrail.detectors.knowing_doing import KnowingDoingGap
 from guardrail.detectors.loops import LOOP, LoopPattern, Loops
@@ -21,6 +23,7 @@ __all__ = [
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
     "LOOP",
+    "UNEXECUTED_INTENT",
     "Detector",
     "DetectorLike",
     "Finding",
@@ -30,4 +33,5 @@ __all__ = [
     "KnowingDoingGap",
     "LoopPattern",
     "Loops",
+    "UnexecutedIntent",
 ]

@@ -6,7 +6,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from guardrail.exceptions import ConfigurationError
-from guardrail.findings import FREQUENCY_BIAS, GREEDINESS, INVALID_ACTION, KNOWING_DOING_GAP, Finding
+from guardrail.findings import (
+    FREQUENCY_BIAS,
+    GREEDINESS,
+    INVALID_ACTION,
+    KNOWING_DOING_GAP,
+    UNEXECUTED_INTENT,
+    Finding,
+)
 
 if TYPE_CHECKING:
     from guardrail.state import StepState
@@ -16,6 +23,7 @@ __all__ = [
     "GREEDINESS",
     "INVALID_ACTION",
     "KNOWING_DOING_GAP",
+    "UNEXECUTED_INTENT",
     "Detector",
     "DetectorFn",
     "DetectorLike",

@@ -12,7 +12,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from guardrail._checks import require_number
-from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP
+from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP, UNEXECUTED_INTENT
 from guardrail.exceptions import ConfigurationError
 from guardrail.policies.base import ReAskRequest, Skip
 from guardrail.state import YIELD_WINDOW, StepState
@@ -24,6 +24,12 @@ def default_feedback(state: StepState) -> str:
     """Feedback that names the contradiction or the format problem, and the legal actions."""
     decision = state.decision
     legal = ", ".join(state.actions.names)
+    intent = next((f for f in state.findings if f.kind == UNEXECUTED_INTENT), None)
+    if intent is not None:
+        return (
+            f"Your reasoning says you will use {intent.actions[0]!r}, but your answer made no call. Make the call "
+            "your reasoning commits to, with its arguments, or revise the reasoning if it was wrong."
+        )
     if decision.action is None:
         if decision.raw_action:
             problem = f"Your answer chose {decision.raw_action!r}, which is not a legal action."
@@ -112,7 +118,7 @@ class ReAsk:
     """
 
     max_attempts: int = 2
-    answers: frozenset[str] | None = frozenset({KNOWING_DOING_GAP, INVALID_ACTION})
+    answers: frozenset[str] | None = frozenset({KNOWING_DOING_GAP, INVALID_ACTION, UNEXECUTED_INTENT})
     feedback: Callable[[StepState], str] = default_feedback
     stop: stop_base | None = None
     wait: wait_base | None = None

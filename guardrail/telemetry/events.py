@@ -300,6 +300,40 @@ class Scrubber:
         return pattern.sub(mask, text)
 
 
+_EMAIL_LOCAL_PART: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+
+def _is_word(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
+
+
+@dataclass(frozen=True, slots=True)
+class _EmailScrubber(Scrubber):
+    """Email addresses (``\\b[A-Za-z0-9._%+-]{1,64}@`` then a domain), found from their ``@``.
+
+    ``pattern`` is the domain with its ``@``; the local part is read backwards from the ``@``. A regex for the whole
+    address would be tried at every start position and read up to 64 characters there: 64 steps per character of
+    a run such as ``"x." * n``. Masks exactly what that regex's ``sub`` masks.
+    """
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every email address masked."""
+        if "@" not in text:
+            return text
+        pieces: list[str] = []
+        kept = 0  # text[:kept] is done; a local part never reaches back into an address already masked
+        for match in cast(re.Pattern[str], self.pattern).finditer(text):
+            at = start = match.start()
+            while start > max(kept, at - 64) and text[start - 1] in _EMAIL_LOCAL_PART:
+                start -= 1
+            while start < at and _is_word(text, start - 1) == _is_word(text, start):  # \b: the leftmost start
+                start += 1
+            if start < at:
+                pieces += (text[kept:start], self.replacement)
+                kept = match.end()
+        return "".join(pieces) + text[kept:] if pieces else text
+
+
 _KEY_NAMES = (
     r"password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|"
     r"access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key"
@@ -334,7 +368,7 @@ DEFAULT_SCRUBBERS: Final[tuple[Scrubber, ...]] = (
         flags=re.IGNORECASE,
         triggers=("pass", "pwd", "secret", "key", "token"),
     ),
-    Scrubber("email", r"\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b", triggers=("@",)),
+    _EmailScrubber("email", r"@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b", triggers=("@",)),
 )
 """What :class:`Redaction` masks by default in the text it keeps, in the manner of Sentry's default PII scrubbing:
 private key blocks, JWTs, API keys (OpenAI/Anthropic ``sk-``, Stripe, AWS, GitHub, Slack, Google), bearer

@@ -80,6 +80,11 @@ _DEFINITIONS = (
     ("coverage", "the fraction of actions tried, at each episode's last step, averaged over episodes"),
     ("intervention rate", "steps with an applied correction (re-ask, override, exploration, vote, fallback)"),
     ("changed action", "a correction's own change: a re-ask is credited with the answer it got, not later policies"),
+    (
+        "extra calls / changed step",
+        "the cost per fix: agent calls beyond one per step, over the steps whose executed action differs from the "
+        "first answer's by a correction other than the fallback",
+    ),
     ("reward, override/explore changed", "mean reward of steps whose action an override or exploration changed"),
 )
 

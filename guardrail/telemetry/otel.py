@@ -21,6 +21,16 @@ What is recorded (GenAI semantic conventions where they define a name, ``guardra
   spent budget kept a policy from answering it, else ``"detected"``), ``gen_ai.evaluation.explanation`` (the
   detail), plus ``guardrail.finding.attempt`` and ``guardrail.finding.actions``.
 - one ``guardrail.correction`` span event per correction (policy, kind, from/to action, applied).
+- one guard evaluation span per step, a child of the step's span, shaped after the GenAI guardrail conventions
+  under discussion (open-telemetry/semantic-conventions-genai#427, "run guardrail span and security finding"; not
+  yet released, so the names may move): named ``run_guardrail guardrail``, kind internal, timed over the guard's
+  own latency at the end of the step. Attributes: ``gen_ai.operation.name`` (``run_guardrail``),
+  ``gen_ai.security.guardrail.name`` (``guardrail``) and ``.version``, ``gen_ai.security.target.type``
+  (``tool_call`` for a tool call, else ``llm_output``), ``gen_ai.security.verdict.type`` (see ``verdict_of``),
+  ``gen_ai.security.action.type`` (see ``enforced_action_of``), and ``guardrail.*`` for the rest (finding kinds,
+  applied policies, step, action before and after). One ``gen_ai.security.finding`` event per finding:
+  ``gen_ai.security.risk.finding`` (the kind), ``gen_ai.security.risk.score`` (its score) and
+  ``guardrail.finding.detail``.
 - metrics (low-cardinality attributes only; never the run or episode): counters ``guardrail.steps``
   (status, agent), ``guardrail.findings`` (kind, agent), ``guardrail.interventions`` (policy, kind, applied),
   ``guardrail.agent.calls`` (agent); histograms ``guardrail.guard.duration`` and ``guardrail.agent.duration``
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from guardrail._version import __version__
 from guardrail.exceptions import MissingDependencyError
 from guardrail.telemetry.events import RewardEvent, StepEvent
 
@@ -38,7 +49,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
-__all__ = ["OTelSink"]
+__all__ = ["OTelSink", "enforced_action_of", "verdict_of"]
 
 _SCOPE = "guardrail"
 _NS = 1_000_000_000
@@ -135,6 +146,46 @@ class OTelSink:
             if correction.to_action is not None:
                 attributes["guardrail.correction.to_action"] = correction.to_action
             span.add_event("guardrail.correction", attributes=attributes, timestamp=end)
+        self._evaluation_span(event, span, end)
+        if event.status != "ok":
+            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, event.error or event.status))
+        span.end(end_time=end)
+
+    def _evaluation_span(self, event: StepEvent, parent: Any, end: int) -> None:
+        """The guard's evaluation of the step, as a ``run_guardrail`` span under the step's span."""
+        context = self._trace.set_span_in_context(parent)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "run_guardrail",
+            "gen_ai.security.guardrail.name": _SCOPE,
+            "gen_ai.security.guardrail.version": __version__,
+            "gen_ai.security.target.type": "tool_call" if event.format == "tool_call" else "llm_output",
+            "gen_ai.security.verdict.type": verdict_of(event),
+            "gen_ai.security.action.type": enforced_action_of(event),
+            "guardrail.step": event.step,
+            "guardrail.finding.kinds": sorted(event.kinds),
+            "guardrail.correction.policies": [c.policy for c in event.corrections if c.applied],
+            "guardrail.agent_calls": event.agent_calls,
+        }
+        for key, value in (("guardrail.parsed_action", event.parsed_action), ("guardrail.action", event.final_action)):
+            if value is not None:
+                attributes[key] = value
+        span = self.tracer.start_span(
+            f"run_guardrail {_SCOPE}",
+            context=context,
+            kind=self._trace.SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=end - int(event.guard_latency_s * _NS),
+        )
+        for finding in event.findings:
+            span.add_event(
+                "gen_ai.security.finding",
+                attributes={
+                    "gen_ai.security.risk.finding": finding.kind,
+                    "gen_ai.security.risk.score": finding.score,
+                    "guardrail.finding.detail": finding.detail,
+                },
+                timestamp=end,
+            )
         if event.status != "ok":
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, event.error or event.status))
         span.end(end_time=end)
@@ -201,6 +252,26 @@ def _span_attributes(event: StepEvent, record_content: bool) -> dict[str, Any]:
         optional["guardrail.raw"] = event.raw
     attributes.update({k: v for k, v in optional.items() if v is not None})
     return attributes
+
+
+def verdict_of(event: StepEvent) -> str:
+    """The guard's verdict on a step, in the proposed ``gen_ai.security.verdict.type`` values: ``deny`` (no legal
+    action, or the agent failed), ``modify`` (an applied correction changed the step), ``warn`` (findings, nothing
+    changed), ``allow`` (no finding)."""
+    if event.status != "ok":
+        return "deny"
+    if event.intervened:
+        return "modify"
+    return "warn" if event.findings else "allow"
+
+
+def enforced_action_of(event: StepEvent) -> str:
+    """What the guard enforced (``gen_ai.security.action.type``): ``block`` (no action was let through), the kind of
+    the last applied correction (``reask``, ``override``, ``explore``, ``vote``, ``fallback``), else ``allow``."""
+    if event.status != "ok":
+        return "block"
+    applied = [c.kind for c in event.corrections if c.applied]
+    return applied[-1] if applied else "allow"
 
 
 def _error_type(event: StepEvent) -> str | None:

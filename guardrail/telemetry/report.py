@@ -25,6 +25,10 @@ prints both, ``100.0% (1/7)``); a rate is ``None`` when its denominator is 0.
   a re-ask's ``to_action`` is the answer it got, whatever later policies did with it), and the mean reward of
   the steps it changed.
 - ``extra_agent_calls_per_step``: agent calls beyond the first (``extra_agent_calls``) over ``steps``.
+- ``extra_agent_calls_per_changed_step``: the cost per fix, as the bench tables print it: ``extra_agent_calls``
+  over the steps the guard changed (``guard_changed_steps``: the executed action differs from the first answer's,
+  by a correction other than the fallback; the fallback is what an unguarded agent gets too). ``None`` when the
+  guard changed no step.
 - ``mean_reward``: mean reward over the steps whose reward is known (``reward_steps``). ``outcome``: the mean
   reward of steps whose action an override or an exploration changed, against the other rewarded steps.
 
@@ -256,6 +260,8 @@ class Figures(_Model):
     intervened_steps: int = 0
     extra_agent_calls_per_step: float | None
     extra_agent_calls: int = 0
+    guard_changed_steps: int = 0
+    extra_agent_calls_per_changed_step: float | None = None
     mean_reward: float | None
     reward_steps: int
     outcome: RewardOutcome | None = None
@@ -298,8 +304,11 @@ _NO_CHANGES: tuple[str, ...] = ()
 # A step's contribution to its groups' counts, as one hashable value: groups count these (a few hundred distinct
 # ones in a million steps), and the figures expand them at the end. Far cheaper than a dozen counters per step.
 # (status not ok, answered, no legal action, rationale named an action, agrees (None: unknown), intervened,
-#  extra agent calls, first-attempt finding kinds, (policy, applied, changed) per correction)
-_Signature = tuple[bool, bool, bool, bool, bool | None, bool, int, tuple[str, ...], tuple[tuple[str, bool, bool], ...]]
+#  the guard changed the executed action, extra agent calls, first-attempt finding kinds,
+#  (policy, applied, changed) per correction)
+_Signature = tuple[
+    bool, bool, bool, bool, bool | None, bool, bool, int, tuple[str, ...], tuple[tuple[str, bool, bool], ...]
+]
 
 
 class _Acc:
@@ -405,6 +414,7 @@ class _Counts:
         "corrections",
         "errors",
         "extra_calls",
+        "guard_changed",
         "intervened",
         "invalid",
         "kinds",
@@ -414,14 +424,16 @@ class _Counts:
 
     def __init__(self, signatures: Mapping[_Signature, int]) -> None:
         self.steps = self.errors = self.answered = self.invalid = self.rationale = 0
-        self.agree = self.agree_n = self.intervened = self.extra_calls = 0
+        self.agree = self.agree_n = self.intervened = self.guard_changed = self.extra_calls = 0
         self.kinds: dict[str, int] = {}
         self.corrections: dict[str, list[int]] = {}
-        for (error, answered, invalid, named, agree, intervened, extra, kinds, changes), n in signatures.items():
+        for signature, n in signatures.items():
+            error, answered, invalid, named, agree, intervened, guard_changed, extra, kinds, changes = signature
             self.steps += n
             self.errors += n * error
             self.extra_calls += n * extra
             self.intervened += n * intervened
+            self.guard_changed += n * guard_changed
             if agree is not None:
                 self.agree_n += n
                 self.agree += n * agree
@@ -651,6 +663,7 @@ def _add_step(
     calls = get("agent_calls", 0)
     errors = get("agent_errors")
     answered = calls > (len(errors) if errors else 0)
+    parsed = get("parsed_action")
     final = get("final_action")
     said = get("final_rationale_action")
     agree = None if final is None or said is None else final == said
@@ -667,7 +680,7 @@ def _add_step(
                 if kind == KNOWING_DOING_GAP and gap_finding is None:
                     gap_finding = finding
         kinds = tuple(first)
-    intervened = False
+    intervened = fallback = False
     changes = _NO_CORRECTIONS
     changed_by = _NO_CHANGES
     outcome_changed = False
@@ -678,23 +691,26 @@ def _add_step(
         for correction in corrections:
             applied = correction.get("applied", True)
             intervened = intervened or applied
+            kind = correction.get("kind")
+            fallback = fallback or (applied and kind == "fallback")
             to_action = correction.get("to_action")
             changed = applied and to_action is not None and to_action != correction.get("from_action")
             policy = correction["policy"]
             found.append((policy, applied, changed))
             if changed:
                 changed_list.append(policy)
-                outcome_changed = outcome_changed or correction.get("kind") in _OUTCOME_KINDS
+                outcome_changed = outcome_changed or kind in _OUTCOME_KINDS
         changes = tuple(found)
         if changed_list:
             changed_by = tuple(dict.fromkeys(changed_list))
     signature: _Signature = (
         get("status", "ok") != "ok",
         answered,
-        answered and get("parsed_action") is None,
+        answered and parsed is None,
         answered and get("rationale_action") is not None,
         agree,
         intervened,
+        not fallback and final is not None and final != parsed,
         calls - 1 if calls > 1 else 0,
         kinds,
         changes,
@@ -1020,6 +1036,8 @@ def _figures(key: str, acc: _Acc, edges: npt.NDArray[np.float64] | None) -> Figu
         intervened_steps=counts.intervened,
         extra_agent_calls_per_step=counts.extra_calls / counts.steps if counts.steps else None,
         extra_agent_calls=counts.extra_calls,
+        guard_changed_steps=counts.guard_changed,
+        extra_agent_calls_per_changed_step=_rate(counts.extra_calls, counts.guard_changed),
         mean_reward=acc.reward_sum / acc.reward_n if acc.reward_n else None,
         reward_steps=acc.reward_n,
         outcome=RewardOutcome(
@@ -1099,6 +1117,12 @@ def _coverage_cell(f: Figures) -> str:
     return f"{100 * f.coverage:.1f}% ({f.coverage_episodes} episode{'s' if f.coverage_episodes != 1 else ''})"
 
 
+def _cost_per_fix_cell(f: Figures) -> str:
+    if f.extra_agent_calls_per_changed_step is None:
+        return "n/a (none changed)"
+    return f"{f.extra_agent_calls_per_changed_step:.3f} ({f.extra_agent_calls}/{f.guard_changed_steps})"
+
+
 def _outcome_cell(f: Figures, changed: bool) -> str:
     outcome = f.outcome
     if outcome is None:
@@ -1132,6 +1156,8 @@ _ROWS: tuple[tuple[str, str, Any], ...] = (
         "extra/step",
         lambda f: f"{f.extra_agent_calls_per_step:.3f} ({f.extra_agent_calls}/{f.steps})" if f.steps else "n/a",
     ),
+    ("steps the guard changed", "changed", lambda f: _ratio(f.guard_changed_steps, f.steps, "no steps")),
+    ("extra calls / changed step", "cost/fix", _cost_per_fix_cell),
     ("mean reward", "reward", lambda f: _mean(f.mean_reward, f.reward_steps, "no rewards")),
     ("reward, override/explore changed", "reward chg", lambda f: _outcome_cell(f, True)),
     ("reward, not changed", "reward unchg", lambda f: _outcome_cell(f, False)),

@@ -25,6 +25,11 @@ import pytest
 
 SERVER_START_TIMEOUT = 120.0
 SERVER_MODEL_ALIAS = "gemma3-270m"
+TOOL_CHAT_FORMAT = "chatml-function-calling"
+"""The llama-cpp-python chat format that returns real ``tool_calls`` with ``tool_choice="auto"`` and keeps the
+system message (the tools are listed inside it). Gemma's format returns no tool calls and drops system messages.
+Its limits, as llama-cpp-python 0.3 has it: ``tool`` messages are not rendered (the model does not see tool
+results), a text answer comes back empty, and ``tool_choice="required"`` is refused."""
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +81,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve(model_path: str, log_path: Path) -> Iterator[str]:
+def serve(model_path: str, log_path: Path, *, chat_format: str = "gemma") -> Iterator[str]:
     """Run ``python -m llama_cpp.server`` for the GGUF at ``model_path``; yields its base URL
     ``http://127.0.0.1:PORT/v1`` once ``GET /v1/models`` answers (at most 120 s), and stops it on exit.
 
-    The model is served under the name ``gemma3-270m`` (see ``SERVER_MODEL_ALIAS``) with Gemma's chat format, its
-    output in ``log_path``; on failure raises with the tail of that log. Also used by ``scripts/eval_judge.py``.
+    The model is served under the name ``gemma3-270m`` (see ``SERVER_MODEL_ALIAS``) with ``chat_format`` (Gemma's
+    own by default; ``TOOL_CHAT_FORMAT`` for real tool calls), its output in ``log_path``; on failure raises with
+    the tail of that log. Also used by ``scripts/eval_judge.py``.
     """
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
@@ -104,7 +110,7 @@ def serve(model_path: str, log_path: Path) -> Iterator[str]:
         # The GGUF carries no chat template; llama_cpp.server would fall back to llama-2's, after which the
         # model emits end-of-text at once (empty replies). Gemma's own turn format gives chat requests text.
         "--chat_format",
-        "gemma",
+        chat_format,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -138,4 +144,17 @@ def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory
     except ImportError as error:  # pragma: no cover - only on a broken install
         pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install-real`", pytrace=False)
     with serve(gemma_model_path, tmp_path_factory.mktemp("llama_server") / "server.log") as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def llama_tools_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running ``python -m llama_cpp.server`` for Gemma 3 270M with ``TOOL_CHAT_FORMAT``: answers carry real
+    ``tool_calls``. Yields its base URL; stopped at the end of the session."""
+    try:
+        import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
+    except ImportError as error:  # pragma: no cover - only on a broken install
+        pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install`", pytrace=False)
+    log = tmp_path_factory.mktemp("llama_tools_server") / "server.log"
+    with serve(gemma_model_path, log, chat_format=TOOL_CHAT_FORMAT) as base_url:
         yield base_url

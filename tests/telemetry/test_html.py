@@ -139,3 +139,13 @@ def test_per_episode_table_lists_the_episodes_with_most_gaps_when_there_are_many
     assert "The 2 of 4 episodes with the most knowing-doing gaps" in episodes
     assert episodes.count("<tr>") == 1 + 1 + 2  # header, the total, two episodes
     assert summarize(events).total.steps == 5
+
+
+def test_page_shows_the_cost_per_fix_with_its_counts(page: str) -> None:
+    """The summary has a row of extra calls per changed step with (calls/changed steps), defined below: the
+    stubborn agent's one re-ask ended in an override (1 call, 1 fix); the unguarded agent changed nothing."""
+    summary = page.split("<h2 id='summary'>")[1].split("<h2 id=")[0]
+    row = next(r for r in summary.split("<tr>") if r.startswith("<td>extra calls / changed step</td>"))
+    cells = re.findall(r"<td>(.*?)</td>", row)[1:]
+    assert cells == ["1.000<span class='n'>(1/1)</span>"] * 2 + ["n/a<span class='n'>(none changed)</span>"]
+    assert "<dt>extra calls / changed step</dt>" in page

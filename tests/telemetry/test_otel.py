@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from guardrail import Guard, OverrideToRationale, parse
-from guardrail.exceptions import MissingDependencyError
+from guardrail.exceptions import MissingDependencyError, NoLegalActionError
 from guardrail.telemetry import OTelSink, StepEvent
 from guardrail.testing import ScriptedAgent
 
@@ -38,6 +38,14 @@ def otel() -> Iterator[tuple[OTelSink, InMemorySpanExporter, InMemoryMetricReade
     tracer_provider.shutdown()
 
 
+def _step_spans(exporter: InMemorySpanExporter) -> list[Any]:
+    return [s for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")]
+
+
+def _evaluation_spans(exporter: InMemorySpanExporter) -> list[Any]:
+    return [s for s in exporter.get_finished_spans() if s.name.startswith("run_guardrail")]
+
+
 def _metrics(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
     data = reader.get_metrics_data()
     assert data is not None
@@ -55,7 +63,7 @@ def test_one_span_per_step_under_the_callers_span(otel: Any) -> None:
     tracer = provider.get_tracer("app")
     with tracer.start_as_current_span("handle-request") as parent:
         events = run_guard([GAP, AGREE_RED], sinks=[sink], policies=[OverrideToRationale()], agent_name="bandit")
-    spans = [s for s in exporter.get_finished_spans() if s.name != "handle-request"]
+    spans = [s for s in exporter.get_finished_spans() if s.name.startswith("invoke_agent")]
     assert [s.name for s in spans] == ["invoke_agent bandit", "invoke_agent bandit"]
     steps = [e for e in events if isinstance(e, StepEvent)]
     for span, event in zip(spans, steps, strict=True):
@@ -83,7 +91,7 @@ def test_each_finding_is_a_gen_ai_evaluation_result_event(otel: Any) -> None:
     """Findings become gen_ai.evaluation.result span events with name, score value, label and explanation."""
     sink, exporter, _, _ = otel
     run_guard([GAP], sinks=[sink], policies=[OverrideToRationale()])
-    (span,) = exporter.get_finished_spans()
+    (span,) = _step_spans(exporter)
     evaluations = [e for e in span.events if e.name == "gen_ai.evaluation.result"]
     assert len(evaluations) == 1
     attributes = dict(evaluations[0].attributes or {})
@@ -101,7 +109,7 @@ def test_failed_step_span_has_error_status(otel: Any) -> None:
     sink, exporter, _, _ = otel
     with Guard(["red", "blue"], telemetry=[sink]) as guard, pytest.raises(RuntimeError):
         guard.step(ScriptedAgent([RuntimeError("model down")]), "pick")
-    (span,) = exporter.get_finished_spans()
+    (span,) = _step_spans(exporter)
     assert span.status.status_code is StatusCode.ERROR
     assert dict(span.attributes or {})["error.type"] == "RuntimeError"
 
@@ -132,7 +140,7 @@ def test_record_content_adds_the_logged_rationale(otel: Any) -> None:
     _, exporter, _, provider = otel
     sink = OTelSink(tracer_provider=provider, record_content=True)
     run_guard([GAP], sinks=[sink])
-    attributes = dict(exporter.get_finished_spans()[0].attributes or {})
+    attributes = dict(_step_spans(exporter)[0].attributes or {})
     assert attributes["guardrail.rationale"] == "Red looks best, so I should choose red."
 
 
@@ -143,3 +151,51 @@ def test_missing_opentelemetry_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         OTelSink()
     assert info.value.extra == "otel"
     assert info.value.package == "opentelemetry-sdk"
+
+
+def test_each_step_has_one_guard_evaluation_span_with_its_verdict_and_action(otel: Any) -> None:
+    """A run_guardrail span per step, child of the step's span: allow/allow for a consistent step, modify/override
+    for a corrected gap, with one gen_ai.security.finding event per finding."""
+    sink, exporter, _, _ = otel
+    run_guard([AGREE_RED, GAP], sinks=[sink], policies=[OverrideToRationale()], agent_name="bandit")
+    steps, evaluations = _step_spans(exporter), _evaluation_spans(exporter)
+    assert [s.name for s in evaluations] == ["run_guardrail guardrail"] * 2
+    for step, evaluation in zip(steps, evaluations, strict=True):
+        assert evaluation.parent is not None
+        assert evaluation.parent.span_id == step.context.span_id
+        assert evaluation.end_time == step.end_time
+        assert step.start_time <= evaluation.start_time <= evaluation.end_time
+    consistent, corrected = (dict(s.attributes or {}) for s in evaluations)
+    assert consistent["gen_ai.operation.name"] == "run_guardrail"
+    assert consistent["gen_ai.security.guardrail.name"] == "guardrail"
+    assert consistent["gen_ai.security.target.type"] == "llm_output"
+    assert (consistent["gen_ai.security.verdict.type"], consistent["gen_ai.security.action.type"]) == ("allow", "allow")
+    assert (corrected["gen_ai.security.verdict.type"], corrected["gen_ai.security.action.type"]) == (
+        "modify",
+        "override",
+    )
+    assert (corrected["guardrail.parsed_action"], corrected["guardrail.action"]) == ("blue", "red")
+    (finding,) = evaluations[1].events
+    assert finding.name == "gen_ai.security.finding"
+    assert dict(finding.attributes or {})["gen_ai.security.risk.finding"] == "knowing_doing_gap"
+    assert evaluations[0].events == ()
+
+
+def test_a_finding_left_alone_is_a_warn_and_no_legal_action_a_deny(otel: Any) -> None:
+    """Without policies a gap is a warn that allows the step; an illegal action with fallback "raise" is denied
+    and blocked, with an error status."""
+    sink, exporter, _, _ = otel
+    run_guard([GAP], sinks=[sink])
+    warned = dict(_evaluation_spans(exporter)[0].attributes or {})
+    assert (warned["gen_ai.security.verdict.type"], warned["gen_ai.security.action.type"]) == ("warn", "allow")
+    exporter.clear()
+    guard = Guard(COLOURS, telemetry=[sink])
+    with pytest.raises(NoLegalActionError):
+        guard.step(ScriptedAgent(outputs=[INVALID]), "pick")
+    (denied,) = _evaluation_spans(exporter)
+    attributes = dict(denied.attributes or {})
+    assert (attributes["gen_ai.security.verdict.type"], attributes["gen_ai.security.action.type"]) == (
+        "deny",
+        "block",
+    )
+    assert denied.status.status_code == StatusCode.ERROR

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from guardrail import Guard, MemorySink
@@ -289,3 +292,25 @@ def test_scrubbing_hostile_text_terminates_and_keeps_its_length_bounded(hostile:
     scripts/bench_linear.py times them); the result never grows beyond a replacement per match."""
     scrubbed = Redaction(mode="full").scrub(hostile)
     assert len(scrubbed) <= len(hostile) + 20 * hostile.count("@") + 40
+
+
+EMAIL_REGEX = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b")
+"""The whole-address pattern the email scrubber stands for (it finds addresses from their "@" instead)."""
+
+
+@given(st.lists(st.sampled_from(["a", "Z", "0", ".", "-", "_", "%", "+", "@", " ", "é", "ab.cd", "co", "x" * 70])))
+def test_the_email_scrubber_masks_exactly_what_the_whole_address_regex_matches(pieces: list[str]) -> None:
+    """Read backwards from each "@", the local part starts where the regex's leftmost match would: at a word
+    boundary, at most 64 characters back, never inside an address already masked."""
+    (email,) = (s for s in DEFAULT_SCRUBBERS if s.name == "email")
+    text = "".join(pieces)
+    assert email(text) == EMAIL_REGEX.sub(email.replacement, text)
+
+
+def test_emails_next_to_each_other_are_masked_one_by_one() -> None:
+    """Two addresses sharing characters, a too-long local part (cut to its last 64 characters) and a bare domain."""
+    scrub = Redaction(mode="full").scrub
+    assert scrub("a@b.com@c.org") == "[redacted:email]@c.org"
+    assert scrub("x" * 70 + "@site.io") == "x" * 70 + "@site.io"  # no word boundary 64 back: not an address
+    assert scrub("." * 70 + "ada@site.io") == "." * 70 + "[redacted:email]"
+    assert scrub("see @site.io") == "see @site.io"

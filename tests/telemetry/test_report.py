@@ -501,3 +501,86 @@ def test_output_directory_that_cannot_be_created_is_refused_with_one_line(
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith(f"guardrail report: cannot create directory {blocker}")
+
+
+def _cost_per_fix_log(path: Path) -> list[Any]:
+    """An unguarded run and a guarded one: a re-ask that fixes its step, one the override finishes, an invalid answer
+    that only the fallback ends (extra calls, no fix) and a step that needs nothing."""
+    events = run_guard([GAP, AGREE_RED], sinks=[JsonlSink(path)], run_id="run-unguarded", agent_name="unguarded")
+    events += run_guard(
+        [GAP, AGREE_RED, GAP, GAP, INVALID, INVALID, AGREE_BLUE],
+        sinks=[JsonlSink(path)],
+        policies=[ReAsk(max_attempts=2), OverrideToRationale()],
+        run_id="run-guarded",
+        agent_name="guarded",
+        steps=4,
+    )
+    return events
+
+
+def _expected_cost_per_fix(events: list[Any]) -> tuple[int, int]:
+    """(extra agent calls, steps the guard changed), read from the step events the way the bench reads results."""
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    changed = sum(
+        e.final_action is not None
+        and e.final_action != e.parsed_action
+        and not any(c.kind == "fallback" and c.applied for c in e.corrections)
+        for e in steps
+    )
+    return sum(e.agent_calls - 1 for e in steps), changed
+
+
+def test_cost_per_fix_is_extra_calls_over_the_steps_the_guard_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Per agent and per policy chain, in the table, Markdown and JSON: extra agent calls over the steps whose
+    executed action a correction other than the fallback changed, with both counts beside it."""
+    path = tmp_path / "events.jsonl"
+    events = _cost_per_fix_log(path)
+    assert _expected_cost_per_fix(events) == (3, 2)  # the script does what its docstring says
+    for by, key in (("agent", "agent"), ("policy", "policies")):
+        groups: dict[str, list[Any]] = {}
+        for event in events:
+            if isinstance(event, StepEvent):
+                value = getattr(event, key)
+                groups.setdefault(value if by == "agent" else "+".join(value) or "(none)", []).append(event)
+        groups["all"] = [e for e in events if isinstance(e, StepEvent)]
+        expected = {k: _expected_cost_per_fix(v) for k, v in groups.items()}
+        cost_cells = {k: f"{x / n:.3f} ({x}/{n})" if n else "n/a (none changed)" for k, (x, n) in expected.items()}
+        changed_cells = {k: f"{100 * n / len(groups[k]):.1f}% ({n}/{len(groups[k])})" for k, (_, n) in expected.items()}
+
+        assert main(["report", str(path), "--by", by, "--format", "json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        for figures in [data["total"], *data["groups"]]:
+            extra, changed = expected[figures["key"]]
+            assert (figures["extra_agent_calls"], figures["guard_changed_steps"]) == (extra, changed)
+            assert figures["extra_agent_calls_per_changed_step"] == (
+                pytest.approx(extra / changed) if changed else None
+            )
+
+        assert main(["report", str(path), "--by", by]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        keys = _cells(lines[0])
+        rows = {cells[0]: cells[1:] for cells in map(_cells, lines) if cells}
+        assert dict(zip(keys, rows["extra calls / changed step"], strict=True)) == cost_cells
+        assert dict(zip(keys, rows["steps the guard changed"], strict=True)) == changed_cells
+        assert main(["report", str(path), "--by", by, "--format", "markdown"]) == 0
+        markdown = {
+            cells[0]: cells[1:]
+            for line in capsys.readouterr().out.splitlines()
+            if (cells := [c.strip() for c in line.strip().strip("|").split("|")])
+        }
+        assert markdown["extra calls / changed step"] == rows["extra calls / changed step"]
+
+
+def test_a_step_only_the_fallback_ended_costs_calls_but_is_not_a_fix() -> None:
+    """Re-asks that never got a legal answer count in the extra calls and not in the changed steps: the cost per
+    fix of a guard that fixed nothing is "n/a (none changed)", not zero."""
+    fallback = {"policy": "fallback", "kind": "fallback", "to_action": "a", "reason": "random"}
+    events = [_step("e", i, "a", agent_calls=3, parsed_action=None, corrections=[fallback]) for i in range(2)]
+    total = summarize(events).total
+    assert (total.extra_agent_calls, total.guard_changed_steps) == (4, 0)
+    assert total.extra_agent_calls_per_changed_step is None
+    rows = {cells[0]: cells[1:] for cells in map(_cells, render(summarize(events)).splitlines()) if cells}
+    assert rows["extra calls / changed step"] == ["n/a (none changed)"]
+    assert rows["steps the guard changed"] == ["0.0% (0/2)"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from guardrail_langchain._errors import MissingDependencyError
-from guardrail_langchain._events import FINDING_EVENT, STEP_EVENT, step_events
+from guardrail_langchain._events import FINDING_EVENT, PASS_EVENT, STEP_EVENT, step_events
 from guardrail_langchain._guard import adapt_guard, guard_for_tools
 from guardrail_langchain._judge import JUDGE_TOOL, JudgeMethod, JudgeReader
 from guardrail_langchain._messages import (
@@ -47,6 +47,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FINDING_EVENT",
     "JUDGE_TOOL",
+    "PASS_EVENT",
     "STEP_EVENT",
     "TOOL_CALL_FORMAT",
     "AsyncGuardedStream",

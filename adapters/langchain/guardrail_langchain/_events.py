@@ -18,11 +18,22 @@ from guardrail.exceptions import NoLegalActionError
 from guardrail.telemetry import SinkWarning
 from guardrail_langchain._messages import summary_of
 
-__all__ = ["FINDING_EVENT", "STEP_EVENT", "adispatch_step", "dispatch_step", "step_events"]
+__all__ = [
+    "FINDING_EVENT",
+    "PASS_EVENT",
+    "STEP_EVENT",
+    "adispatch_custom",
+    "adispatch_step",
+    "dispatch_custom",
+    "dispatch_step",
+    "step_events",
+]
 
 FINDING_EVENT: Final = "guardrail_finding"
 """Custom event name: one finding (``kind``, ``score``, ``detail``, ``actions``, ``attempt``, ``episode``, ``step``)."""
 STEP_EVENT: Final = "guardrail_step"
+PASS_EVENT: Final = "guardrail_pass_through"
+"""A model call of an agent that passed with no guarded step (``unguarded_calls``, ``since_step``)."""
 """Custom event name: one guarded step (``action``, ``intervened``, ``findings``, ``corrections``, ...)."""
 
 
@@ -82,3 +93,19 @@ async def adispatch_step(outcome: StepResult | NoLegalActionError, config: Runna
         except Exception as error:  # observers never break the agent
             _warn(error)
             return
+
+
+def dispatch_custom(name: str, data: dict[str, Any], config: RunnableConfig | None) -> None:
+    """Dispatch one custom event; a failure becomes a warning, never an error."""
+    try:
+        dispatch_custom_event(name, data, config=config)
+    except Exception as error:  # observers never break the agent
+        _warn(error)
+
+
+async def adispatch_custom(name: str, data: dict[str, Any], config: RunnableConfig | None) -> None:
+    """Async twin of :func:`dispatch_custom`."""
+    try:
+        await adispatch_custom_event(name, data, config=config)
+    except Exception as error:  # observers never break the agent
+        _warn(error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from guardrail import ActionSpace, Guard
+from guardrail import ActionSpace, Guard, InvalidAction, KnowingDoingGap, UnexecutedIntent
 from guardrail.exceptions import ConfigurationError
 from guardrail_langchain._messages import MessageParser, ToolLike, tool_action_space
 from guardrail_langchain._prompter import MessagesPrompter
@@ -32,7 +32,9 @@ def guard_for_tools(
             direct answer is a guarded, counted action; it is added to the action space.
         parser: the message parser (default: ``MessageParser(answer_action=answer_action)``).
         prompter: the re-ask prompter (default: :class:`MessagesPrompter`).
-        **guard_options: passed to :class:`~guardrail.Guard` (``policies``, ``telemetry``, ``seed``, ...).
+        **guard_options: passed to :class:`~guardrail.Guard` (``policies``, ``telemetry``, ``seed``, ...). Without
+            ``detectors``, a tool agent's guard detects the knowing-doing gap, invalid actions and unexecuted intent
+            (a rationale that commits to a tool in a message that calls none).
 
     >>> guard = guard_for_tools(actions=["red", "blue"])
     >>> guard.actions
@@ -48,6 +50,7 @@ def guard_for_tools(
             space = ActionSpace([*space.names, answer_action], aliases=space.aliases, descriptions=space.descriptions)
     if parser is not None and answer_action is not None and parser.answer_action != answer_action:
         raise ConfigurationError("give answer_action either to guard_for_tools or to the MessageParser, not both")
+    guard_options.setdefault("detectors", (KnowingDoingGap(), InvalidAction(), UnexecutedIntent()))
     return Guard(
         space,
         # the guard's reader (e.g. a CascadeReader) reads the messages' rationales too

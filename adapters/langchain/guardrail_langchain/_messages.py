@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableSequence
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from guardrail import ActionSpace, Decision, Reply, StepResult, Usage, parse
+from guardrail.arguments import argument_errors, carried_arguments
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 from guardrail.parsing import Format, RawReading, decision_from_reading
 from guardrail.rationale import RationaleReader
@@ -77,7 +78,8 @@ def tool_action_space(tools: Iterable[ToolLike], *, extra: Sequence[str] = ()) -
     """The action space of a tool-calling agent: one action per tool name (plus ``extra`` actions).
 
     Each tool's description (its first line) becomes the action's description, so the rationale reader grounds
-    "I'll look through the docs" to ``search_docs`` as well as its name.
+    "I'll look through the docs" to ``search_docs`` as well as its name; each tool's argument schema becomes the
+    action's schema, so no correction emits a call to it without the arguments it needs.
 
     >>> from langchain_core.tools import tool
     >>> @tool
@@ -90,7 +92,10 @@ def tool_action_space(tools: Iterable[ToolLike], *, extra: Sequence[str] = ()) -
     parts = [_tool_parts(tool) for tool in tools]
     names = [name for name, _, _ in parts]
     descriptions = {name: description for name, _, description in parts if description}
-    return ActionSpace([*names, *(name for name in extra if name not in names)], descriptions=descriptions)
+    schemas = {name: parameters for name, parameters, _ in parts if parameters}
+    return ActionSpace(
+        [*names, *(name for name in extra if name not in names)], descriptions=descriptions, schemas=schemas
+    )
 
 
 def bound_tools(runnable: Runnable[Any, Any]) -> list[dict[str, Any]] | None:
@@ -258,17 +263,6 @@ def to_messages(observation: Any) -> list[BaseMessage]:
 
 
 # -- writing --------------------------------------------------------------------------------------------------
-def _compatible(arguments: Mapping[str, Any], schema: Mapping[str, Any] | None) -> bool:
-    if schema is None:
-        return False
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
-    required = schema.get("required")
-    if isinstance(required, list) and any(name not in arguments for name in required):
-        return False
-    return all(name in properties for name in arguments) or schema.get("additionalProperties") is True
-
-
 def summary_of(result: StepResult) -> dict[str, Any]:
     """What the guard did in this step, as JSON-ready data (put in ``response_metadata["guardrail"]``)."""
     return {
@@ -292,10 +286,13 @@ def rewrite_message(
     """The message with the guard's final action written into it, and a summary in ``response_metadata``.
 
     When the final action differs from the message's own: the first tool call is renamed to the final action,
-    keeping its id; its arguments are kept when the final tool's schema (from ``schemas``) accepts them (every
-    required argument present, no unknown one), otherwise they become ``{}``. A message that called no tool gets
-    a tool call to the final action (a new id, empty arguments) when the action is one of the tools in
-    ``schemas``; a text answer is left as written (the action is in the summary and in the StepResult).
+    keeping its id and the arguments the final tool declares. A message that called no tool gets a tool call to
+    the final action (a new id, no arguments) when the action is one of the tools in ``schemas``; a text answer is
+    left as written (the action is in the summary and in the StepResult).
+
+    No call is ever written that fails its tool's argument schema (see :func:`guardrail.arguments.argument_errors`):
+    when the final tool needs arguments the message does not give, the message keeps its own calls (or stays a
+    text answer) and the summary says why under ``"kept_call"``.
     """
     if not isinstance(message, AIMessage):
         return message
@@ -305,9 +302,15 @@ def rewrite_message(
     current = calls[0]["name"] if calls else None
     if action is not None and action != current and (calls or (schemas is not None and action in schemas)):
         schema = schemas.get(action) if schemas is not None else None
+        # with no schema to check against, a renamed call carries no arguments from another tool
+        arguments = carried_arguments(calls[0]["args"], schema) if calls and schema is not None else {}
+        errors = argument_errors(arguments, schema)
+        if errors:
+            summary = {**update["response_metadata"][_GUARDRAIL_KEY], "kept_call": f"{action!r}: {'; '.join(errors)}"}
+            update["response_metadata"] = {**message.response_metadata, _GUARDRAIL_KEY: summary}
+            return cast(BaseMessage, message.model_copy(update=update))
         if calls:
             first = calls[0]
-            arguments = first["args"] if _compatible(first["args"], schema) else {}
             renamed = ToolCall(name=action, args=dict(arguments), id=first["id"], type="tool_call")
             calls = [renamed, *calls[1:]]
             call_id = first["id"]

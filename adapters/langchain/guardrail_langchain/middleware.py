@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -19,7 +21,7 @@ from guardrail import ActionSpace, Decision, Guard, StepResult
 from guardrail.exceptions import ConfigurationError, InvalidInputError, LoopStopped, NoLegalActionError, SkipStep
 from guardrail.history import CallHistoryStore
 from guardrail_langchain._errors import MissingDependencyError
-from guardrail_langchain._events import adispatch_step, dispatch_step
+from guardrail_langchain._events import PASS_EVENT, adispatch_custom, adispatch_step, dispatch_custom, dispatch_step
 from guardrail_langchain._guard import adapt_guard
 from guardrail_langchain._messages import as_message, reply_of, rewrite_message, tool_schemas
 from guardrail_langchain._runnable import episode_of
@@ -30,6 +32,8 @@ except ImportError as error:  # pragma: no cover - exercised in a venv without l
     raise MissingDependencyError("langchain", "agents", "GuardrailMiddleware") from error
 
 __all__ = ["GuardrailMiddleware"]
+
+_LOG = logging.getLogger("guardrail_langchain")
 
 
 class _PassThrough(SkipStep):
@@ -47,6 +51,7 @@ class _Call:
     calls: int = 0
     responses: dict[int, ModelResponse[Any]] = field(default_factory=dict)
     first: ModelResponse[Any] | None = None
+    intent_only: bool = False  # the first answer would have passed, but for a rationale that commits to a tool
 
     def keep(self, response: ModelResponse[Any]) -> Any:
         self.calls += 1
@@ -78,14 +83,16 @@ class _AgentParser:
         call = _CURRENT.get()
         if call is not None and call.calls == 1 and call.first is not None:
             message = as_message(raw)
-            passes = call.first.structured_response is not None or (
+            plain = (
                 message is not None
                 and not _has_calls(message)
                 and decision.action is None
                 and decision.raw_action is None
             )
-            if passes:
+            # "Let me call X" with no call is guarded (intent), the rest of the plain answers pass
+            if call.first.structured_response is not None or (plain and decision.rationale_action is None):
                 raise _PassThrough(call.first)
+            call.intent_only = plain
         return decision
 
 
@@ -125,9 +132,14 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     keeping its id. Only the final message enters the agent's state. Findings and the step are dispatched as the
     ``guardrail_finding`` / ``guardrail_step`` custom events.
 
-    An answer that calls no tool and names no action (the agent's final answer) is passed through unguarded, so
-    the agent can finish; give the guard an ``answer_action`` (see :func:`guard_for_tools`) to guard those too.
-    A structured-output response is passed through as well.
+    An answer that calls no tool, names no action and whose text commits to no tool (the agent's final answer) is
+    passed through unguarded, so the agent can finish; give the guard an ``answer_action`` (see
+    :func:`guard_for_tools`) to guard those too. A structured-output response is passed through as well. Such a
+    pass is never silent: each one dispatches a ``guardrail_pass_through`` custom event and counts in
+    ``unguarded_calls``, and when ``warn_after`` model calls in a row passed with no step, the
+    ``guardrail_langchain`` logger warns once (the guard is probably seeing nothing: e.g. a model that never calls
+    tools). A text answer whose rationale commits to a tool ("Let me call X") is guarded (unexecuted intent); if
+    its step ends with no legal action, the step is recorded and the first answer is handed back, as before.
 
     The episode is ``config["configurable"]["episode"]``, else the run's ``thread_id``, else ``episode``.
     For loop detection (:class:`~guardrail.Loops`) each tool's answer to a guarded call is recorded as its outcome
@@ -140,12 +152,25 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     Args:
         guard: the guard; see :func:`guard_for_tools` to build one from the agent's tools.
         episode: the episode of runs without a thread id.
+        warn_after: model calls in a row with no step before the one warning (None: never warn).
     """
 
-    def __init__(self, guard: Guard, *, episode: str = "default") -> None:
+    def __init__(self, guard: Guard, *, episode: str = "default", warn_after: int | None = 3) -> None:
         super().__init__()
         if not isinstance(cast(object, episode), str) or not episode:
             raise ConfigurationError(f"episode must be a non-empty string, got {episode!r}")
+        if warn_after is not None and (
+            isinstance(cast(object, warn_after), bool)
+            or not isinstance(cast(object, warn_after), int)
+            or warn_after < 1
+        ):
+            raise ConfigurationError(f"warn_after must be an integer >= 1 or None, got {warn_after!r}")
+        self.warn_after = warn_after
+        self.unguarded_calls = 0
+        """Model calls passed through with no step (final answers, structured output), over the middleware's life."""
+        self._since_step = 0
+        self._warned = False
+        self._count_lock = threading.Lock()
         adapted = adapt_guard(guard)
         if adapted.parser is None:  # pragma: no cover - adapt_guard always sets one
             raise ConfigurationError("the guard has no parser")
@@ -155,6 +180,28 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
 
     def __repr__(self) -> str:
         return f"GuardrailMiddleware({self.guard!r})"
+
+    def _passed(self) -> dict[str, Any]:
+        """Count one model call that passed with no step; warn once after ``warn_after`` in a row."""
+        with self._count_lock:
+            self.unguarded_calls += 1
+            self._since_step += 1
+            since, total = self._since_step, self.unguarded_calls
+            warn = self.warn_after is not None and since >= self.warn_after and not self._warned
+            self._warned = self._warned or warn
+        if warn:
+            _LOG.warning(
+                "GuardrailMiddleware: %d model calls in a row passed with no guarded step (answers with no tool "
+                "call and no action); the guard sees nothing. Give guard_for_tools an answer_action to guard such "
+                "answers, or check that the model returns tool_calls. Further passes are counted in "
+                "unguarded_calls and the guardrail_pass_through event.",
+                since,
+            )
+        return {"unguarded_calls": total, "since_step": since}
+
+    def _stepped(self) -> None:
+        with self._count_lock:
+            self._since_step = 0
 
     def _episode(self, request: ModelRequest[Any]) -> str:
         info = getattr(request.runtime, "execution_info", None)
@@ -195,14 +242,19 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             _observe(self._guard, request.messages, episode)
             result = self._guard.step(agent, request.messages, episode=episode)
         except _PassThrough as passed:
+            dispatch_custom(PASS_EVENT, self._passed(), None)
             return passed.response
         except LoopStopped as stopped:  # the step's event is written: end the agent with a final message
             return ModelResponse(result=[AIMessage(content=stopped.message)])
         except NoLegalActionError as error:
+            self._stepped()
             dispatch_step(error, None)
+            if call.intent_only and call.first is not None:  # a text answer is never turned into an error
+                return call.first
             raise
         finally:
             _CURRENT.reset(token)
+        self._stepped()
         dispatch_step(result, None)
         return self._final(request, call, result)
 
@@ -223,13 +275,18 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             _observe(self._guard, request.messages, episode)
             result = await self._guard.astep(agent, request.messages, episode=episode)
         except _PassThrough as passed:
+            await adispatch_custom(PASS_EVENT, self._passed(), None)
             return passed.response
         except LoopStopped as stopped:
             return ModelResponse(result=[AIMessage(content=stopped.message)])
         except NoLegalActionError as error:
+            self._stepped()
             await adispatch_step(error, None)
+            if call.intent_only and call.first is not None:  # a text answer is never turned into an error
+                return call.first
             raise
         finally:
             _CURRENT.reset(token)
+        self._stepped()
         await adispatch_step(result, None)
         return self._final(request, call, result)

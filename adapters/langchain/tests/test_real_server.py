@@ -7,7 +7,8 @@ server receives is recorded from the HTTP client, so a re-ask is checked on the 
 
 llama_cpp.server with Gemma's chat format returns no ``tool_calls`` (not even with ``tool_choice``): the
 tool-calling round checks that the tools reach the server, that a text answer to a tool-bound model is guarded
-(and turned into a call of a legal tool), and that a re-ask of a tool call (an assistant message with
+(and turned into a call of a legal tool when that tool's arguments can be given, never into a call missing
+them), and that a re-ask of a tool call (an assistant message with
 ``tool_calls`` followed by a ``tool`` message per call id) is accepted by the server.
 
 Run with ``pytest adapters/langchain -m real``. ``max_tokens`` is passed in the request body because
@@ -45,7 +46,15 @@ from guardrail import (
     StepEvent,
     read_events,
 )
-from guardrail_langchain import JUDGE_TOOL, GuardrailMiddleware, JudgeReader, guard_for_tools, guard_runnable
+from guardrail.arguments import argument_errors
+from guardrail_langchain import (
+    JUDGE_TOOL,
+    GuardrailMiddleware,
+    JudgeReader,
+    guard_for_tools,
+    guard_runnable,
+    tool_schemas,
+)
 
 pytestmark = pytest.mark.real
 
@@ -55,6 +64,7 @@ PROMPT = "Write one short sentence about the weather."
 
 
 TOOL_NAMES = {"search_docs", "send_email"}
+SCHEMAS = tool_schemas([search_docs, send_email])
 
 
 class Wire:
@@ -211,11 +221,20 @@ def test_a_tool_bound_model_is_guarded_and_ends_on_a_legal_tool(chat: ChatOpenAI
     message = guarded.invoke("Find the install guide in the docs.")
     assert {t["function"]["name"] for t in wire.bodies[0]["tools"]} == TOOL_NAMES
     assert isinstance(message, AIMessage)
-    assert message.tool_calls
-    assert message.tool_calls[0]["name"] in TOOL_NAMES
-    assert message.tool_calls[0]["id"]
     (event,) = _steps(sink)
-    assert event.final_action == message.tool_calls[0]["name"]
+    _assert_legal_call_or_kept(message, event)
+
+
+def _assert_legal_call_or_kept(message: AIMessage, event: StepEvent) -> None:
+    """The final message calls the step's tool with arguments its schema accepts, or (the text answer had none to
+    give) stays text and says which arguments were missing: never a call with missing arguments."""
+    if message.tool_calls:
+        call = message.tool_calls[0]
+        assert call["name"] == event.final_action
+        assert call["id"]
+        assert argument_errors(call["args"], SCHEMAS[call["name"]]) == ()
+    else:
+        assert "missing required argument" in message.response_metadata["guardrail"]["kept_call"]
 
 
 def _first_then(first: AIMessage, then: Runnable[Any, Any]) -> Runnable[Any, Any]:
@@ -248,7 +267,11 @@ def test_a_tool_call_gap_is_reasked_as_tool_messages_the_server_accepts(chat: Ch
     assert tool_message["tool_call_id"] == "call_gap"
     assert "Your reasoning recommends 'search_docs'" in tool_message["content"]
     assert isinstance(message, AIMessage)
-    assert message.tool_calls[0]["name"] in TOOL_NAMES
+    if message.tool_calls:  # a legal tool, with arguments its schema accepts; else the text stays, saying why
+        assert message.tool_calls[0]["name"] in TOOL_NAMES
+        assert argument_errors(message.tool_calls[0]["args"], SCHEMAS[message.tool_calls[0]["name"]]) == ()
+    else:
+        assert "missing required argument" in message.response_metadata["guardrail"]["kept_call"]
 
 
 def test_stream_passes_the_servers_chunks_and_guards_the_message(chat: ChatOpenAI) -> None:

@@ -43,7 +43,16 @@ def test_the_package_imports_without_langchain_agents() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-INTERNAL = {"ToolLike", "as_message", "reply_of", "to_messages", "adispatch_step", "dispatch_step"}
+INTERNAL = {
+    "ToolLike",
+    "as_message",
+    "reply_of",
+    "to_messages",
+    "adispatch_step",
+    "dispatch_step",
+    "adispatch_custom",
+    "dispatch_custom",
+}
 """Helpers the adapter's modules share, not meant for users."""
 
 

@@ -154,25 +154,31 @@ def test_rewrite_renames_the_tool_call_keeping_its_id_and_compatible_arguments(t
     assert rewritten.response_metadata["guardrail"]["intervened"] is True
 
 
-def test_rewrite_drops_arguments_the_new_tool_does_not_accept(tools: list[BaseTool]) -> None:
-    """Arguments of the old tool that the new one does not declare are replaced by an empty dict."""
+def test_rewrite_never_writes_a_call_missing_the_new_tools_required_arguments(tools: list[BaseTool]) -> None:
+    """search_docs needs a query the send_email call lacks: the call is kept and the summary says why."""
     message = AIMessage(content="x", tool_calls=[_call("send_email", {"to": "a", "body": "b"}, "call_1")])
     result = _overridden(message, "search_docs")
     rewritten = rewrite_message(message, result, schemas=tool_schemas(tools))
     assert isinstance(rewritten, AIMessage)
-    assert rewritten.tool_calls == [_call("search_docs", {}, "call_1")]
+    assert rewritten.tool_calls == [_call("send_email", {"to": "a", "body": "b"}, "call_1")]
+    assert "missing required argument 'query'" in rewritten.response_metadata["guardrail"]["kept_call"]
     without_schemas = rewrite_message(message, result)
     assert isinstance(without_schemas, AIMessage)
-    assert without_schemas.tool_calls[0]["args"] == {}
+    assert without_schemas.tool_calls[0]["args"] == {}  # no schema to check: no arguments carried over
 
 
 def test_rewrite_adds_a_tool_call_to_a_tool_only_when_the_action_is_a_tool(tools: list[BaseTool]) -> None:
-    """A message without tool calls gets one (new id) when the action is a known tool; text stays text."""
+    """A message without tool calls gets one (new id) when the action is a known tool needing no argument; text
+    stays text; a tool that needs arguments is not called."""
     message = AIMessage(content="I should call search_docs.")
     result = _overridden(message, "search_docs")
-    with_tool = rewrite_message(message, result, schemas=tool_schemas(tools))
+    no_args = {**tool_schemas(tools), "search_docs": {"type": "object", "properties": {}}}
+    with_tool = rewrite_message(message, result, schemas=no_args)
     assert isinstance(with_tool, AIMessage)
     assert with_tool.tool_calls[0]["name"] == "search_docs"
+    needs_query = rewrite_message(message, result, schemas=tool_schemas(tools))
+    assert isinstance(needs_query, AIMessage)
+    assert needs_query.tool_calls == []
     assert str(with_tool.tool_calls[0]["id"]).startswith("guardrail_")
     text_only = rewrite_message(message, result)
     assert isinstance(text_only, AIMessage)

@@ -16,7 +16,15 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from guardrail import MemorySink, OverrideToRationale, ReAsk, StepEvent
-from guardrail_langchain import FINDING_EVENT, STEP_EVENT, GuardrailMiddleware, MissingDependencyError, guard_for_tools
+from guardrail.exceptions import ConfigurationError
+from guardrail_langchain import (
+    FINDING_EVENT,
+    PASS_EVENT,
+    STEP_EVENT,
+    GuardrailMiddleware,
+    MissingDependencyError,
+    guard_for_tools,
+)
 from guardrail_langchain.testing import ScriptedChatModel, tool_answer
 
 from .conftest import GAP, EventRecorder
@@ -126,7 +134,7 @@ def test_composes_with_model_retry_and_call_limit_in_either_order(tools: list[Ba
     model = FlakyChatModel(
         messages=iter(
             [
-                tool_answer(GAP, "send_email", {}, call_id="c1"),
+                tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
                 tool_answer(CONSISTENT, "search_docs", {"query": "install"}, call_id="c2"),
                 FINAL,
             ]
@@ -158,7 +166,7 @@ def test_composes_with_model_retry_and_call_limit_in_either_order(tools: list[Ba
 @pytest.mark.parametrize("order", [GUARD_FIRST, GUARD_LAST])
 def test_the_call_limit_still_ends_the_run_in_either_order(tools: list[BaseTool], order: str) -> None:
     """run_limit=1 ends the agent after one guarded model turn, whatever the middleware order."""
-    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {}, call_id="c1"), FINAL])
+    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), FINAL])
     sink = MemorySink()
     guard = GuardrailMiddleware(guard_for_tools(tools, policies=[OverrideToRationale()], telemetry=sink))
     retry = ModelRetryMiddleware(max_retries=1, initial_delay=0.0, jitter=False)
@@ -178,7 +186,12 @@ def test_the_episode_is_the_thread_id_and_events_reach_the_callbacks(
 ) -> None:
     """With a checkpointer, steps are counted per thread; custom events reach the run's callbacks."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), FINAL, tool_answer(CONSISTENT, "search_docs", {}), FINAL]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            FINAL,
+            tool_answer(CONSISTENT, "search_docs", {}),
+            FINAL,
+        ]
     )
     sink = MemorySink()
     guard = guard_for_tools(tools, policies=[OverrideToRationale()], telemetry=sink)
@@ -194,7 +207,11 @@ def test_the_episode_is_the_thread_id_and_events_reach_the_callbacks(
 async def test_the_async_agent_is_guarded_by_awrap_model_call(tools: list[BaseTool], recorder: EventRecorder) -> None:
     """ainvoke runs awrap_model_call: re-ask, correction, events, telemetry."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}), FINAL]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            tool_answer(CONSISTENT, "search_docs", {}),
+            FINAL,
+        ]
     )
     sink = MemorySink()
     guard = guard_for_tools(tools, policies=[ReAsk()], telemetry=sink)
@@ -203,7 +220,8 @@ async def test_the_async_agent_is_guarded_by_awrap_model_call(tools: list[BaseTo
     assert state["messages"][1].tool_calls[0]["name"] == "search_docs"
     (event,) = _steps(sink)
     assert (event.episode, event.agent_calls) == ("async-run", 2)
-    assert [name for name, _ in recorder.events] == [FINDING_EVENT, STEP_EVENT]
+    # the final answer passes with no step, and says so
+    assert [name for name, _ in recorder.events] == [FINDING_EVENT, STEP_EVENT, PASS_EVENT]
 
 
 def test_a_missing_langchain_names_the_agents_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,3 +271,70 @@ def test_a_new_human_message_resets_the_loop_counters(tools: list[BaseTool]) -> 
     agent.invoke(_ask("And again?"), config)
     assert len(_steps(sink)) == 4
     assert not any(f.kind == "loop" for event in _steps(sink) for f in event.findings)
+
+
+def test_a_stated_intent_without_a_call_is_reasked_saying_so(tools: list[BaseTool]) -> None:
+    """ "Let me call search_docs" with no tool call is not a final answer: unexecuted_intent, and the re-ask
+    says the answer made no call; the agent then makes it."""
+    model = ScriptedChatModel.script(
+        [
+            AIMessage(content="Let me call search_docs to find the install guide."),
+            tool_answer(CONSISTENT, "search_docs", {"query": "install"}),
+            FINAL,
+        ]
+    )
+    sink = MemorySink()
+    guard = guard_for_tools(tools, policies=[ReAsk(max_attempts=2)], telemetry=sink)
+    messages = create_agent(model, tools, middleware=[GuardrailMiddleware(guard)]).invoke(_ask())["messages"]
+    assert messages[1].tool_calls[0]["name"] == "search_docs"
+    (event,) = _steps(sink)
+    assert "unexecuted_intent" in {f.kind for f in event.findings}
+    assert event.agent_calls == 2
+    feedback = model.requests[1][-1].content
+    assert "your answer made no call" in str(feedback)
+    assert "'search_docs'" in str(feedback)
+
+
+def test_answers_passing_with_no_step_warn_once_then_are_counted(
+    tools: list[BaseTool], recorder: EventRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three text answers in a row with no step: one warning from the guardrail_langchain logger, and every pass
+    is counted and dispatched as guardrail_pass_through; a guarded step resets the run of passes."""
+    middleware = GuardrailMiddleware(guard_for_tools(tools), warn_after=2)
+    agent = create_agent(ScriptedChatModel.script([FINAL] * 3), tools, middleware=[middleware])
+    with caplog.at_level("WARNING", logger="guardrail_langchain"):
+        for _ in range(3):
+            agent.invoke(_ask(), {"callbacks": [recorder]})
+    warnings = [r for r in caplog.records if r.name == "guardrail_langchain"]
+    assert len(warnings) == 1
+    assert "2 model calls in a row passed with no guarded step" in warnings[0].getMessage()
+    assert middleware.unguarded_calls == 3
+    passes = recorder.named(PASS_EVENT)
+    assert [p["unguarded_calls"] for p in passes] == [1, 2, 3]
+    agent = create_agent(
+        ScriptedChatModel.script([tool_answer(CONSISTENT, "search_docs", {"query": "x"}), FINAL]),
+        tools,
+        middleware=[middleware],
+    )
+    agent.invoke(_ask(), {"callbacks": [recorder]})
+    assert recorder.named(PASS_EVENT)[-1]["since_step"] == 1
+
+
+def test_warn_after_must_be_a_positive_integer_or_none(tools: list[BaseTool]) -> None:
+    """warn_after=0 is a configuration error naming the argument."""
+    with pytest.raises(ConfigurationError, match="warn_after"):
+        GuardrailMiddleware(guard_for_tools(tools), warn_after=0)
+
+
+def test_a_stated_intent_that_stays_unexecuted_is_recorded_and_the_answer_handed_back(tools: list[BaseTool]) -> None:
+    """With fallback="raise", an intent the re-ask does not fix never becomes an error: the step is recorded as
+    no_legal_action with its finding, and the agent gets the model's first answer, as a plain answer would."""
+    intent = AIMessage(content="Let me call search_docs to find the install guide.")
+    model = ScriptedChatModel.script([intent, AIMessage(content="Still thinking.")])
+    sink = MemorySink()
+    guard = guard_for_tools(tools, policies=[ReAsk(max_attempts=2)], telemetry=sink)
+    messages = create_agent(model, tools, middleware=[GuardrailMiddleware(guard)]).invoke(_ask())["messages"]
+    assert messages[-1].content == intent.content
+    (event,) = _steps(sink)
+    assert event.status == "no_legal_action"
+    assert "unexecuted_intent" in {f.kind for f in event.findings}

@@ -77,12 +77,14 @@ def test_a_gap_is_reasked_with_the_original_messages_the_failed_answer_and_the_f
 
 def test_a_gap_is_overridden_to_the_rationale_keeping_the_tool_call_id(tools: list[BaseTool]) -> None:
     """Without a re-ask, the tool call is renamed to the rationale's tool and keeps its id."""
-    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"to": "x", "body": "y"}, call_id="call_42")])
+    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"query": "install"}, call_id="call_42")])
     sink = MemorySink()
     guarded = guard_runnable(model.bind_tools(tools), policies=[OverrideToRationale()], telemetry=sink)
     message = guarded.invoke("How do I install it?")
     assert isinstance(message, AIMessage)
-    assert message.tool_calls == [{"name": "search_docs", "args": {}, "id": "call_42", "type": "tool_call"}]
+    assert message.tool_calls == [
+        {"name": "search_docs", "args": {"query": "install"}, "id": "call_42", "type": "tool_call"}
+    ]
     assert message.content == GAP
     (event,) = _steps(sink)
     assert event.parsed_action == "send_email"
@@ -93,7 +95,7 @@ def test_a_gap_is_overridden_to_the_rationale_keeping_the_tool_call_id(tools: li
 def test_an_illegal_tool_name_is_reasked_then_falls_back(tools: list[BaseTool]) -> None:
     """A tool outside the action space is an invalid action: re-asked, then the fallback tool is called."""
     model = ScriptedChatModel.script(
-        [tool_answer("Deleting everything.", "delete_all", {}, call_id=f"c{i}") for i in range(2)]
+        [tool_answer("Deleting everything.", "delete_all", {"query": "all"}, call_id=f"c{i}") for i in range(2)]
     )
     sink = MemorySink()
     guarded = guard_runnable(model.bind_tools(tools), policies=[ReAsk()], fallback="search_docs", telemetry=sink)
@@ -123,7 +125,7 @@ def test_no_legal_action_raises_after_writing_telemetry_and_events(
 
 def test_findings_and_steps_reach_callbacks_as_custom_events(tools: list[BaseTool], recorder: EventRecorder) -> None:
     """A callback handler sees one guardrail_finding per finding and one guardrail_step per step."""
-    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {}, call_id="c1")])
+    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1")])
     guarded = guard_runnable(model.bind_tools(tools), policies=[OverrideToRationale()])
     guarded.invoke("q", {"callbacks": [recorder], "configurable": {"thread_id": "t-9"}})
     (finding,) = recorder.named(FINDING_EVENT)
@@ -141,7 +143,10 @@ async def test_ainvoke_reasks_and_dispatches_events_asynchronously(
 ) -> None:
     """The async path re-asks through ainvoke and dispatches the same custom events."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}, call_id="c2")]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            tool_answer(CONSISTENT, "search_docs", {}, call_id="c2"),
+        ]
     )
     guarded = guard_runnable(model.bind_tools(tools), policies=[ReAsk()])
     output = await guarded.astep("q", {"callbacks": [recorder]})
@@ -179,7 +184,7 @@ async def test_abatch_guards_each_input_and_counts_steps_per_episode(tools: list
 
 def test_stream_passes_chunks_through_and_guards_the_assembled_message(tools: list[BaseTool]) -> None:
     """Chunks arrive as the model streams them; the assembled message is guarded after the last one."""
-    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"to": "x", "body": "y"}, call_id="c1")])
+    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1")])
     sink = MemorySink()
     guarded = guard_runnable(model.bind_tools(tools), policies=[OverrideToRationale()], telemetry=sink)
     stream = guarded.stream_step("q")
@@ -192,7 +197,7 @@ def test_stream_passes_chunks_through_and_guards_the_assembled_message(tools: li
     assert assembled.tool_calls[0]["name"] == "send_email"  # what was streamed is not taken back
     final = stream.result.message
     assert isinstance(final, AIMessage)
-    assert final.tool_calls == [{"name": "search_docs", "args": {}, "id": "c1", "type": "tool_call"}]
+    assert final.tool_calls == [{"name": "search_docs", "args": {"query": "install"}, "id": "c1", "type": "tool_call"}]
     assert _steps(sink)[0].final_action == "search_docs"
     assert len(model.requests) == 1
 
@@ -202,7 +207,10 @@ def test_plain_stream_reasks_after_the_stream_without_streaming_the_reask(
 ) -> None:
     """A re-ask after a stream calls the model again (invoke); its answer is in the guardrail_step event."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {}, call_id="c2")]
+        [
+            tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"),
+            tool_answer(CONSISTENT, "search_docs", {}, call_id="c2"),
+        ]
     )
     guarded = guard_runnable(model.bind_tools(tools), policies=[ReAsk()])
     chunks = list(guarded.stream("q", {"callbacks": [recorder]}))
@@ -215,7 +223,7 @@ def test_plain_stream_reasks_after_the_stream_without_streaming_the_reask(
 
 async def test_astream_passes_chunks_through_and_sets_the_result(tools: list[BaseTool]) -> None:
     """The async stream behaves like the sync one: chunks, then the guarded result."""
-    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {}, call_id="c1")])
+    model = ScriptedChatModel.script([tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1")])
     guarded = guard_runnable(model.bind_tools(tools), policies=[OverrideToRationale()])
     stream = guarded.astream_step("q")
     chunks = [chunk async for chunk in stream]
@@ -262,7 +270,7 @@ def test_a_chat_model_with_text_actions_is_reasked_with_messages() -> None:
 def test_guarding_the_model_inside_a_prompt_chain(tools: list[BaseTool]) -> None:
     """prompt | guarded model: the prompt's messages are the original messages of a re-ask."""
     model = ScriptedChatModel.script(
-        [tool_answer(GAP, "send_email", {}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {})]
+        [tool_answer(GAP, "send_email", {"query": "install"}, call_id="c1"), tool_answer(CONSISTENT, "search_docs", {})]
     )
     prompt = ChatPromptTemplate.from_messages([("system", "Use tools."), ("human", "{question}")])
     chain = prompt | guard_runnable(model.bind_tools(tools), policies=[ReAsk()])
