@@ -46,6 +46,7 @@ from guardrail.policies import (
 from guardrail.rationale import (
     CascadeReader,
     CascadeStats,
+    JudgeBase,
     JudgeQuestion,
     LexicalReader,
     RationaleReader,
@@ -92,6 +93,7 @@ __all__ = [
     "InvalidAction",
     "InvalidInputError",
     "JsonlSink",
+    "JudgeBase",
     "JudgeQuestion",
     "KnowingDoingGap",
     "LexicalReader",
