@@ -60,6 +60,7 @@ from guardrail.prompting import Prompter, TextPrompter
 from guardrail.rationale import (
     CascadeReader,
     CascadeStats,
+    JudgeBase,
     JudgeQuestion,
     LexicalReader,
     RationaleReader,
@@ -118,6 +119,7 @@ __all__ = [
     "InvalidAction",
     "InvalidInputError",
     "JsonlSink",
+    "JudgeBase",
     "JudgeQuestion",
     "KnowingDoingGap",
     "LexicalReader",

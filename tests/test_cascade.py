@@ -18,6 +18,7 @@ from guardrail import (
     CascadeStats,
     ConfigurationError,
     Guard,
+    JudgeBase,
     LexicalReader,
     RationaleReading,
 )
@@ -645,3 +646,37 @@ def test_a_decision_carries_the_judge_calls_its_rationale_cost() -> None:
     sure = parse("I will pick red.\nACTION=red", ["red", "blue"], reader=cascade)
     assert (asked.rationale_action, asked.rationale_judge_calls) == ("blue", 1)
     assert (sure.rationale_action, sure.rationale_judge_calls) == ("red", 0)
+
+
+class _FailingJudge(JudgeBase):
+    """A judge whose model is down."""
+
+    def ask(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        raise ConnectionError("the model server is down")
+
+    async def aask(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        raise ConnectionError("the model server is down")
+
+
+def test_a_judge_whose_request_fails_gives_no_reading_and_counts_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    """JudgeBase: calling the judge (sync or async) never raises; the failure is a warning and one judge call."""
+    judge = _FailingJudge(confidence=0.7, max_tokens=16, max_chars=100)
+    space = ActionSpace(["red", "blue"])
+    with caplog.at_level("WARNING", logger="guardrail.judge"):
+        assert (judge("blue?", space).action, judge("blue?", space).judge_calls) == (None, 1)
+        assert asyncio.run(judge.aread("blue?", space)).judge_calls == 1
+    assert "the model server is down" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"confidence": 0.0, "max_tokens": 16, "max_chars": 100}, "confidence"),
+        ({"confidence": True, "max_tokens": 16, "max_chars": 100}, "confidence"),
+        ({"confidence": 0.7, "max_tokens": 0, "max_chars": 100}, "max_tokens"),
+        ({"confidence": 0.7, "max_tokens": None, "max_chars": "100"}, "max_chars"),
+    ],
+)
+def test_a_judge_with_bad_settings_is_a_configuration_error(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        _FailingJudge(**kwargs)

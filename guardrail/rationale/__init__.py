@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 from guardrail.actions import ActionSpace
-from guardrail.rationale._cascade import CascadeReader, CascadeStats, JudgeQuestion
+from guardrail.rationale._cascade import CascadeReader, CascadeStats, JudgeBase, JudgeQuestion
 from guardrail.rationale._lexical import LexicalReader
 from guardrail.rationale._reading import NO_READING, RationaleReader, RationaleReading
 
@@ -28,6 +28,7 @@ __all__ = [
     "NO_READING",
     "CascadeReader",
     "CascadeStats",
+    "JudgeBase",
     "JudgeQuestion",
     "LexicalReader",
     "RationaleReader",

@@ -29,23 +29,25 @@ it, so a step's judge calls are counted apart from its agent calls.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 import contextvars
 import dataclasses
 import json
+import logging
 import math
 import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, cast
+from typing import Any, ClassVar, Final, cast
 
 from guardrail.actions import ActionSpace, normalise_key
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._reading import NO_READING, RationaleReader, RationaleReading
 
-__all__ = ["CascadeReader", "CascadeStats", "JudgeQuestion"]
+__all__ = ["CascadeReader", "CascadeStats", "JudgeBase", "JudgeQuestion"]
 
 _JUDGE_THREADS: Final = 4
 """Threads of the pool that runs sync judges: a judge hung past its timeout holds one of them, never the step."""
@@ -447,3 +449,57 @@ def _answered_action(answer: object, actions: ActionSpace) -> str | None:
     if found is None and "\n" in text:
         found = actions.resolve(text.split("\n", 1)[0])
     return found
+
+
+class JudgeBase(abc.ABC):
+    """What every judge reader shares: checked settings, and a call that never raises.
+
+    A subclass asks its model in :meth:`ask` / :meth:`aask` (which may raise what the client raised); calling the
+    judge, or :meth:`aread`, logs a failed request as a warning on ``logger`` and reads it as no reading that cost
+    one judge call, so a judge in a :class:`CascadeReader` can never fail a step.
+
+    Args:
+        confidence: the confidence of every reading the judge gives, in (0, 1].
+        max_tokens: the most tokens of an answer (None: the client's default).
+        max_chars: the most characters of a rationale put in the prompt (its end: the conclusion).
+    """
+
+    __slots__ = ("confidence", "max_chars", "max_tokens")
+    logger: ClassVar[logging.Logger] = logging.getLogger("guardrail.judge")
+    failure: ClassVar[str] = "the judge's request failed"
+
+    def __init__(self, *, confidence: float, max_tokens: int | None, max_chars: int) -> None:
+        checked: object = confidence
+        if not _is_number(checked) or math.isnan(confidence) or not 0.0 < confidence <= 1.0:
+            raise ConfigurationError(f"confidence must be a number in (0, 1]; got {confidence!r}")
+        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
+            raise ConfigurationError(f"max_tokens must be None or an integer >= 1; got {max_tokens!r}")
+        if not _is_int(max_chars) or max_chars < 1:
+            raise ConfigurationError(f"max_chars must be an integer >= 1; got {max_chars!r}")
+        self.confidence = float(confidence)
+        self.max_tokens = max_tokens
+        self.max_chars = max_chars
+
+    def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """Ask the model; never raises (a failed request is logged and gives no reading)."""
+        try:
+            return self.ask(rationale, actions)
+        except Exception as error:
+            self.logger.warning("%s: %r", self.failure, error)
+            return dataclasses.replace(NO_READING, judge_calls=1)
+
+    async def aread(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """Ask the model asynchronously; never raises (a failed request is logged and gives no reading)."""
+        try:
+            return await self.aask(rationale, actions)
+        except Exception as error:
+            self.logger.warning("%s: %r", self.failure, error)
+            return dataclasses.replace(NO_READING, judge_calls=1)
+
+    @abc.abstractmethod
+    def ask(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """Ask the model; raises what the request raised. Bad output is no reading, never an exception."""
+
+    @abc.abstractmethod
+    async def aask(self, rationale: str, actions: ActionSpace) -> RationaleReading:
+        """:meth:`ask`, asynchronously."""

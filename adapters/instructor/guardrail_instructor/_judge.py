@@ -29,17 +29,15 @@ A sync client serves both paths (``aread`` runs the request on a thread); an asy
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
-import math
 from typing import Annotated, Any, Final, Literal, cast
 
 from instructor import AsyncInstructor, Instructor
 from instructor.core import Hooks, IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, BeforeValidator, Field, create_model
 
-from guardrail import ActionSpace, JudgeQuestion, RationaleReading
+from guardrail import ActionSpace, JudgeBase, JudgeQuestion, RationaleReading
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 from guardrail.rationale import NO_READING
 from guardrail_instructor._client import _Attempts
@@ -81,7 +79,7 @@ def judge_model(actions: ActionSpace) -> type[BaseModel]:
     return _cached_model(JudgeQuestion("", actions).choices)
 
 
-class JudgeReader:
+class JudgeReader(JudgeBase):
     """A :class:`~guardrail.RationaleReader` that asks through an instructor client (see the module docstring).
 
     Args:
@@ -97,7 +95,8 @@ class JudgeReader:
         ConfigurationError: a bad argument (the message names it).
     """
 
-    __slots__ = ("client", "confidence", "create_options", "max_chars", "max_retries", "max_tokens")
+    __slots__ = ("client", "create_options", "max_retries")
+    logger = _logger
 
     def __init__(
         self,
@@ -113,33 +112,17 @@ class JudgeReader:
             raise ConfigurationError(
                 f"client must be an instructor client, e.g. instructor.from_openai(OpenAI(...)); got {client!r}"
             )
-        checked: object = confidence
-        if (
-            isinstance(checked, bool)
-            or not isinstance(checked, (int, float))
-            or math.isnan(confidence)
-            or not 0.0 < confidence <= 1.0
-        ):
-            raise ConfigurationError(f"confidence must be a number in (0, 1]; got {confidence!r}")
-        tokens: object = max_tokens
-        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
-            raise ConfigurationError(f"max_tokens must be None or an integer >= 1; got {max_tokens!r}")
+        super().__init__(confidence=confidence, max_tokens=max_tokens, max_chars=max_chars)
         retries: object = max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
-        chars: object = max_chars
-        if isinstance(chars, bool) or not isinstance(chars, int) or chars < 1:
-            raise ConfigurationError(f"max_chars must be an integer >= 1; got {max_chars!r}")
         owned = [name for name in (*_OWNED, "max_tokens") if name in create_options]
         if owned:
             raise ConfigurationError(f"{', '.join(owned)} cannot be create_options of a JudgeReader")
         if "hooks" in create_options and not isinstance(create_options["hooks"], Hooks):
             raise ConfigurationError(f"hooks must be an instructor Hooks object; got {create_options['hooks']!r}")
         self.client = client
-        self.confidence = float(confidence)
-        self.max_tokens = max_tokens
         self.max_retries = max_retries
-        self.max_chars = max_chars
         self.create_options = dict(create_options)
 
     def __repr__(self) -> str:
@@ -153,22 +136,6 @@ class JudgeReader:
     def is_async(self) -> bool:
         """Whether the client is an ``AsyncInstructor`` (only the async path asks it)."""
         return isinstance(self.client, AsyncInstructor)
-
-    def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
-        """Ask the model; never raises (a failed request is logged and gives no reading)."""
-        try:
-            return self.ask(rationale, actions)
-        except Exception as error:
-            _logger.warning("the judge's request failed: %r", error)
-            return dataclasses.replace(NO_READING, judge_calls=1)
-
-    async def aread(self, rationale: str, actions: ActionSpace) -> RationaleReading:
-        """Ask the model asynchronously; never raises (a failed request is logged and gives no reading)."""
-        try:
-            return await self.aask(rationale, actions)
-        except Exception as error:
-            _logger.warning("the judge's request failed: %r", error)
-            return dataclasses.replace(NO_READING, judge_calls=1)
 
     def ask(self, rationale: str, actions: ActionSpace) -> RationaleReading:
         """Ask the model; raises what the request raised. Bad output is no reading, never an exception.

@@ -24,9 +24,7 @@ does not cache it as a verdict: the cascade is the layer that counts.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any, Final, Literal, cast
 
@@ -34,7 +32,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from guardrail import ActionSpace, JudgeQuestion, RationaleReading
+from guardrail import ActionSpace, JudgeBase, JudgeQuestion, RationaleReading
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale import NO_READING
 from guardrail_langchain._messages import message_text
@@ -51,7 +49,7 @@ _logger = logging.getLogger("guardrail_langchain.judge")
 _DEFAULT_CONFIG: Final[RunnableConfig] = {"run_name": "guardrail_judge", "tags": ["guardrail:judge"]}
 
 
-class JudgeReader:
+class JudgeReader(JudgeBase):
     """A :class:`~guardrail.RationaleReader` that asks a LangChain chat model (see the module docstring).
 
     >>> from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -75,7 +73,9 @@ class JudgeReader:
         ConfigurationError: a bad argument (the message names it).
     """
 
-    __slots__ = ("confidence", "config", "max_chars", "max_tokens", "method", "model")
+    __slots__ = ("config", "method", "model")
+    logger = _logger
+    failure = "the judge's model call failed"
 
     def __init__(
         self,
@@ -89,29 +89,13 @@ class JudgeReader:
     ) -> None:
         if not isinstance(model, BaseChatModel):
             raise ConfigurationError(f"model must be a LangChain BaseChatModel; got {model!r}")
-        checked: object = confidence
-        if (
-            isinstance(checked, bool)
-            or not isinstance(checked, (int, float))
-            or math.isnan(confidence)
-            or not 0.0 < confidence <= 1.0
-        ):
-            raise ConfigurationError(f"confidence must be a number in (0, 1]; got {confidence!r}")
-        tokens: object = max_tokens
-        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
-            raise ConfigurationError(f"max_tokens must be None or an integer >= 1; got {max_tokens!r}")
+        super().__init__(confidence=confidence, max_tokens=max_tokens, max_chars=max_chars)
         if method not in ("tools", "text"):
             raise ConfigurationError(f"method must be 'tools' or 'text'; got {method!r}")
-        chars: object = max_chars
-        if isinstance(chars, bool) or not isinstance(chars, int) or chars < 1:
-            raise ConfigurationError(f"max_chars must be an integer >= 1; got {max_chars!r}")
         if config is not None and not isinstance(config, Mapping):
             raise ConfigurationError(f"config must be a RunnableConfig (a mapping) or None; got {config!r}")
         self.model = model
-        self.confidence = float(confidence)
-        self.max_tokens = max_tokens
         self.method: JudgeMethod = method
-        self.max_chars = max_chars
         self.config = cast(RunnableConfig, dict(config if config is not None else _DEFAULT_CONFIG))
 
     def __repr__(self) -> str:
@@ -119,22 +103,6 @@ class JudgeReader:
             f"JudgeReader({type(self.model).__name__}, confidence={self.confidence!r}, "
             f"max_tokens={self.max_tokens!r}, method={self.method!r})"
         )
-
-    def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
-        """Ask the model; never raises (a failed call is logged and gives no reading)."""
-        try:
-            return self.ask(rationale, actions)
-        except Exception as error:
-            _logger.warning("the judge's model call failed: %r", error)
-            return dataclasses.replace(NO_READING, judge_calls=1)
-
-    async def aread(self, rationale: str, actions: ActionSpace) -> RationaleReading:
-        """Ask the model asynchronously; never raises (a failed call is logged and gives no reading)."""
-        try:
-            return await self.aask(rationale, actions)
-        except Exception as error:
-            _logger.warning("the judge's model call failed: %r", error)
-            return dataclasses.replace(NO_READING, judge_calls=1)
 
     def ask(self, rationale: str, actions: ActionSpace) -> RationaleReading:
         """Ask the model; raises what the model raised. Bad output is no reading, never an exception."""
