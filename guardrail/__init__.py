@@ -7,6 +7,12 @@ from guardrail._version import __version__
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision, Reply, Usage
 from guardrail.detectors import (
+    FREQUENCY_BIAS,
+    GREEDINESS,
+    INVALID_ACTION,
+    KNOWING_DOING_GAP,
+    LOOP,
+    UNEXECUTED_INTENT,
     Detector,
     Finding,
     FrequencyBias,
@@ -17,13 +23,20 @@ from guardrail.detectors import (
     UnexecutedIntent,
 )
 from guardrail.exceptions import (
+    AgentCallsExhaustedError,
+    AgentTimeoutError,
     ConfigurationError,
     GuardrailError,
+    GuardrailRuntimeError,
+    HistoryStoreError,
     InvalidInputError,
     LoopStopped,
+    MissingDependencyError,
     NoLegalActionError,
+    SkipStep,
+    TelemetryError,
 )
-from guardrail.guard import AsyncGuardedAgent, Budget, Guard, GuardedAgent, StepResult, TextPrompter
+from guardrail.guard import AsyncGuardedAgent, Guard, GuardedAgent, StepResult
 from guardrail.history import CallRecord, HistoryStore, HistoryView, InMemoryHistoryStore
 from guardrail.parsing import parse
 from guardrail.policies import (
@@ -43,6 +56,7 @@ from guardrail.policies import (
     TryAllFirst,
     UCBExplore,
 )
+from guardrail.prompting import Prompter, TextPrompter
 from guardrail.rationale import (
     CascadeReader,
     CascadeStats,
@@ -53,7 +67,7 @@ from guardrail.rationale import (
     RationaleReading,
     read_rationale,
 )
-from guardrail.state import StepState, make_step_state
+from guardrail.state import Budget, BudgetView, StepState
 from guardrail.telemetry import (
     BackgroundSink,
     JsonlSink,
@@ -62,16 +76,26 @@ from guardrail.telemetry import (
     OTelSink,
     Redaction,
     RewardEvent,
+    Sink,
     StepEvent,
     read_events,
     summarize,
 )
 
 __all__ = [
+    "FREQUENCY_BIAS",
+    "GREEDINESS",
+    "INVALID_ACTION",
+    "KNOWING_DOING_GAP",
+    "LOOP",
+    "UNEXECUTED_INTENT",
     "ActionSpace",
+    "AgentCallsExhaustedError",
+    "AgentTimeoutError",
     "AsyncGuardedAgent",
     "BackgroundSink",
     "Budget",
+    "BudgetView",
     "CallRecord",
     "CascadeReader",
     "CascadeStats",
@@ -87,7 +111,9 @@ __all__ = [
     "Guard",
     "GuardedAgent",
     "GuardrailError",
+    "GuardrailRuntimeError",
     "HistoryStore",
+    "HistoryStoreError",
     "HistoryView",
     "InMemoryHistoryStore",
     "InvalidAction",
@@ -101,12 +127,14 @@ __all__ = [
     "LoopStopped",
     "Loops",
     "MemorySink",
+    "MissingDependencyError",
     "NoLegalActionError",
     "OTelSink",
     "Observe",
     "Override",
     "OverrideToRationale",
     "Policy",
+    "Prompter",
     "RationaleReader",
     "RationaleReading",
     "ReAsk",
@@ -116,18 +144,20 @@ __all__ = [
     "RewardEvent",
     "SampleRequest",
     "SelfConsistency",
+    "Sink",
     "Skip",
+    "SkipStep",
     "SkipWhenFutile",
     "StepEvent",
     "StepResult",
     "StepState",
+    "TelemetryError",
     "TextPrompter",
     "TryAllFirst",
     "UCBExplore",
     "UnexecutedIntent",
     "Usage",
     "__version__",
-    "make_step_state",
     "parse",
     "read_events",
     "read_rationale",

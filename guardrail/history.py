@@ -34,9 +34,11 @@ __all__ = [
     "HistoryView",
     "InMemoryHistoryStore",
     "StepRecord",
+    "call_store",
     "canonical_arguments",
     "check_reward",
     "outcome_digest",
+    "record_outcome",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -459,6 +461,57 @@ class CallHistoryStore(Protocol):
     def new_user_message(self, episode: str, k: int) -> None:
         """A new user message arrived: the episode's loop counters start again."""
         ...
+
+
+def call_store(store: HistoryStore, episode: str) -> CallHistoryStore:
+    """``store`` as a store that keeps calls; a ConfigurationError naming it and ``episode`` when it is not one."""
+    if not isinstance(store, CallHistoryStore):
+        raise ConfigurationError(
+            f"the history store {type(store).__name__} keeps no calls, so episode {episode!r} cannot record "
+            "outcomes or user messages; use InMemoryHistoryStore (or a store with record_call/record_outcome)"
+        )
+    return store
+
+
+def record_outcome(
+    store: HistoryStore,
+    episode: str,
+    k: int,
+    *,
+    result: object,
+    error: str | BaseException | None,
+    step: int | None,
+) -> int:
+    """Record a call's result or error in ``store`` (what ``Guard.record_outcome`` does); returns the call's step.
+
+    A result that is not text is stored as its JSON (or ``str``) form; an exception as ``"Type: message"``.
+
+    Raises:
+        InvalidInputError: both a result and an error were given, or no call is waiting for an outcome.
+        ConfigurationError: the store keeps no calls.
+    """
+    if result is not None and error is not None:
+        raise InvalidInputError("record_outcome takes a result or an error, not both")
+    return call_store(store, episode).record_outcome(
+        episode,
+        k,
+        result=None if result is None else _result_text(result),
+        error=None if error is None else _error_text(error),
+        step=step,
+    )
+
+
+def _result_text(result: object) -> str:
+    if isinstance(result, str):
+        return result
+    try:
+        return json.dumps(result, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(result)
+
+
+def _error_text(error: str | BaseException) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
 
 
 class InMemoryHistoryStore:

@@ -116,6 +116,17 @@ class _Scripted:
         return self.answer
 
 
+@dataclass(frozen=True, slots=True)
+class _AsyncScripted:
+    """The async twin of :class:`_Scripted` (an ``async def __call__``, so ``astep`` awaits it as an async agent)."""
+
+    answer: dict[str, Any]
+
+    async def __call__(self, _prompt: Any) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return self.answer
+
+
 def _first_loop(findings: Iterable[Any]) -> str | None:
     for finding in findings:
         if finding.kind == LOOP:
@@ -152,23 +163,17 @@ async def areplay(trace: Mapping[str, Any], *, detector: DetectorLike | None = N
     flagged: int | None = None
     pattern: str | None = None
     index = 0
-
-    async def agent(answer: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.sleep(0)
-        return answer
-
     for event in trace["events"]:
         if event["type"] == "user":
             await guard.anew_user_message("trace")
             continue
-        answer = _answer(event)
-        result = await guard.astep(lambda _prompt, a=answer: agent(a), "replay", episode="trace")
+        result = await guard.astep(_AsyncScripted(_answer(event)), "replay", episode="trace")
         found = _first_loop(result.findings)
         if found is not None and flagged is None:
             flagged, pattern = index, found
         await guard.arecord_outcome("trace", result=event.get("result"), error=event.get("error"))
         index += 1
-    result = await guard.astep(lambda _prompt: agent({"action": ANSWER_ACTION}), "replay", episode="trace")
+    result = await guard.astep(_AsyncScripted({"action": ANSWER_ACTION}), "replay", episode="trace")
     found = _first_loop(result.findings)
     if found is not None and flagged is None:
         flagged, pattern = index, found

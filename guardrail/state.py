@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,9 +10,51 @@ import numpy as np
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision
 from guardrail.detectors.base import Finding
+from guardrail.exceptions import ConfigurationError
 from guardrail.history import HistoryView
 
-__all__ = ["YIELD_WINDOW", "BudgetView", "ReAskYield", "ReAskYields", "StepState", "make_step_state"]
+__all__ = ["YIELD_WINDOW", "Budget", "BudgetView", "ReAskYield", "ReAskYields", "StepState"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """Bounds on what policies may cost. None means unbounded.
+
+    Args:
+        max_interventions_per_episode: applied corrections (re-asks, overrides, votes) per episode.
+        max_extra_calls_per_step: agent calls beyond the first, per step.
+        max_extra_calls_per_episode: agent calls beyond the first of each step, summed over the episode.
+        min_steps_between_explorations: steps that must pass after a forced exploration before the next.
+    """
+
+    max_interventions_per_episode: int | None = None
+    max_extra_calls_per_step: int | None = None
+    max_extra_calls_per_episode: int | None = None
+    min_steps_between_explorations: int = 0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_interventions_per_episode",
+            "max_extra_calls_per_step",
+            "max_extra_calls_per_episode",
+            "min_steps_between_explorations",
+        ):
+            value: object = getattr(self, name)
+            if value is None and name != "min_steps_between_explorations":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigurationError(f"Budget({name}) must be an int, got {value!r}")
+            if value < 0:
+                raise ConfigurationError(f"Budget({name}) must be >= 0, got {value}")
+
+    @property
+    def unbounded(self) -> bool:
+        """Whether no limit on interventions or extra calls is set (the default)."""
+        return (
+            self.max_interventions_per_episode is None
+            and self.max_extra_calls_per_step is None
+            and self.max_extra_calls_per_episode is None
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,40 +160,3 @@ class StepState:
     def has(self, *kinds: str) -> bool:
         """Whether any finding of the given kinds was raised this step."""
         return any(f.kind in kinds for f in self.findings)
-
-
-def make_step_state(
-    actions: ActionSpace | Iterable[str],
-    decision: Decision | None = None,
-    *,
-    history: Iterable[tuple[str, float | None]] | HistoryView | None = None,
-    findings: Iterable[Finding] = (),
-    seed: int = 0,
-    **overrides: Any,
-) -> StepState:
-    """Build a StepState for tests: ``history`` as ``[(action, reward or None), ...]``.
-
-    >>> state = make_step_state(["red", "blue"], history=[("red", 1.0), ("red", 0.0)])
-    >>> state.history.counts
-    (2, 0)
-    """
-    from guardrail.history import EpisodeHistory
-
-    space = ActionSpace.of(actions)
-    if isinstance(history, HistoryView):
-        view = history
-    else:
-        episode = EpisodeHistory(len(space))
-        for action, reward in history or ():
-            index = episode.add_step(space.index(action))
-            if reward is not None:
-                episode.add_reward(float(reward), index)
-        view = episode.view()
-    fields: dict[str, Any] = {"step": view.t, "seed": (seed,), **overrides}
-    return StepState(
-        actions=space,
-        decision=decision if decision is not None else Decision(),
-        history=view,
-        findings=tuple(findings),
-        **fields,
-    )

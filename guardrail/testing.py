@@ -1,4 +1,4 @@
-"""Test doubles for your own tests: scripted agents and telemetry capture.
+"""Test doubles for your own tests: scripted agents, telemetry capture, and a StepState factory.
 
 >>> from guardrail import Guard, OverrideToRationale
 >>> agent = ScriptedAgent(["Red looks best, so I should choose red.\\nACTION=blue"])
@@ -17,7 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from guardrail.actions import ActionSpace
+from guardrail.decision import Decision
+from guardrail.detectors.base import Finding
 from guardrail.exceptions import ConfigurationError, GuardrailError
+from guardrail.history import EpisodeHistory, HistoryView
+from guardrail.state import StepState
 from guardrail.telemetry.events import StepEvent
 from guardrail.telemetry.sinks import MemorySink
 
@@ -30,6 +35,7 @@ __all__ = [
     "ScriptExhaustedError",
     "ScriptedAgent",
     "capture_telemetry",
+    "make_step_state",
 ]
 
 
@@ -118,3 +124,38 @@ def capture_telemetry(guard: Guard) -> Iterator[list[StepEvent]]:
         yield captured
     finally:
         guard.telemetry.sinks.remove(collector)
+
+
+def make_step_state(
+    actions: ActionSpace | Iterable[str],
+    decision: Decision | None = None,
+    *,
+    history: Iterable[tuple[str, float | None]] | HistoryView | None = None,
+    findings: Iterable[Finding] = (),
+    seed: int = 0,
+    **overrides: Any,
+) -> StepState:
+    """Build a StepState for tests: ``history`` as ``[(action, reward or None), ...]``.
+
+    >>> state = make_step_state(["red", "blue"], history=[("red", 1.0), ("red", 0.0)])
+    >>> state.history.counts
+    (2, 0)
+    """
+    space = ActionSpace.of(actions)
+    if isinstance(history, HistoryView):
+        view = history
+    else:
+        episode = EpisodeHistory(len(space))
+        for action, reward in history or ():
+            index = episode.add_step(space.index(action))
+            if reward is not None:
+                episode.add_reward(float(reward), index)
+        view = episode.view()
+    fields: dict[str, Any] = {"step": view.t, "seed": (seed,), **overrides}
+    return StepState(
+        actions=space,
+        decision=decision if decision is not None else Decision(),
+        history=view,
+        findings=tuple(findings),
+        **fields,
+    )

@@ -70,3 +70,29 @@ def test_every_public_name_of_a_private_module_is_exported(name: str) -> None:
     for member in module.__all__:
         assert member in guardrail.__all__, f"{name}.{member} is public but not exported"
         assert getattr(guardrail, member) is getattr(module, member)
+
+
+def test_every_public_exception_is_exported_from_guardrail() -> None:
+    """Each exception class guardrail.exceptions defines is importable from guardrail itself, as the same class."""
+    import inspect
+
+    from guardrail import exceptions
+
+    defined = {
+        name
+        for name, value in vars(exceptions).items()
+        if inspect.isclass(value) and issubclass(value, BaseException) and not name.startswith("_")
+    }
+    assert defined == set(exceptions.__all__)
+    for name in defined:
+        assert name in guardrail.__all__, f"guardrail.exceptions.{name} is not exported from guardrail"
+        assert getattr(guardrail, name) is getattr(exceptions, name)
+
+
+def test_the_names_users_type_to_configure_a_guard_are_exported() -> None:
+    """The finding kinds ``answers=`` takes, and the protocols a user implements, come from guardrail itself."""
+    from guardrail import detectors
+
+    kinds = {name for name in detectors.__all__ if name.isupper()}
+    assert kinds <= set(guardrail.__all__)
+    assert {"Prompter", "Sink", "SkipStep"} <= set(guardrail.__all__)

@@ -6,8 +6,8 @@ import pytest
 
 from guardrail import Guard, MemorySink
 from guardrail.exceptions import InvalidInputError, TelemetryError
-from guardrail.guard import MAX_FEEDBACK_CHARS, MAX_LISTED_ACTIONS
 from guardrail.policies import ReAsk
+from guardrail.prompting import MAX_FEEDBACK_CHARS, MAX_LISTED_ACTIONS
 from guardrail.telemetry import SinkWarning, StepEvent
 from guardrail.testing import FunctionAgent, ScriptedAgent
 

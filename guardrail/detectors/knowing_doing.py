@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from guardrail._checks import require_number
 from guardrail.detectors.base import KNOWING_DOING_GAP, Finding
 from guardrail.exceptions import ConfigurationError
 from guardrail.state import StepState
@@ -23,6 +24,7 @@ class KnowingDoingGap:
     min_confidence: float = 0.5
 
     def __post_init__(self) -> None:
+        require_number("KnowingDoingGap", "min_confidence", self.min_confidence)
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigurationError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
 

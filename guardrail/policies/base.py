@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from guardrail.actions import ActionSpace
+from guardrail.exceptions import ConfigurationError
 from guardrail.history import HistoryView
 from guardrail.state import StepState
 from guardrail.telemetry.events import CorrectionKind
 
 __all__ = [
+    "AsksAgain",
     "Correction",
     "Override",
     "Policy",
@@ -23,6 +25,7 @@ __all__ = [
     "Shadow",
     "Skip",
     "answers_of",
+    "checked_policies",
     "correct_fn",
     "policy_name",
 ]
@@ -39,9 +42,17 @@ class Override:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReAskRequest:
-    """Ask the agent again; the new prompt holds the original observation, the last answer and this feedback."""
+    """Ask the agent again; the new prompt holds the original observation, the last answer and this feedback.
+
+    ``wait`` is how many seconds the guard waits before asking (slept with the guard's ``sleep``).
+    """
 
     feedback: str
+    wait: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.wait >= 0 and self.wait != float("inf")):
+            raise ConfigurationError(f"ReAskRequest(wait) must be a finite number of seconds >= 0, got {self.wait!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +104,16 @@ class Policy(Protocol):
 
 
 @runtime_checkable
+class AsksAgain(Protocol):
+    """A policy that may re-ask: ``max_attempts`` bounds the agent calls of one step (``StepState.max_attempts``)."""
+
+    @property
+    def max_attempts(self) -> int:
+        """Agent calls allowed for one step, the first included."""
+        ...
+
+
+@runtime_checkable
 class PromptNote(Protocol):
     """A policy that adds a note to the agent's prompt before each call (e.g. ``ContextSummary``)."""
 
@@ -122,3 +143,18 @@ def policy_name(policy: object) -> str:
     if isinstance(policy, Policy):
         return type(policy).__name__
     return getattr(policy, "__name__", type(policy).__name__)
+
+
+def checked_policies(policies: object) -> tuple[PolicyLike, ...]:
+    """``Guard(policies=...)`` checked: a list of policy objects or functions (a class is a ConfigurationError)."""
+    if not isinstance(policies, (list, tuple)):
+        hint = f"; did you mean [{policies!r}]?" if isinstance(policies, Policy) else ""
+        raise ConfigurationError(f"policies must be a list of policies, got {policies!r}{hint}")
+    for policy in policies:
+        if isinstance(policy, type):
+            raise ConfigurationError(
+                f"policies: {policy.__name__} is a class, not a policy; did you mean {policy.__name__}()?"
+            )
+        if not (isinstance(policy, Policy) or callable(policy)):
+            raise ConfigurationError(f"{policy!r} is not a policy (needs correct(state) or to be callable)")
+    return tuple(policies)

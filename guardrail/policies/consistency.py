@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from guardrail._checks import require_number
 from guardrail.decision import Decision
 from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP
 from guardrail.exceptions import ConfigurationError
@@ -40,6 +41,7 @@ class SelfConsistency:
     answers: frozenset[str] | None = frozenset({KNOWING_DOING_GAP, INVALID_ACTION})
 
     def __post_init__(self) -> None:
+        require_number("SelfConsistency", "samples", self.samples, integer=True)
         if self.samples < 2:
             raise ConfigurationError(f"SelfConsistency(samples) must be >= 2, got {self.samples}")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from guardrail._checks import require_number
 from guardrail.exceptions import ConfigurationError
 from guardrail.policies.base import Override
 from guardrail.state import StepState
@@ -60,6 +61,7 @@ class EpsilonGreedy:
     answers: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
+        require_number("EpsilonGreedy", "epsilon", self.epsilon)
         if not (0.0 <= self.epsilon <= 1.0) or math.isnan(self.epsilon):
             raise ConfigurationError(f"epsilon must be in [0, 1], got {self.epsilon}")
 

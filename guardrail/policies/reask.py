@@ -11,6 +11,7 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from guardrail._checks import require_number
 from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP, UNEXECUTED_INTENT
 from guardrail.exceptions import ConfigurationError
 from guardrail.policies.base import ReAskRequest, Skip
@@ -125,6 +126,7 @@ class ReAsk:
     _retrying: tenacity.Retrying = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        require_number("ReAsk", "max_attempts", self.max_attempts, integer=True)
         if self.max_attempts < 1:
             raise ConfigurationError(f"ReAsk(max_attempts) must be >= 1, got {self.max_attempts}")
         if self.answers is not None and not self.answers:
@@ -161,4 +163,4 @@ class ReAsk:
             reason = self.adaptive.reason_to_skip(state)
             if reason is not None:
                 return Skip(kind="reask", reason=reason)
-        return ReAskRequest(feedback=self.feedback(state))
+        return ReAskRequest(feedback=self.feedback(state), wait=self.wait_seconds(state))

@@ -50,6 +50,7 @@ __all__ = [
     "json_schema",
     "new_event_id",
     "schema_text",
+    "step_event",
     "upgrade",
 ]
 
@@ -495,3 +496,91 @@ class Redaction:
             return self.text(message) if message and not message.isidentifier() else message
         redacted = self.text(rest)
         return f"{kind}: {redacted}" if redacted else kind
+
+
+_GUARD_REASONS: Final = frozenset(
+    {"budget exhausted", "shadow", "no legal action: seeded random legal action", "no legal action: configured default"}
+)
+"""Reasons the guard writes itself: not agent text, kept under every redaction mode."""
+
+
+def _redacted_correction(record: CorrectionRecord, redact: Redaction) -> CorrectionRecord:
+    """The record with its reason redacted: a policy's reason may quote the agent (a re-ask's feedback does)."""
+    reason = record.reason
+    if not reason or reason in _GUARD_REASONS:
+        return record
+    redacted = redact.text(reason)
+    return record if redacted == reason else record.model_copy(update={"reason": redacted})
+
+
+def step_event(
+    *,
+    redaction: Redaction,
+    run_id: str,
+    episode: str,
+    step: int,
+    status: StepStatus,
+    agent: str | None,
+    format: str | None,
+    raw: str | None,
+    rationale: str | None,
+    raw_action: str | None,
+    parsed_action: str | None,
+    rationale_action: str | None,
+    rationale_confidence: float,
+    final_rationale_action: str | None,
+    findings: tuple[FindingRecord, ...],
+    corrections: tuple[CorrectionRecord, ...],
+    final_action: str | None,
+    agent_calls: int,
+    judge_calls: int,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    agent_latency_s: float,
+    guard_latency_s: float,
+    coverage: float | None,
+    counts: dict[str, int] | None,
+    error: str | None,
+    agent_errors: tuple[str, ...],
+    policies: tuple[str, ...],
+) -> StepEvent:
+    """The event of one step, with its agent text redacted by ``redaction``; stamped with an id and the time now.
+
+    Every argument is of its field's type (records are validated models), so the event skips validation.
+    """
+    redact = redaction
+    return StepEvent._of_typed_fields(
+        {  # the schema's order, which the JSON lines keep
+            "schema_version": SCHEMA_VERSION,
+            "type": "step",
+            "event_id": new_event_id(),
+            "run_id": run_id,
+            "episode": episode,
+            "step": step,
+            "timestamp": time.time(),
+            "status": status,
+            "agent": agent,
+            "format": format,
+            "raw": redact(raw),
+            "rationale": redact(rationale),
+            "raw_action": redact(raw_action[:200]) if raw_action else None,
+            "parsed_action": parsed_action,
+            "rationale_action": rationale_action,
+            "rationale_confidence": rationale_confidence,
+            "final_rationale_action": final_rationale_action,
+            "findings": tuple(redact.finding(r) for r in findings) if findings else (),
+            "corrections": tuple(_redacted_correction(c, redact) for c in corrections) if corrections else (),
+            "final_action": final_action,
+            "agent_calls": agent_calls,
+            "judge_calls": judge_calls,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "agent_latency_s": agent_latency_s,
+            "guard_latency_s": guard_latency_s,
+            "coverage": coverage,
+            "counts": counts,
+            "error": redact.error(error[:500]) if error is not None else None,
+            "agent_errors": tuple(redact.error(e) for e in agent_errors) if agent_errors else (),
+            "policies": policies,
+        }
+    )

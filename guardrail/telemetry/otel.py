@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from guardrail._version import __version__
 from guardrail.exceptions import MissingDependencyError
 from guardrail.telemetry.events import RewardEvent, StepEvent
 
@@ -152,8 +153,6 @@ class OTelSink:
 
     def _evaluation_span(self, event: StepEvent, parent: Any, end: int) -> None:
         """The guard's evaluation of the step, as a ``run_guardrail`` span under the step's span."""
-        from guardrail import __version__
-
         context = self._trace.set_span_in_context(parent)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "run_guardrail",

@@ -115,7 +115,8 @@ class JsonlSink:
             (0: before every line, at the cost of two syscalls per line).
 
     Raises:
-        ConfigurationError: a bad argument, a directory at ``path``, or a symlink without ``follow_symlinks``.
+        ConfigurationError: a bad argument, a directory at ``path``, a symlink without ``follow_symlinks``, or a
+            path that cannot be created or written.
     """
 
     def __init__(
@@ -159,19 +160,21 @@ class JsonlSink:
         self._flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         if not follow_symlinks:
             self._flags |= getattr(os, "O_NOFOLLOW", 0)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._ino: tuple[int, int] = (0, 0)
         self._check_tail = False
         self._fd: int | None = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = self._open()
         except OSError as error:
             if self.path.is_symlink() and not follow_symlinks:
                 raise ConfigurationError(
                     f"telemetry path {self.path} is a symlink; pass follow_symlinks=True to write through it"
                 ) from error
-            raise
+            raise ConfigurationError(
+                f"telemetry path {self.path} cannot be written: {error.strerror or error}"
+            ) from error
         self._closed = False
         self._lock_fd: int | None = None
         self._lock_pid = 0

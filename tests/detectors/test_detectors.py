@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guardrail import ConfigurationError, Decision, FrequencyBias, Greediness, InvalidAction, KnowingDoingGap
-from guardrail.state import make_step_state
+from guardrail.testing import make_step_state
 
 COLOURS = ["red", "green", "blue"]
 

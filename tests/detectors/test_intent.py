@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from guardrail import ActionSpace, Decision, Guard, ReAsk, UnexecutedIntent, make_step_state, parse
+from guardrail import ActionSpace, Decision, Guard, ReAsk, UnexecutedIntent, parse
 from guardrail.exceptions import ConfigurationError
-from guardrail.testing import ScriptedAgent
+from guardrail.testing import ScriptedAgent, make_step_state
 
 TOOLS = ActionSpace(["search_docs", "send_email"], descriptions={"search_docs": "Search the documentation."})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -40,18 +41,23 @@ def test_a_nudge_reasks_naming_the_loop_and_an_agent_that_listens_moves_on() -> 
     assert "identical" in prompts[1]
 
 
-def test_an_agent_that_ignores_the_nudge_is_blocked_then_stopped() -> None:
+def test_an_agent_that_ignores_the_nudge_is_blocked_then_stopped(run: Callable[..., Any]) -> None:
+    """Sync or async, the stopped step's event holds what the step did before the stop, and nothing is recorded."""
     sink = MemorySink()
     guard = _looping_guard(sink)
     with pytest.raises(LoopStopped) as stopped:
-        guard.step(lambda _p: LOOPING, "obs", episode="e")
+        run(guard, lambda _p: LOOPING, "obs", episode="e")
     assert stopped.value.finding.data["pattern"] == "identical"
     assert "repeating" in stopped.value.message
     event = sink.events[-1]
     assert event.status == "stopped"
     reasons = [c.reason or "" for c in event.corrections]
     assert [r.split(":")[0] for r in reasons] == ["nudge", "block"]
+    assert event.agent_calls == 3  # the first answer, the nudge's and the block's
+    assert [f.attempt for f in event.findings if f.kind == "loop"] == [1, 2, 3]
+    assert event.final_action is None
     assert guard.view("e").t == 3  # the stopped step was not executed
+    assert len(guard.view("e").calls) == 3
 
 
 def test_a_block_replaces_the_call_by_the_rationales_different_action() -> None:
@@ -82,7 +88,7 @@ def test_a_loop_the_proposed_call_does_not_carry_on_is_left_alone() -> None:
     assert any(f.kind == "loop" for f in result.findings)
 
 
-def test_the_async_step_stops_a_loop_the_same_way() -> None:
+def test_an_async_agent_is_stopped_the_same_way() -> None:
     sink = MemorySink()
     guard = _looping_guard(sink)
 
@@ -92,6 +98,7 @@ def test_the_async_step_stops_a_loop_the_same_way() -> None:
     with pytest.raises(LoopStopped):
         asyncio.run(guard.astep(agent, "obs", episode="e"))
     assert sink.events[-1].status == "stopped"
+    assert sink.events[-1].agent_calls == 3
 
 
 def test_rungs_are_validated() -> None:

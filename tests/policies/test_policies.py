@@ -25,8 +25,7 @@ from guardrail import (
     UCBExplore,
 )
 from guardrail.history import EpisodeHistory, InMemoryHistoryStore
-from guardrail.state import make_step_state
-from guardrail.testing import FunctionAgent, ScriptedAgent
+from guardrail.testing import FunctionAgent, ScriptedAgent, make_step_state
 
 COLOURS = ["red", "green", "blue"]
 

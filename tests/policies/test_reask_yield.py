@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from guardrail import ConfigurationError, Guard, MemorySink, OverrideToRationale, ReAsk, SkipWhenFutile
-from guardrail.state import ReAskYield, ReAskYields, make_step_state
-from guardrail.testing import FunctionAgent, ScriptedAgent
+from guardrail.state import ReAskYield, ReAskYields
+from guardrail.testing import FunctionAgent, ScriptedAgent, make_step_state
 
 COLOURS = ["red", "green", "blue"]
 INVALID = "I will press something.\nACTION=purple"

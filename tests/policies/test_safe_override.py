@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from guardrail import ActionSpace, Decision, Guard, Override, OverrideToRationale, ReAskRequest, Skip, make_step_state
+from guardrail import ActionSpace, Decision, Guard, Override, OverrideToRationale, ReAskRequest, Skip
 from guardrail.arguments import argument_errors, carried_arguments
 from guardrail.exceptions import ConfigurationError
-from guardrail.testing import ScriptedAgent
+from guardrail.testing import ScriptedAgent, make_step_state
 
 QUERY: dict[str, Any] = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
 EMAIL = {

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from guardrail import Guard, MemorySink
+from guardrail import ActionSpace, Decision, Guard, MemorySink, parse
 from guardrail.exceptions import AgentCallsExhaustedError, AgentTimeoutError, ConfigurationError
 
 from .conftest import answer
@@ -168,18 +168,15 @@ def test_latency_recorded_is_the_agents_own() -> None:
 async def test_astep_reads_a_long_output_off_the_event_loop() -> None:
     """An output longer than LOOP_TEXT_LIMIT is parsed in a worker thread: the loop keeps ticking meanwhile, and
     the step's result is the same as for a short output."""
-    from guardrail.guard import LOOP_TEXT_LIMIT
+    from guardrail._step import LOOP_TEXT_LIMIT
 
-    guard = Guard(ACTIONS)
     seen: list[str] = []
 
-    def parser(raw: object, actions: object) -> object:
+    def parser(raw: object, actions: ActionSpace) -> Decision:
         seen.append(threading.current_thread().name)
-        from guardrail import parse
+        return parse(raw, actions)
 
-        return parse(raw, guard.actions)
-
-    guard.parser = parser  # type: ignore[assignment]
+    guard = Guard(ACTIONS, parser=parser)
     long_output = "Thinking. " * (LOOP_TEXT_LIMIT // 10 + 1) + "\n" + answer("red")
     assert (await guard.astep(lambda p: long_output, "choose")).action == "red"
     assert (await guard.astep(lambda p: answer("red"), "choose")).action == "red"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -173,13 +172,10 @@ class GuardrailMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self._warned = False
         self._count_lock = threading.Lock()
         adapted = adapt_guard(guard)
-        if adapted is guard:
-            adapted = copy.copy(guard)
         if adapted.parser is None:  # pragma: no cover - adapt_guard always sets one
             raise ConfigurationError("the guard has no parser")
-        adapted.parser = _AgentParser(adapted.parser)
         self.guard = guard
-        self._guard = adapted
+        self._guard = adapted.replace(parser=_AgentParser(adapted.parser))
         self.episode = episode
 
     def __repr__(self) -> str:
