@@ -1,4 +1,4 @@
-"""Frequency bias: repeating the most frequent action whatever its reward (PAPER.md: 2B models, 96%)."""
+"""Frequency bias: repeating the most frequent action whatever its reward (docs/background.md: 2B models, 96%)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Greediness: exploiting before exploring (PAPER.md: up to 55% of actions never tried)."""
+"""Greediness: exploiting before exploring (docs/background.md: up to 55% of actions never tried)."""
 
 from __future__ import annotations
 

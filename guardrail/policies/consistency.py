@@ -30,7 +30,7 @@ def majority_vote(decisions: Sequence[Decision], *, prefer: str | None = None) -
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SelfConsistency:
-    """Ask the agent ``samples - 1`` more times with the same prompt and vote (PAPER.md used 16 samples).
+    """Ask the agent ``samples - 1`` more times with the same prompt and vote (the paper used 16; docs/background.md).
 
     Args:
         samples: total answers voted over, the first included.

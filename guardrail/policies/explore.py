@@ -1,4 +1,4 @@
-"""Forced exploration: TryAllFirst, EpsilonGreedy, UCBExplore (PAPER.md: try-all is the largest single gain)."""
+"""Forced exploration: TryAllFirst, EpsilonGreedy, UCBExplore (try-all: the largest single gain, docs/background.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """ContextSummary: add per-action counts and mean rewards to the agent's prompt.
 
-In Krishnamurthy et al. (PAPER.md) an externally summarised history was the one setting that made GPT-4
+In Krishnamurthy et al. (docs/background.md) an externally summarised history was the one setting that made GPT-4
 explore robustly.
 """
 
