@@ -329,7 +329,7 @@ class ActionSpace:
         for parts, action in self._spoken_parts.items():
             node = root
             for part in parts:
-                node = node.setdefault(stem(part), {})  # "taking 2" names take_2, "get pods" kubectl_get_pods
+                node = node.setdefault(stem(part), {})  # "taking 2" names take_2, "getting pods" get_pods
             node[""] = action if node.get("", action) == action else ""
         return root
 

@@ -26,7 +26,6 @@ __all__ = ["LexicalReader"]
 
 # A sentence ends at . ! ? ; followed by space, and at a line break ("0.4" and "billing.get" do not end one).
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
-# A clause inside a sentence ends at a comma, colon or bracket, or before a conjunction.
 # A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction.
 _CLAUSE_PUNCTUATION = re.compile(r"[,:()—–]| - ")
 _CONJUNCTIONS = frozenset(
