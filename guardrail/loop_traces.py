@@ -137,58 +137,44 @@ def _first_loop(findings: Iterable[Any]) -> str | None:
 def replay(trace: Mapping[str, Any], *, detector: DetectorLike | None = None) -> Replay:
     """Feed one trace through a Guard (default detector: :class:`~guardrail.detectors.Loops` with defaults)."""
     guard = _guard(trace, detector)
-    flagged: int | None = None
-    pattern: str | None = None
-    index = 0
+    found: list[str | None] = []  # the loop pattern each step reports, if any
     for event in trace["events"]:
         if event["type"] == "user":
             guard.new_user_message("trace")
             continue
-        result = guard.step(_Scripted(_answer(event)), "replay", episode="trace")
-        found = _first_loop(result.findings)
-        if found is not None and flagged is None:
-            flagged, pattern = index, found
+        found.append(_first_loop(guard.step(_Scripted(_answer(event)), "replay", episode="trace").findings))
         guard.record_outcome("trace", result=event.get("result"), error=event.get("error"))
-        index += 1
-    result = guard.step(_Scripted({"action": ANSWER_ACTION}), "replay", episode="trace")
-    found = _first_loop(result.findings)
-    if found is not None and flagged is None:
-        flagged, pattern = index, found
-    return _replayed(trace, flagged, pattern, index)
+    found.append(_first_loop(guard.step(_Scripted({"action": ANSWER_ACTION}), "replay", episode="trace").findings))
+    return _replayed(trace, found)
 
 
 async def areplay(trace: Mapping[str, Any], *, detector: DetectorLike | None = None) -> Replay:
     """Async twin of :func:`replay` (``astep``, ``arecord_outcome``, ``anew_user_message``)."""
     guard = _guard(trace, detector)
-    flagged: int | None = None
-    pattern: str | None = None
-    index = 0
+    found: list[str | None] = []
     for event in trace["events"]:
         if event["type"] == "user":
             await guard.anew_user_message("trace")
             continue
         result = await guard.astep(_AsyncScripted(_answer(event)), "replay", episode="trace")
-        found = _first_loop(result.findings)
-        if found is not None and flagged is None:
-            flagged, pattern = index, found
+        found.append(_first_loop(result.findings))
         await guard.arecord_outcome("trace", result=event.get("result"), error=event.get("error"))
-        index += 1
     result = await guard.astep(_AsyncScripted({"action": ANSWER_ACTION}), "replay", episode="trace")
-    found = _first_loop(result.findings)
-    if found is not None and flagged is None:
-        flagged, pattern = index, found
-    return _replayed(trace, flagged, pattern, index)
+    found.append(_first_loop(result.findings))
+    return _replayed(trace, found)
 
 
-def _replayed(trace: Mapping[str, Any], flagged: int | None, pattern: str | None, calls: int) -> Replay:
+def _replayed(trace: Mapping[str, Any], found: Sequence[str | None]) -> Replay:
+    """The replay of ``trace`` from the pattern each step reported (the last step is the final answer)."""
+    flagged = next((i for i, pattern in enumerate(found) if pattern is not None), None)
     return Replay(
         id=str(trace["id"]),
         kind=str(trace["kind"]),
         loop=bool(trace["loop"]),
         loop_step=trace.get("loop_step"),
         flagged_step=flagged,
-        pattern=pattern,
-        calls=calls,
+        pattern=None if flagged is None else found[flagged],
+        calls=len(found) - 1,
     )
 
 
