@@ -54,33 +54,33 @@ VERB: Final = re.compile(rf"{_VERB}$")
 """A verb of choice or of a tool's work, given as " word"."""
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
-    r"\b(?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna"
+    r" (?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna"
     r"|'d(?: still| just| now| first)?)"
     r"|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
-    r"\b(?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?"
+    r" (?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?"
     r"(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
     r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
     r"| can(?: now)?(?: safely)?(?: go ahead and)?| want| need)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
-    r"|\b(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
+    r"|(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
     r"|(?:the )?(?:next|right|best|logical|obvious|first|natural) (?:step|move|thing|action|call|tool)"
     r"(?: (?:is|will be|would be|should be|here is))? to)"
 )
 _CHOOSE = (
-    r"\b(?:i|we)(?: would| will|'d|'ll)? (?:choose|pick|select|go with|go for|opt for|take|play|press|pull|try|use"
+    r" (?:i|we)(?: would| will|'d|'ll)? (?:choose|pick|select|go with|go for|opt for|take|play|press|pull|try|use"
     r"|call|run|recommend|suggest|prefer|favou?r|propose|vote for|settle on|stick with|lean towards?)"
 )
-_START = r"(?:^|[,:(—>→-]|\b(?:so|then|now|and|next|first|thus|therefore|hence|instead|finally|please|plan|todo))"
+_START = r"(?:^|[,:(—>→-]| (?:so|then|now|and|next|first|thus|therefore|hence|instead|finally|please|plan|todo))"
 _BEST = (
-    r"\b(?:best|highest|top|greatest|largest|biggest|strongest|most promising|most likely|optimal|ideal|correct"
+    r" (?:best|highest|top|greatest|largest|biggest|strongest|most promising|most likely|optimal|ideal|correct"
     r"|smartest|safest|wisest|leading|obvious|logical|natural|winner|leader|preferred|recommended|superior|better"
     r"|most (?:useful|relevant|reliable|appropriate|suitable|direct|efficient|informative)|right|clear favou?rite"
     r"|only (?:option|choice|move|tool|way)|way to go|best bet|safest bet)\b"
 )
 _GOOD = (
-    rf"(?:{_BEST}|\b(?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresh|fresher|faster|cheaper"
+    rf"(?:{_BEST}| (?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresh|fresher|faster|cheaper"
     r"|safer|appropriate|suitable|strong|stronger|ahead|leads|wins|dominates|outperforms|beats|the answer"
     r"|what we need|exactly what)\b)"
 )
@@ -148,8 +148,8 @@ def _stance(
         name,
         effect,
         weight,
-        re.compile(before + r"$") if before is not None else None,
-        re.compile(r"^" + after) if after is not None else None,
+        re.compile(f"(?:{before})$") if before is not None else None,
+        re.compile(f"^(?:{after})") if after is not None else None,
         alone,
     )
 
@@ -157,28 +157,28 @@ def _stance(
 # fmt: off
 STANCE: Final[tuple[Stance, ...]] = (
     # -- before the mention: rejections first ("rather than X", "no point restarting X"), then decisions, evidence
-    _stance("not-but", "recommend", 0.8, before=r"\bnot @,? but(?: rather| instead)?"),
+    _stance("not-but", "recommend", 0.8, before=r" not @,? but(?: rather| instead)?"),
     _stance("loser", "reject", 0.0,
-        before=r"(?:\b(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|over)"
-        r"|\b(?:superior|preferable) to"
-        r"|\binstead of|\brather than|\bover|\bbeats|\boutperforms|\bdominates|\bnot|\bnor|\bfrom)"),
+        before=r" (?:(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|over)"
+        r"|(?:superior|preferable) to"
+        r"|instead of|rather than|over|beats|outperforms|dominates|not|nor|from)"),
     _stance("negation", "reject", 0.0,
-        before=r"\b(?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
+        before=r" (?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
         r"|cannot|mustn't|isn't|avoid|avoiding|skip|skipping|stop|stop using|without|except|besides|other than"
         r"|no point(?: in)?|no need(?: to| for)?|no reason to|pointless|unnecessary|premature|too early to|rule out"
         r"|ruling out|exclude|excluding|refrain from|hold off(?: on)?|against|forget(?: about)?|abandon|ditch"
         r"|steer clear of|stay away from|give up on|move away from|switch(?:ing)? (?:away )?from|away from|unlike"
         rf"|ignore|ignoring|wrong to|mistake to|bad idea to|not yet|neither){_GAP}"),
-    _stance("worse-than", "recommend", 0.7, before=r"\b(?:worse|weaker|poorer|slower|inferior|less \w+) (?:than|to)"),
+    _stance("worse-than", "recommend", 0.7, before=r" (?:worse|weaker|poorer|slower|inferior|less \w+) (?:than|to)"),
     _stance("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
     _stance("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
     _stance("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
     _stance("way-is-to", "recommend", 0.85,
-        before=r"\b(?:best|fastest|quickest|simplest|safest|easiest|cleanest|cheapest|only|right|obvious|sensible"
+        before=r" (?:best|fastest|quickest|simplest|safest|easiest|cleanest|cheapest|only|right|obvious|sensible"
         r"|smartest|surest|proper) (?:way|option|fix|move|approach|course|path|route|bet|remedy|thing to do)\b"
         rf"[^.;!?@]{{0,50}}? is (?:to|just to|simply to|probably to){_ADV}{_VERB}?{_DET}"),
     _stance("label", "recommend", 0.9,
-        before=r"\b(?:final|my|next|the|our)? ?(?:action|answer|choice|decision|move|pick|selection|recommendation"
+        before=r" (?:(?:final|my|next|the|our) )?(?:action|answer|choice|decision|move|pick|selection|recommendation"
         r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step"
         r"|first thing)(?: (?:is|will be|would be|should be"
         r"|for now|here))?"
@@ -186,14 +186,14 @@ STANCE: Final[tuple[Stance, ...]] = (
     _stance("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
     _stance("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
-    _stance("therefore", "recommend", 0.8, before=r"(?:\bso|\btherefore|\bthus|\bhence|\bergo|=>|->|→)"),
-    _stance("until", "recommend", 0.7, before=r"\buntil(?: the| a| an)?"),  # "not X until Y": Y comes first
+    _stance("therefore", "recommend", 0.8, before=r"(?: (?:so|therefore|thus|hence|ergo)|=>|->|→)"),
+    _stance("until", "recommend", 0.7, before=r" until(?: the| a| an)?"),  # "not X until Y": Y comes first
     _stance("asked-to", "recommend", 0.7,  # the request the agent is serving: "the user asked me to X"
-        before=r"\b(?:user|customer|client|caller|requester|owner|manager|boss|team|they|he|she) (?:\w+ )?"
+        before=r" (?:user|customer|client|caller|requester|owner|manager|boss|team|they|he|she) (?:\w+ )?"
         rf"(?:asked|asks|wants|wanted|needs|requested|told)(?: me| us)? to{_ADV}{_VERB}?{_DET}"),
-    _stance("says", "recommend", 0.75, before=r"\b(?:says|suggests|recommends|indicates|points to|calls for)"),
-    _stance("subject", "recommend", 0.8, before=r"(?:^|\bso|\bthen|\bnow|\bthus|,) (?:i|we)"),
-    _stance("using", "recommend", 0.75, before=r"\b(?:using|via|through|by calling|by running|with the help of)"),
+    _stance("says", "recommend", 0.75, before=r" (?:says|suggests|recommends|indicates|points to|calls for)"),
+    _stance("subject", "recommend", 0.8, before=r"(?:^| so| then| now| thus|,) (?:i|we)"),
+    _stance("using", "recommend", 0.75, before=r" (?:using|via|through|by calling|by running|with the help of)"),
     # "Serve A.", "Stick with arm_5", "Win at cell_7": a sentence that opens with a verb and then the mention
     _stance("imperative-any", "recommend", 0.8,
         before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}"),
@@ -259,35 +259,35 @@ def _scope(name: str, effect: ScopeEffect, *, before: str | None = None, after: 
     return Scope(
         name,
         effect,
-        re.compile(before + r"$") if before is not None else None,
-        re.compile(r"^" + after) if after is not None else None,
+        re.compile(f"(?:{before})$") if before is not None else None,
+        re.compile(f"^(?:{after})") if after is not None else None,
     )
 
 
 # fmt: off
 SCOPE: Final[tuple[Scope, ...]] = (
     _scope("hedge", "doubt",
-        before=r"\b(?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
+        before=r" (?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
         rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}"),
     _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
     _scope("list-after", "doubt", after=r"(?:,|,? and)(?: the)? @,? (?:and |or )?(?:the )?@"),  # "X, Y and Z"
     _scope("condition", "doubt",
-        before=r"\b(?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
+        before=r" (?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
         r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*"),
     _scope("condition-after", "doubt", after=r",? (?:only )?(?:if|unless|in case|whenever)\b"),
     _scope("done", "past",
-        before=r"\b(?:i|we|you|agent|it)"
+        before=r" (?:i|we|you|agent|it)"
         r"(?: (?:have|'ve|had|'d|already|previously|just|also|first|initially|originally))*"
         r" (?:called|used|ran|tried|pressed|pulled|played|chose|picked|selected|took|searched|checked|queried"
         rf"|looked|fetched|sent|opened|clicked|executed|invoked|visited|explored|got|received|asked|emailed|created"
-        rf"|did){_GAP}|\b(?:already|previously|earlier|last time|so far){_GAP}"),
+        rf"|did){_GAP}| (?:already|previously|earlier|last time|so far){_GAP}"),
     _scope("done-after", "past",
         after=r" (?:was|were|has been|have been|had been) (?:already |just |previously )?(?:called|used|run|tried"
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
         r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d"),
     _scope("later", "later",
-        before=r"(?:\bthen|\bafter that|\bafterwards|\bafter this|\blater|\bsubsequently|\beventually|\bfinally"
-        rf"|\bfollowed by|\bbefore(?: finally)?|\bthereafter|\blastly|\bsecond(?:ly)?|\bthird){_GAP}"),
+        before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
+        rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third){_GAP}"),
     _scope("later-after", "later",
         after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),
 )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from guardrail.actions import ActionSpace, Token, name_parts, stem
 
-__all__ = ["Grounding", "ground"]
+__all__ = ["Grounding", "Vocabulary", "ground", "vocabulary"]
 
 # Equivalent words, folded to the first of each row. Verbs first: an agent says "pull up" for a tool named get_*.
 _EQUIVALENT_ROWS = (
@@ -90,15 +91,29 @@ class Grounding:
 
 
 @dataclass(frozen=True, slots=True)
-class _Vocabulary:
+class Vocabulary:
+    """What the words of a space's names, aliases and descriptions tell apart (built once per space)."""
+
     exact: dict[str, dict[str, float]]  # stem -> action -> weight (2 a name part, 1 a description word)
     folded: dict[str, dict[str, float]]  # concept -> action -> weight: the same words, equivalents folded together
     name_concepts: dict[str, frozenset[str]]  # action -> the folded parts of its name
     telling: dict[str, frozenset[str]]  # action -> those of its name parts few actions share
+    common: int  # a word more actions than this share tells them apart from nothing
+    words: dict[str, _Word] = field(default_factory=dict)  # a memo of what each word read so far earns
+
+    def word(self, word: str) -> _Word:
+        """What ``word`` means here (memoised: a rationale's words repeat, and so do an agent's rationales)."""
+        known = self.words.get(word)
+        if known is None:
+            if len(self.words) >= MEMO:
+                self.words.clear()  # bounded whatever text it is fed
+            known = self.words[word] = _read_word(self, word)
+        return known
 
 
 @functools.lru_cache(maxsize=256)
-def _vocabulary(space: ActionSpace) -> _Vocabulary:
+def vocabulary(space: ActionSpace) -> Vocabulary:
+    """The vocabulary of ``space`` (cached per space)."""
     exact: dict[str, dict[str, float]] = {}
     folded: dict[str, dict[str, float]] = {}
 
@@ -117,7 +132,7 @@ def _vocabulary(space: ActionSpace) -> _Vocabulary:
     names = {name: frozenset(c for c in map(_concept, name_parts(name)) if c is not None) for name in space.names}
     common = _common(space)
     telling = {name: frozenset(p for p in parts if len(folded.get(p, ())) <= common) for name, parts in names.items()}
-    return _Vocabulary(exact, folded, names, telling)
+    return Vocabulary(exact, folded, names, telling, common)
 
 
 def _common(space: ActionSpace) -> int:
@@ -139,43 +154,59 @@ EQUIVALENT_CREDIT = 0.5
 """What a word earns for matching an action only through an equivalent ("reply" for send_email, not reply_email)."""
 
 
-def ground(tokens: Sequence[Token], space: ActionSpace) -> Grounding | None:
+MEMO = 1 << 14
+"""Words remembered per action space."""
+
+
+class _Word(NamedTuple):
+    concept: str | None  # its folded concept, None for a function word
+    credits: tuple[tuple[str, float], ...]  # (action, credit) for each action the word scores for
+
+
+def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
     """The action that the words of one clause describe, or None when none fits well or two fit alike.
 
-    Each distinct word scores for every action whose vocabulary has it: its weight over the number of actions that
-    share it, in full for the word itself and at ``EQUIVALENT_CREDIT`` for an equivalent only. Words that more than
-    a quarter of the actions share score nothing (linear in the clause whatever the size of the catalogue).
+    Each distinct word scores for every action whose vocabulary has it (see :func:`_read_word`); a concept counts
+    once per action. Linear in the clause whatever the size of the catalogue.
     """
-    vocabulary = _vocabulary(space)
-    common = _common(space)
-    keys = [_keys(token.word) for token in tokens]
-    if not any(key is not None and key[1] in vocabulary.folded for key in keys):
-        return None  # most clauses: no word of any action
+    words = [vocabulary.word(token.word) for token in tokens]
     scores: dict[str, float] = {}
-    credited: set[tuple[str, str]] = set()  # (concept, action): a concept counts once per action
-    for stemmed, concept in dict.fromkeys(key for key in keys if key is not None):
-        folded = vocabulary.folded.get(concept, {})
-        exact = vocabulary.exact.get(stemmed, {})
-        if len(folded) > common and not 0 < len(exact) <= common:
-            continue
-        for action, weight in folded.items():
-            credit, sharing = (
-                (exact[action], len(exact)) if action in exact else (weight * EQUIVALENT_CREDIT, len(folded))
-            )
-            if sharing <= common and (concept, action) not in credited:
-                credited.add((concept, action))
-                scores[action] = scores.get(action, 0.0) + credit / sharing
-    said = {key[1] for key in keys if key is not None}
-    for action in list(scores):  # a phrase with every telling part of a name ("open an incident")
+    credited: set[tuple[str | None, str]] = set()
+    for word in words:
+        for action, credit in word.credits:
+            if (word.concept, action) not in credited:
+                credited.add((word.concept, action))
+                scores[action] = scores.get(action, 0.0) + credit
+    if not scores:
+        return None  # most clauses: no word that tells one action from the others
+    said = {word.concept for word in words}
+    for action in scores:  # a phrase with every telling part of a name ("open an incident")
         parts, telling = vocabulary.name_concepts[action], vocabulary.telling[action]
         if telling and telling <= said and len(parts & said) > 1:
             scores[action] += COVERAGE_BONUS
-    if not scores:
-        return None
     best, score = max(scores.items(), key=lambda item: item[1])
     runner_up = max((value for action, value in scores.items() if action != best), default=0.0)
     if score < MIN_SCORE or score < MARGIN * runner_up:
         return None
     # The phrase runs over every word of the action's vocabulary in the clause, shared words included.
-    words = [i for i, key in enumerate(keys) if key is not None and best in vocabulary.folded.get(key[1], ())]
-    return Grounding(best, words[0], words[-1])
+    matched = [i for i, word in enumerate(words) if best in vocabulary.folded.get(word.concept or "", ())]
+    return Grounding(best, matched[0], matched[-1])
+
+
+def _read_word(vocabulary: Vocabulary, word: str) -> _Word:
+    """What ``word`` earns each action: its weight over the number of actions that share it, in full for the word
+    itself and at ``EQUIVALENT_CREDIT`` for an equivalent only. Words that more than ``vocabulary.common`` actions
+    share earn nothing."""
+    keys = _keys(word)
+    if keys is None:
+        return _Word(None, ())
+    stemmed, concept = keys
+    folded, exact = vocabulary.folded.get(concept, {}), vocabulary.exact.get(stemmed, {})
+    if len(folded) > vocabulary.common and not 0 < len(exact) <= vocabulary.common:
+        return _Word(concept, ())
+    credits = []
+    for action, weight in folded.items():
+        credit, sharing = (exact[action], len(exact)) if action in exact else (weight * EQUIVALENT_CREDIT, len(folded))
+        if sharing <= vocabulary.common:
+            credits.append((action, credit / sharing))
+    return _Word(concept, tuple(credits))

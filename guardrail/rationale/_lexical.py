@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._cues import DECISION, SCOPE, STANCE, VERB, WINDOW, Stance
-from guardrail.rationale._grounding import ground
+from guardrail.rationale._grounding import Vocabulary, ground, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
 __all__ = ["LexicalReader"]
@@ -52,6 +52,10 @@ _MARKUP = str.maketrans(
     {"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " ", "@": "(at)"}
 )
 _SPACES = re.compile(r"\s+")
+# The stance rows that read the window before the mention (some also check the one after), and those that read only
+# the window after it: each table speaks through its first matching row.
+_BEFORE_ROWS = tuple(row for row in STANCE if row.before is not None)
+_AFTER_ROWS = tuple(row for row in STANCE if row.before is None)
 _LIST_MARK = re.compile(r"^\s*(?:[-•>]|\d{1,2}[.)]|step \d{1,2}:?|thought:)\s*")
 
 
@@ -126,6 +130,7 @@ class LexicalReader:
     def _read(self, text: str, space: ActionSpace) -> RationaleReading:
         tokens = tokenize(text)
         names = space.find_mentions(text, tokens)
+        words = vocabulary(space)
         # The conclusion is at the end: past MAX_MENTIONS names, only the sentences of the last ones are read.
         read_from = names[-MAX_MENTIONS].start if len(names) > MAX_MENTIONS else 0
         reads: list[_Read] = []
@@ -141,7 +146,7 @@ class LexicalReader:
             if end <= read_from:
                 continue
             mentions = names[first_name:mention_index]
-            mentions += _described(text, tokens[first_token:token_index], mentions, space)
+            mentions += _described(text, tokens[first_token:token_index], mentions, words)
             mentions.sort(key=lambda m: m.start)
             if not mentions:
                 if _UNSURE.search(text[start:end].lower().replace("’", "'")):
@@ -237,7 +242,7 @@ def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
     return spans
 
 
-def _described(text: str, tokens: Sequence[Token], names: list[Mention], space: ActionSpace) -> list[Mention]:
+def _described(text: str, tokens: Sequence[Token], names: list[Mention], words: Vocabulary) -> list[Mention]:
     """Mentions by description, one per clause of the sentence that names no action.
 
     A clause that names an action whose name a described phrase extends ("search the docs" where both ``search`` and
@@ -251,7 +256,7 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], space: 
         clause = clause[:30]
         while named < len(names) and names[named].end <= clause[0].start:
             named += 1
-        grounding = ground(clause, space)
+        grounding = ground(clause, words)
         if grounding is not None:
             inside = named < len(names) and names[named].start < clause[-1].end
             if not inside:
@@ -307,16 +312,13 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> li
 
 def _first_stance(before: str, after: str) -> Stance | None:
     """The stance of a mention: the first row that matches each window; a rejection wins, else the stronger."""
-    found = [
-        next((row for row in STANCE if row.before is not None and _matches(row, before, after)), None),
-        next((row for row in STANCE if row.before is None and _matches(row, before, after)), None),
-    ]
-    rows = [row for row in found if row is not None]
+    rows = [row for table in (_BEFORE_ROWS, _AFTER_ROWS) if (row := _first_match(table, before, after)) is not None]
     rejection = next((row for row in rows if row.effect == "reject"), None)
     return rejection or max(rows, key=lambda row: row.weight, default=None)
 
 
-def _matches(row: Stance, before: str, after: str) -> bool:
-    return (row.before is None or row.before.search(before) is not None) and (
-        row.after is None or row.after.search(after) is not None
-    )
+def _first_match(rows: Sequence[Stance], before: str, after: str) -> Stance | None:
+    for row in rows:
+        if (row.before is None or row.before.search(before)) and (row.after is None or row.after.search(after)):
+            return row
+    return None
