@@ -76,11 +76,11 @@ def tokenize(text: str) -> list[Token]:
     """The parts of ``text`` with their offsets, in order (linear time)."""
     tokens = []
     for run in _RUN.finditer(text):
-        word, start = run.group(), run.start()
+        word = run.group()
         if word.islower() or word.isupper() or word.istitle() or word.isdigit() or "." in word:
-            tokens.append(_token((word.lower(), start, run.end())))
+            tokens.append(_token((word.lower(), *run.span())))
         else:  # camelCase, HTTPServer, McDonald: one token per hump
-            humps = _HUMP.finditer(word)
+            start, humps = run.start(), _HUMP.finditer(word)
             tokens += [_token((hump.group().lower(), start + hump.start(), start + hump.end())) for hump in humps]
     return tokens
 
@@ -343,9 +343,10 @@ class ActionSpace:
         """
         tokens = tokenize(text) if tokens is None else tokens
         mentions: list[Mention] = []
+        trie = self._trie
         i = 0
         while i < len(tokens):
-            found = self._longest_name_at(text, tokens, i)
+            found = self._longest_name_at(text, tokens, i) if stem(tokens[i].word) in trie else None
             if found is None:
                 i += 1
                 continue

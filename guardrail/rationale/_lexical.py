@@ -274,7 +274,8 @@ def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
     clauses: list[Sequence[Token]] = []
     first = 0
     for i in range(1, len(tokens)):
-        if tokens[i].word in _CONJUNCTIONS or _CLAUSE_PUNCTUATION.search(text, tokens[i - 1].end, tokens[i].start):
+        gap = text[tokens[i - 1].end : tokens[i].start]
+        if tokens[i].word in _CONJUNCTIONS or (gap != " " and _CLAUSE_PUNCTUATION.search(gap)):
             clauses.append(tokens[first:i])
             first = i
     clauses.append(tokens[first:])
