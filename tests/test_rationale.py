@@ -61,6 +61,7 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("Blue has to go in first; red can follow.", "blue"),
         ("No rule says so, but as a courtesy I'd still press green right now.", "green"),
         ("Press blue now, add red after.", "blue"),
+        ("The owner asked if the rabies shot is due — let me press red.", "red"),  # "asked if" is no condition
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:

@@ -194,3 +194,17 @@ def test_an_order_that_describes_its_tool_reads_as_an_order() -> None:
         descriptions={"run_pipeline": "Run the analysis pipeline.", "fastqc": "Quality control of reads."},
     )
     assert read_rationale("Survey done; now rerun the pipeline.", lab).action == "run_pipeline"
+
+
+def test_a_phrase_that_fits_a_tool_and_its_extension_alike_grounds_to_the_base_tool() -> None:
+    """ "search the catalog" is search_products, unless the phrase says what the longer name adds ("by image")."""
+    shop = ActionSpace(
+        ["search_products", "search_products_by_image", "add_to_cart"],
+        descriptions={
+            "search_products": "Search the store catalog by text.",
+            "search_products_by_image": "Search the catalog with an uploaded image.",
+            "add_to_cart": "Add a product to the cart.",
+        },
+    )
+    assert action("I'll search the catalog for those boots.", shop) == "search_products"
+    assert action("I'll search the catalog by image for those boots.", shop) == "search_products_by_image"

@@ -14,6 +14,8 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(?P<body>.*?)```", re.S)
 _DECODER = json.JSONDecoder()
 # Scanning every "{" of a 1 MB output would be quadratic; a real answer has its object among the first few.
 _MAX_CANDIDATES = 64
+# A string field of an object cut off mid-way (a model that ran out of tokens): "key": "value", escapes kept.
+_STRING_FIELD = re.compile(r'"(?P<key>[A-Za-z_]{1,40})"\s{0,8}:\s{0,8}"(?P<value>(?:[^"\\\n]|\\.){0,10000})"')
 
 
 def _objects(text: str) -> list[dict[str, Any]]:
@@ -41,11 +43,29 @@ def _scan(text: str) -> list[dict[str, Any]]:
     return found
 
 
+def _cut_off(text: str) -> dict[str, Any]:
+    """The string fields of an object that never closes, the first occurrence of each key (linear in the text)."""
+    fields: dict[str, Any] = {}
+    for match in _STRING_FIELD.finditer(text, text.find("{")):
+        try:
+            fields.setdefault(match.group("key"), json.loads(f'"{match.group("value")}"'))
+        except ValueError:
+            continue
+    return fields
+
+
 def parse_json(text: str) -> RawReading | None:
-    """Read the last JSON object that has an action field; None when there is none."""
+    """Read the last JSON object that has an action field; None when there is none.
+
+    An object cut off before it closes (``{"thought": "...", "tool": "x", "arguments": {"q": ...``) is read by its
+    string fields, so the rationale is its thought and not the raw text with its fields.
+    """
     if "{" not in text:
         return None
-    for obj in reversed(_objects(text)):
+    objects = _objects(text)
+    if not objects and text.lstrip().startswith(("{", "```")):
+        objects = [_cut_off(text)]
+    for obj in reversed(objects):
         reading = reading_from_mapping(obj)
         if reading is not None:
             if not reading.rationale:

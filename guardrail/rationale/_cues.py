@@ -271,8 +271,9 @@ SCOPE: Final[tuple[Scope, ...]] = (
         rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}"),
     _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
     _scope("list-after", "doubt", after=r"(?:,|,? and)(?: the)? @,? (?:and |or )?(?:the )?@"),  # "X, Y and Z"
-    _scope("condition", "doubt",
-        before=r" (?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
+    _scope("condition", "doubt",  # "asked if" / "check if" is "whether": a question reported, not a condition
+        before=r"(?<!ask)(?<!asks)(?<!asked)(?<!check)(?<!see)(?<!know)(?<!wonder)(?<!wondering)"
+        r" (?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
         r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*"),
     _scope("condition-after", "doubt", after=r",? (?:only )?(?:if|unless|in case|whenever)\b"),
     _scope("done", "past",

@@ -184,13 +184,25 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
         parts, telling = vocabulary.name_concepts[action], vocabulary.telling[action]
         if telling and telling <= said and len(parts & said) > 1:
             scores[action] += COVERAGE_BONUS
-    best, score = max(scores.items(), key=lambda item: item[1])
-    runner_up = max((value for action, value in scores.items() if action != best), default=0.0)
-    if score < MIN_SCORE or score < MARGIN * runner_up:
+    top = max(scores, key=scores.__getitem__)
+    rivals = [action for action, value in scores.items() if action != top and scores[top] < MARGIN * value]
+    # two that fit alike: the base tool, when none of the other's own name parts is said; more: none
+    best = _base(top, rivals[0], vocabulary, said) if len(rivals) == 1 else None if rivals else top
+    if best is None or scores[best] < MIN_SCORE:
         return None
     # The phrase runs over every word of the action's vocabulary in the clause, shared words included.
     matched = [i for i, word in enumerate(words) if best in vocabulary.folded.get(word.concept or "", ())]
     return Grounding(best, matched[0], matched[-1])
+
+
+def _base(one: str, other: str, vocabulary: Vocabulary, said: set[str | None]) -> str | None:
+    """Of two actions a phrase fits alike, the one whose name parts the other's extend, if the phrase says none of
+    the parts it adds ("search the catalog": ``search_products``, not ``search_products_by_image``); else None."""
+    for shorter, longer in ((one, other), (other, one)):
+        parts, more = vocabulary.name_concepts[shorter], vocabulary.name_concepts[longer]
+        if parts < more and not (more - parts) & said:
+            return shorter
+    return None
 
 
 def _read_word(vocabulary: Vocabulary, word: str) -> _Word:

@@ -70,6 +70,18 @@ def test_json_tool_call_shape_keeps_arguments() -> None:
     assert decision.arguments == {"to": "a@b.c"}
 
 
+def test_json_cut_off_before_it_closes_is_read_by_its_fields() -> None:
+    """A model that runs out of tokens mid-object: its thought is the rationale (not the raw text with its fields),
+    and its tool field the action."""
+    tools = ActionSpace(["get_forecast", "book_flight"])
+    text = '{"thought": "I need the forecast first, so I will call get_forecast.", "tool": "book_flight", "args": {"c'
+    decision = parse(text, tools)
+    assert decision.format == "json"
+    assert decision.rationale == "I need the forecast first, so I will call get_forecast."
+    assert decision.action == "book_flight"
+    assert decision.rationale_action == "get_forecast"
+
+
 def test_react_thought_action_input() -> None:
     """ReAct: the last Action line is the action; Thought is the rationale; Action Input the arguments."""
     tools = ActionSpace(["search_docs", "send_email"])
