@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -44,9 +45,10 @@ def _scan(text: str) -> list[dict[str, Any]]:
 
 
 def _cut_off(text: str) -> dict[str, Any]:
-    """The string fields of an object that never closes, the first occurrence of each key (linear in the text)."""
+    """The string fields of an object that never closes, the first occurrence of each key; the first few only (a
+    real answer has a handful), so at most a bounded scan past them."""
     fields: dict[str, Any] = {}
-    for match in _STRING_FIELD.finditer(text, text.find("{")):
+    for match in itertools.islice(_STRING_FIELD.finditer(text, text.find("{")), _MAX_CANDIDATES):
         try:
             fields.setdefault(match.group("key"), json.loads(f'"{match.group("value")}"'))
         except ValueError:
