@@ -10,7 +10,8 @@ the words after it, lower-cased, with markdown dropped and every other mention w
 - ``SCOPE``: whether the sentence counts at all. Every row is checked: a hedge, a question, a condition or a recap
   of what was already done drops the mention; a later step of a plan is kept only when no step before it is.
 
-A new cue is one row here plus one labelled line in the tests. Every pattern runs on a window of at most
+A new cue is one row here plus one labelled line in the tests. Windows separate words by single spaces and begin
+with one, so a pattern opens a word with a space, not ``\b``: the matcher then skips from space to space. Every pattern runs on a window of at most
 ``WINDOW`` characters and has no nested unbounded repetition, so reading stays linear in the rationale's length.
 """
 
