@@ -16,6 +16,7 @@ __all__ = [
     "checked_seed",
     "of_type",
     "require_callable",
+    "require_int",
     "require_number",
 ]
 
@@ -24,14 +25,45 @@ Fallback = Literal["raise", "random"] | str
 seeded random legal action), or the name of a fixed default action."""
 
 
-def require_number(owner: str, name: str, value: object, *, integer: bool = False) -> None:
-    """Raise ConfigurationError naming ``owner(name)`` and ``value`` unless it is a number (an int, if ``integer``).
+def require_number(
+    owner: str,
+    name: str,
+    value: object,
+    *,
+    integer: bool = False,
+    least: float | None = None,
+    most: float | None = None,
+) -> None:
+    """Raise ConfigurationError naming ``owner(name)`` and ``value`` unless it is a number (an int, if ``integer``)
+    in ``[least, most]`` (either bound optional).
 
-    A bool is refused: ``ReAsk(max_attempts=True)`` is a mistake, not 1.
+    A bool is refused: ``ReAsk(max_attempts=True)`` is a mistake, not 1; so is NaN, which no bound admits.
     """
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise ConfigurationError(f"{owner}({name}) must be {'an int' if integer else 'a number'}, got {value!r}")
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (isinstance(value, int) or not integer)
+        and _within(float(value), least, most)
+    ):
+        return
+    if least is not None and most is not None:
+        bound = f" in [{least}, {most}]"
+    elif least is not None:
+        bound = f" >= {least}"
+    elif most is not None:
+        bound = f" <= {most}"
+    else:
+        bound = ""
+    raise ConfigurationError(f"{owner}({name}) must be {'an int' if integer else 'a number'}{bound}, got {value!r}")
+
+
+def _within(number: float, least: float | None, most: float | None) -> bool:
+    return number == number and (least is None or number >= least) and (most is None or number <= most)  # not NaN
+
+
+def require_int(owner: str, name: str, value: object, *, least: int = 0, most: int | None = None) -> None:
+    """Raise ConfigurationError naming ``owner(name)`` and ``value`` unless it is an int in ``[least, most]``."""
+    require_number(owner, name, value, integer=True, least=least, most=most)
 
 
 def checked_actions(actions: ActionSpace | Iterable[str]) -> ActionSpace:

@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from guardrail._checks import require_int
 from guardrail._frozen import filled
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 
@@ -539,10 +540,9 @@ class InMemoryHistoryStore:
         idle_ttl: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if window < 1:
-            raise ConfigurationError(f"window must be >= 1, got {window}")
-        if max_episodes is not None and (isinstance(max_episodes, bool) or max_episodes < 1):
-            raise ConfigurationError(f"max_episodes must be >= 1 or None, got {max_episodes!r}")
+        require_int("InMemoryHistoryStore", "window", window, least=1)
+        if max_episodes is not None:
+            require_int("InMemoryHistoryStore", "max_episodes", max_episodes, least=1)
         if idle_ttl is not None and not (idle_ttl > 0 and math.isfinite(idle_ttl)):
             raise ConfigurationError(f"idle_ttl must be a positive number of seconds or None, got {idle_ttl!r}")
         self._window = window

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from guardrail._checks import require_int
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision
 from guardrail.detectors.base import Finding
-from guardrail.exceptions import ConfigurationError
 from guardrail.history import HistoryView
 
 __all__ = ["YIELD_WINDOW", "Budget", "BudgetView", "ReAskYield", "ReAskYields", "StepState"]
@@ -42,10 +42,7 @@ class Budget:
             value: object = getattr(self, name)
             if value is None and name != "min_steps_between_explorations":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigurationError(f"Budget({name}) must be an int, got {value!r}")
-            if value < 0:
-                raise ConfigurationError(f"Budget({name}) must be >= 0, got {value}")
+            require_int("Budget", name, value)
 
     @property
     def unbounded(self) -> bool:

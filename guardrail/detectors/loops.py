@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from guardrail._checks import require_int
 from guardrail.detectors.base import Finding
 from guardrail.exceptions import ConfigurationError
 from guardrail.history import MAX_CALL_WINDOW, CallRecord, canonical_arguments
@@ -76,15 +77,10 @@ class Loops:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigurationError(f"Loops({name}) must be an int >= {least} or None, got {value!r}")
-            if value > MAX_CALL_WINDOW:
-                raise ConfigurationError(f"Loops({name}) must be <= {MAX_CALL_WINDOW}, got {value!r}")
+            require_int("Loops", name, value, least=least, most=MAX_CALL_WINDOW)  # or None
         if self.ping_pong is not None and self.ping_pong % 2:
             raise ConfigurationError(f"Loops(ping_pong) must be even (A-B pairs), got {self.ping_pong}")
-        window: object = self.window
-        if isinstance(window, bool) or not isinstance(window, int) or not 2 <= window <= MAX_CALL_WINDOW:
-            raise ConfigurationError(f"Loops(window) must be an int in 2..{MAX_CALL_WINDOW}, got {self.window!r}")
+        require_int("Loops", "window", self.window, least=2, most=MAX_CALL_WINDOW)
         for name in ("identical", "same_error"):
             value = getattr(self, name)
             if value is not None and value > self.window:

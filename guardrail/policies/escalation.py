@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from guardrail._checks import require_int
 from guardrail.detectors.base import Finding
 from guardrail.detectors.loops import LOOP
 from guardrail.exceptions import ConfigurationError, LoopStopped
@@ -51,9 +52,7 @@ class Escalation:
 
     def __post_init__(self) -> None:
         for name in ("nudges", "blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigurationError(f"Escalation({name}) must be an int >= 0, got {value!r}")
+            require_int("Escalation", name, getattr(self, name))
         if not self.stop and self.blocks == 0:
             raise ConfigurationError("Escalation needs blocks >= 1 when stop=False (else nothing ever ends a loop)")
         if not self.stop_message.strip():

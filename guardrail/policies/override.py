@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from guardrail._checks import require_int
 from guardrail.arguments import argument_errors, carried_arguments
 from guardrail.detectors.base import INVALID_ACTION, KNOWING_DOING_GAP
 from guardrail.exceptions import ConfigurationError
@@ -46,9 +47,7 @@ class OverrideToRationale:
             raise ConfigurationError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
         if self.on_missing_args not in ("reask", "keep"):
             raise ConfigurationError(f"on_missing_args must be 'reask' or 'keep', got {self.on_missing_args!r}")
-        reasks: object = self.max_reasks
-        if isinstance(reasks, bool) or not isinstance(reasks, int) or reasks < 0:
-            raise ConfigurationError(f"max_reasks must be an integer >= 0, got {self.max_reasks!r}")
+        require_int("OverrideToRationale", "max_reasks", self.max_reasks)
 
     def correct(self, state: StepState) -> Override | ReAskRequest | Skip | None:
         """Override to the rationale's action, if confident, different and callable with the step's arguments."""

@@ -43,6 +43,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final, cast
 
+from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, normalise_key
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._reading import NO_READING, RationaleReader, RationaleReading
@@ -174,14 +175,13 @@ class CascadeReader:
             raise ConfigurationError(f"primary must be a reader, a callable (rationale, actions); got {primary!r}")
         if not callable(judge):
             raise ConfigurationError(f"judge must be a reader, a callable (rationale, actions); got {judge!r}")
-        if not _is_number(min_confidence) or not 0.0 <= min_confidence <= 1.0:
-            raise ConfigurationError(f"min_confidence must be a number in [0, 1]; got {min_confidence!r}")
-        if not _is_int(cache_size) or cache_size < 0:
-            raise ConfigurationError(f"cache_size must be an integer >= 0; got {cache_size!r}")
-        if not _is_number(timeout) or not math.isfinite(timeout) or timeout <= 0:
-            raise ConfigurationError(f"timeout must be a finite number of seconds > 0; got {timeout!r}")
-        if max_judge_calls is not None and (not _is_int(max_judge_calls) or max_judge_calls < 0):
-            raise ConfigurationError(f"max_judge_calls must be None or an integer >= 0; got {max_judge_calls!r}")
+        require_number("CascadeReader", "min_confidence", min_confidence, least=0, most=1)
+        require_int("CascadeReader", "cache_size", cache_size)
+        require_number("CascadeReader", "timeout", timeout, least=0)
+        if timeout == 0 or math.isinf(timeout):
+            raise ConfigurationError(f"CascadeReader(timeout) must be a finite number of seconds > 0, got {timeout!r}")
+        if max_judge_calls is not None:
+            require_int("CascadeReader", "max_judge_calls", max_judge_calls)
         self.primary = primary
         self.judge = judge
         self.min_confidence = min_confidence
@@ -337,14 +337,6 @@ def _async_entry(judge: RationaleReader) -> Callable[[str, ActionSpace], Awaitab
     return None
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 _NONE_WORDS: Final = ("none", "no_action", "none_of_these")
 """The judge's word for "no recommendation": the first one that is not an action's name."""
 
@@ -469,13 +461,14 @@ class JudgeBase(abc.ABC):
     failure: ClassVar[str] = "the judge's request failed"
 
     def __init__(self, *, confidence: float, max_tokens: int | None, max_chars: int) -> None:
-        checked: object = confidence
-        if not _is_number(checked) or math.isnan(confidence) or not 0.0 < confidence <= 1.0:
-            raise ConfigurationError(f"confidence must be a number in (0, 1]; got {confidence!r}")
-        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
-            raise ConfigurationError(f"max_tokens must be None or an integer >= 1; got {max_tokens!r}")
-        if not _is_int(max_chars) or max_chars < 1:
-            raise ConfigurationError(f"max_chars must be an integer >= 1; got {max_chars!r}")
+        require_number("JudgeReader", "confidence", confidence, least=0, most=1)
+        if confidence == 0:
+            raise ConfigurationError(
+                f"JudgeReader(confidence) must be in (0, 1] (its readings name an action), got {confidence!r}"
+            )
+        if max_tokens is not None:
+            require_int("JudgeReader", "max_tokens", max_tokens, least=1)
+        require_int("JudgeReader", "max_chars", max_chars, least=1)
         self.confidence = float(confidence)
         self.max_tokens = max_tokens
         self.max_chars = max_chars

@@ -11,8 +11,9 @@ the words after it, lower-cased, with markdown dropped and every other mention w
   of what was already done drops the mention; a later step of a plan is kept only when no step before it is.
 
 A new cue is one row here plus one labelled line in the tests. Windows separate words by single spaces and begin
-with one, so a pattern opens a word with a space, not ``\b``: the matcher then skips from space to space. Every pattern runs on a window of at most
-``WINDOW`` characters and has no nested unbounded repetition, so reading stays linear in the rationale's length.
+with one, so a pattern opens a word with a space, not ``\b``: the matcher then skips from space to space. Every
+pattern runs on a window of at most ``WINDOW`` characters and has no nested unbounded repetition, so reading stays
+linear in the rationale's length.
 """
 
 from __future__ import annotations

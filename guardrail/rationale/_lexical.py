@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._cues import DECISION, SCOPE, STANCE, VERB, WINDOW, Stance
@@ -96,16 +97,10 @@ class LexicalReader:
     max_chars: int = 20_000
 
     def __post_init__(self) -> None:
-        min_confidence: object = self.min_confidence
-        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)):
-            raise ConfigurationError(f"min_confidence must be a number; got {self.min_confidence!r}")
-        if not 0.0 <= min_confidence <= 1.0:
-            raise ConfigurationError(f"min_confidence must be in [0, 1]; got {self.min_confidence!r}")
+        require_number("LexicalReader", "min_confidence", self.min_confidence, least=0, most=1)
         if not isinstance(self.use_evidence, bool):
             raise ConfigurationError(f"use_evidence must be True or False; got {self.use_evidence!r}")
-        max_chars: object = self.max_chars
-        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
-            raise ConfigurationError(f"max_chars must be a positive integer; got {self.max_chars!r}")
+        require_int("LexicalReader", "max_chars", self.max_chars, least=1)
 
     def __call__(self, rationale: str, actions: ActionSpace) -> RationaleReading:
         """Read ``rationale`` against ``actions``; never raises on text, never returns an action outside it."""

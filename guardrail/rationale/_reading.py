@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace
 from guardrail.exceptions import ConfigurationError
 
@@ -30,14 +31,11 @@ class RationaleReading:
     judge_calls: int = 0
 
     def __post_init__(self) -> None:
-        confidence: object = self.confidence  # checked at run time: custom readers build readings too
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.0 <= confidence <= 1.0:
-            raise ConfigurationError(f"confidence must be a number in [0, 1]; got {self.confidence!r}")
+        # checked at run time: custom readers build readings too
+        require_number("RationaleReading", "confidence", self.confidence, least=0, most=1)
         if self.action is None and self.confidence != 0.0:
             raise ConfigurationError(f"a reading without an action has confidence 0; got {self.confidence!r}")
-        calls: object = self.judge_calls
-        if isinstance(calls, bool) or not isinstance(calls, int) or calls < 0:
-            raise ConfigurationError(f"judge_calls must be a whole number >= 0; got {self.judge_calls!r}")
+        require_int("RationaleReading", "judge_calls", self.judge_calls)
 
 
 NO_READING: Final = RationaleReading(action=None, confidence=0.0)

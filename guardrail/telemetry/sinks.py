@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from guardrail._checks import require_int
 from guardrail.exceptions import ConfigurationError, TelemetryError
 from guardrail.telemetry.events import RewardEvent, StepEvent
 
@@ -133,10 +134,9 @@ class JsonlSink:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise ConfigurationError(f"telemetry path {self.path} is a directory; give a file name")
-        if max_bytes is not None and (isinstance(max_bytes, bool) or max_bytes < 1):
-            raise ConfigurationError(f"max_bytes must be a positive number of bytes or None, got {max_bytes!r}")
-        if backups < 1:
-            raise ConfigurationError(f"backups must be >= 1, got {backups}")
+        if max_bytes is not None:
+            require_int("JsonlSink", "max_bytes", max_bytes, least=1)
+        require_int("JsonlSink", "backups", backups, least=1)
         if fsync not in ("never", "always", "interval"):
             raise ConfigurationError(f"fsync must be 'never', 'always' or 'interval', got {fsync!r}")
         if not fsync_interval >= 0:
