@@ -178,6 +178,13 @@ def test_hedged_or_absent_recommendations_give_none(text: str) -> None:
     assert read_rationale(text, COLOURS) == NO_READING
 
 
+def test_a_rationale_stuck_repeating_itself_recommends_nothing() -> None:
+    """A small model in a repetition loop (one line three times or more) makes no choice; twice is still a choice."""
+    line = "The backup is the first step, then press red.\n"
+    assert action(line * 3) is None
+    assert action(line * 2) == "red"
+
+
 @pytest.mark.parametrize(
     ("text", "space", "expected"),
     [

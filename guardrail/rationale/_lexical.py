@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -123,6 +124,8 @@ class LexicalReader:
         return reading
 
     def _read(self, text: str, space: ActionSpace) -> RationaleReading:
+        if _degenerate(text):
+            return NO_READING
         tokens = tokenize(text)
         names = space.find_mentions(text, tokens)
         words = vocabulary(space)
@@ -213,6 +216,12 @@ class LexicalReader:
             evidence=text[start:end],
             span=(start, end),
         )
+
+
+def _degenerate(text: str) -> bool:
+    """A model stuck repeating itself: one line of some length three times or more (what it says is no choice)."""
+    lines = Counter(line.strip() for line in text.split("\n") if len(line.strip()) >= 20)
+    return bool(lines) and max(lines.values()) >= 3
 
 
 def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
