@@ -403,6 +403,7 @@ FROZEN_TEST_SPLIT = {  # written by separate writers who never saw the reader; n
     "bandit.jsonl": "77cae46ae4013e6bc32deec5ee85b9ae054753875f1a1ce1b51fc8dfc2d3ee1a",
     "gemma.jsonl": "aab7134e2e566bf0ab0549bec25a7a3ec923f904ed8f1e64be6d99381e0b9dad",
     "tools.jsonl": "ee458bef3665a64ce34a988ac235293272a9eef91f1d20fb965096e1ff09adae",
+    "tools3.jsonl": "84b6117820ded8a03a37a8ff84a0a0c1141967ff29cd004474fb83615670693d",  # stop 13, a third writer
 }
 CORPUS = Path(__file__).parent / "data" / "rationale_corpus"
 
