@@ -264,9 +264,10 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], words: 
         if grounding is not None:
             inside = named < len(names) and names[named].start < clause[-1].end
             if not inside:
-                first = grounding.first
-                if first < grounding.last and VERB.match(" " + clause[first].word):
-                    first += 1  # "check the airspace": the verb is the order, read in the window before the mention
+                # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in
+                # the window before the mention, which starts right after it
+                verbs = [i for i in range(grounding.first + 1) if VERB.match(" " + clause[i].word)]
+                first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
                 found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
             elif _extends(grounding.action, names[named].action):
                 names[named] = Mention(grounding.action, names[named].start, names[named].end)
