@@ -208,3 +208,16 @@ def test_a_phrase_that_fits_a_tool_and_its_extension_alike_grounds_to_the_base_t
     )
     assert action("I'll search the catalog for those boots.", shop) == "search_products"
     assert action("I'll search the catalog by image for those boots.", shop) == "search_products_by_image"
+
+
+def test_a_tool_that_matches_every_word_another_matches_and_more_wins_whatever_the_margin() -> None:
+    """ "Run dbt tests": dbt.run_model matches "run" and "dbt", which dbt.test_model matches too, plus "tests"."""
+    dbt = ActionSpace(
+        ["dbt.run_model", "dbt.test_model", "warehouse.execute_sql"],
+        descriptions={
+            "dbt.run_model": "Run a dbt model and its upstream dependencies.",
+            "dbt.test_model": "Run the dbt tests defined for a model.",
+            "warehouse.execute_sql": "Execute SQL against the warehouse.",
+        },
+    )
+    assert action("Next, run dbt tests on fct_revenue.", dbt) == "dbt.test_model"

@@ -171,11 +171,11 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
     """
     words = [vocabulary.word(token.word) for token in tokens]
     scores: dict[str, float] = {}
-    credited: set[tuple[str | None, str]] = set()
+    credited: dict[str, set[str | None]] = {}  # action -> the concepts it was credited for
     for word in words:
         for action, credit in word.credits:
-            if (word.concept, action) not in credited:
-                credited.add((word.concept, action))
+            if word.concept not in credited.setdefault(action, set()):
+                credited[action].add(word.concept)
                 scores[action] = scores.get(action, 0.0) + credit
     if not scores:
         return None  # most clauses: no word that tells one action from the others
@@ -185,7 +185,13 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
         if telling and telling <= said and len(parts & said) > 1:
             scores[action] += COVERAGE_BONUS
     top = max(scores, key=scores.__getitem__)
-    rivals = [action for action, value in scores.items() if action != top and scores[top] < MARGIN * value]
+    # a rival counts when it scores near the top, and for a word the top lacks ("run dbt tests": dbt.run_model
+    # matches "run" and "dbt", which dbt.test_model matches too, plus "tests")
+    rivals = [
+        action
+        for action, value in scores.items()
+        if action != top and scores[top] < MARGIN * value and not credited[action] < credited[top]
+    ]
     # two that fit alike: the base tool, when none of the other's own name parts is said; more: none
     best = _base(top, rivals[0], vocabulary, said) if len(rivals) == 1 else None if rivals else top
     if best is None or scores[best] < MIN_SCORE:
