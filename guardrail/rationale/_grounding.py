@@ -53,6 +53,8 @@ _EQUIVALENT_ROWS = (
     "doc docs documentation manual",
     "ticket issue case",
     "log logs",
+    "resolve close",
+    "cost spend expense",
 )
 _EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENT_ROWS for word in row.split()}
 
