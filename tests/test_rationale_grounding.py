@@ -221,3 +221,19 @@ def test_a_tool_that_matches_every_word_another_matches_and_more_wins_whatever_t
         },
     )
     assert action("Next, run dbt tests on fct_revenue.", dbt) == "dbt.test_model"
+
+
+def test_shared_words_tell_apart_two_tools_that_fit_alike() -> None:
+    """ "open a new ticket": both create tools fit "new"/"create", only one of them has "ticket" (a word most tools
+    share, which alone tells nothing) and "helpdesk"."""
+    desk = ActionSpace(
+        ["helpdesk__list_user_tickets", "helpdesk__create_ticket", "helpdesk__add_note", "statuspage__create_incident"],
+        descriptions={
+            "helpdesk__list_user_tickets": "List all tickets requested by a user.",
+            "helpdesk__create_ticket": "Create a new helpdesk ticket on behalf of a user.",
+            "helpdesk__add_note": "Add an internal note to a ticket.",
+            "statuspage__create_incident": "Create a new incident on the public status page.",
+        },
+    )
+    assert action("I'll open a new ticket for them with the helpdesk create tool.", desk) == "helpdesk__create_ticket"
+    assert action("I'll open a new incident on the status page.", desk) == "statuspage__create_incident"

@@ -172,13 +172,13 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
     once per action. Linear in the clause whatever the size of the catalogue.
     """
     words = [vocabulary.word(token.word) for token in tokens]
-    scores: dict[str, float] = {}
-    credited: dict[str, set[str | None]] = {}  # action -> the concepts it was credited for
+    credits: dict[tuple[str | None, str], float] = {}  # (concept, action): a concept counts once, at its best
     for word in words:
         for action, credit in word.credits:
-            if word.concept not in credited.setdefault(action, set()):
-                credited[action].add(word.concept)
-                scores[action] = scores.get(action, 0.0) + credit
+            credits[word.concept, action] = max(credit, credits.get((word.concept, action), 0.0))
+    scores: dict[str, float] = {}
+    for (_, action), credit in credits.items():
+        scores[action] = scores.get(action, 0.0) + credit
     if not scores:
         return None  # most clauses: no word that tells one action from the others
     said = {word.concept for word in words}
@@ -187,20 +187,26 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
         if telling and telling <= said and len(parts & said) > 1:
             scores[action] += COVERAGE_BONUS
     top = max(scores, key=scores.__getitem__)
-    # a rival counts when it scores near the top, and for a word the top lacks ("run dbt tests": dbt.run_model
-    # matches "run" and "dbt", which dbt.test_model matches too, plus "tests")
-    rivals = [
-        action
-        for action, value in scores.items()
-        if action != top and scores[top] < MARGIN * value and not credited[action] < credited[top]
-    ]
-    # two that fit alike: the base tool, when none of the other's own name parts is said; more: none
-    best = _base(top, rivals[0], vocabulary, said) if len(rivals) == 1 else None if rivals else top
+    near = [action for action, value in scores.items() if action == top or scores[top] < MARGIN * value]
+    best = top if len(near) == 1 else _dominant(near, words, vocabulary, said)
     if best is None or scores[best] < MIN_SCORE:
         return None
     # The phrase runs over every word of the action's vocabulary in the clause, shared words included.
     matched = [i for i, word in enumerate(words) if best in vocabulary.folded.get(word.concept or "", ())]
     return Grounding(best, matched[0], matched[-1])
+
+
+def _dominant(near: Sequence[str], words: Sequence[_Word], vocabulary: Vocabulary, said: set[str | None]) -> str | None:
+    """Of actions that fit a phrase alike, the one whose vocabulary has every word of it any other's has and more,
+    shared words counted ("open a new ticket with the helpdesk create tool": create_ticket, not create_incident);
+    else, of two, the base tool (see :func:`_base`); else None."""
+    has = {
+        action: {w.concept for w in words if action in vocabulary.folded.get(w.concept or "", ())} for action in near
+    }
+    for action in near:
+        if all(has[other] < has[action] for other in near if other != action):
+            return action
+    return _base(near[0], near[1], vocabulary, said) if len(near) == 2 else None
 
 
 def _base(one: str, other: str, vocabulary: Vocabulary, said: set[str | None]) -> str | None:
