@@ -237,3 +237,16 @@ def test_shared_words_tell_apart_two_tools_that_fit_alike() -> None:
     )
     assert action("I'll open a new ticket for them with the helpdesk create tool.", desk) == "helpdesk__create_ticket"
     assert action("I'll open a new incident on the status page.", desk) == "statuspage__create_incident"
+
+
+def test_an_abbreviated_tool_word_grounds_like_the_word() -> None:
+    """ "cmd" is "command" (a row of the equivalents table)."""
+    ide = ActionSpace(
+        ["Read File", "Run Command", "Ask User"],
+        descriptions={
+            "Read File": "Read a file.",
+            "Run Command": "Run a shell command.",
+            "Ask User": "Ask the user a question.",
+        },
+    )
+    assert action("deps first. run cmd: npm install", ide) == "Run Command"

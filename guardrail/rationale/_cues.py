@@ -238,7 +238,7 @@ STANCE: Final[tuple[Stance, ...]] = (
         alone=True,
     ),
     _stance("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
-        after=rf"(?:[.!]?$| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
+        after=rf"(?:[.!]?$|,? (?:and )?then\b| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
 )
 """The stance rows, in the order they are tried on each window."""
 # fmt: on

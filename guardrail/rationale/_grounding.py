@@ -54,6 +54,7 @@ _EQUIVALENT_ROWS = (
     "ticket issue case",
     "log logs",
     "resolve close",
+    "command cmd",
     "cost spend expense",
 )
 _EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENT_ROWS for word in row.split()}
