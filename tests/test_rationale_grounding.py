@@ -250,3 +250,10 @@ def test_an_abbreviated_tool_word_grounds_like_the_word() -> None:
         },
     )
     assert action("deps first. run cmd: npm install", ide) == "Run Command"
+
+
+def test_a_recap_of_a_described_action_is_not_a_recommendation() -> None:
+    """ "I checked their billing record": what was done, whatever the verb ("patched", "posted", "fetched")."""
+    assert action("I checked the wiki for the onboarding steps.", SUPPORT) is None
+    assert action("Recap: I fetched the customer's billing record and it looks fine.", SUPPORT) is None
+    assert action("Next I'll fetch the customer's billing record.", SUPPORT) == "billing.get_customer"

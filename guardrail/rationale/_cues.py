@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["DECISION", "SCOPE", "STANCE", "VERB", "WINDOW", "Scope", "Stance"]
+__all__ = ["DECISION", "PAST", "SCOPE", "STANCE", "VERB", "WINDOW", "Scope", "Stance"]
 
 WINDOW: Final = 60
 """Characters of each window (before and after the mention) the patterns see."""
@@ -52,6 +52,8 @@ _VERB = (
     r"|delete|remove|record|notify|submit|draft|write|post|reply|forward|search|find|get|list|see|view|pull up"
     r"|scan|measure|merge|deploy|roll back|refund|escalate|assign|dispatch|sync|fire|test|file|lookup))"
 )
+PAST: Final = r"[a-z]{2,}(?<!e)ed"
+"""A regular past tense ("checked", "patched"; not "need" or "proceed")."""
 VERB: Final = re.compile(rf"{_VERB}$")
 """A verb of choice or of a tool's work, given as " word"."""
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
@@ -281,9 +283,8 @@ SCOPE: Final[tuple[Scope, ...]] = (
     _scope("done", "past",
         before=r" (?:i|we|you|agent|it)"
         r"(?: (?:have|'ve|had|'d|already|previously|just|also|first|initially|originally))*"
-        r" (?:called|used|ran|tried|pressed|pulled|played|chose|picked|selected|took|searched|checked|queried"
-        rf"|looked|fetched|sent|opened|clicked|executed|invoked|visited|explored|got|received|asked|emailed|created"
-        rf"|did){_GAP}| (?:already|previously|earlier|last time|so far){_GAP}"),
+        rf" (?:{PAST}|ran|chose|took|sent|got|did|made|left|put|wrote|found|saw|built){_GAP}"
+        rf"| (?:already|previously|earlier|last time|so far){_GAP}"),
     _scope("done-after", "past",
         after=r" (?:was|were|has been|have been|had been) (?:already |just |previously )?(?:called|used|run|tried"
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
-from guardrail.rationale._cues import DECISION, SCOPE, STANCE, VERB, WINDOW, Stance
+from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Stance
 from guardrail.rationale._grounding import Vocabulary, ground, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
@@ -54,6 +54,7 @@ _MARKUP = str.maketrans(
     {"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " ", "@": "(at)"}
 )
 _SPACES = re.compile(r"\s+")
+_PAST = re.compile(PAST)
 # The stance rows that read the window before the mention (some also check the one after), and those that read only
 # the window after it: each table speaks through its first matching row.
 _BEFORE_ROWS = tuple(row for row in STANCE if row.before is not None)
@@ -266,12 +267,19 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], words: 
             if not inside:
                 # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in
                 # the window before the mention, which starts right after it
-                verbs = [i for i in range(grounding.first + 1) if VERB.match(" " + clause[i].word)]
+                verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
                 first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
                 found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
             elif _extends(grounding.action, names[named].action):
                 names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
+
+
+def _is_verb(clause: Sequence[Token], i: int) -> bool:
+    """Whether the clause's ``i``-th word is its verb: an order ("check"), or a recap of what was done ("I checked")."""
+    word = clause[i].word
+    recap = i > 0 and clause[i - 1].word in ("i", "we") and _PAST.fullmatch(word) is not None
+    return recap or VERB.match(" " + word) is not None
 
 
 def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
