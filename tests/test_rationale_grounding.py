@@ -257,3 +257,8 @@ def test_a_recap_of_a_described_action_is_not_a_recommendation() -> None:
     assert action("I checked the wiki for the onboarding steps.", SUPPORT) is None
     assert action("Recap: I fetched the customer's billing record and it looks fine.", SUPPORT) is None
     assert action("Next I'll fetch the customer's billing record.", SUPPORT) == "billing.get_customer"
+
+
+def test_a_subject_starts_a_new_phrase_inside_a_sentence() -> None:
+    """ "Before emailing the customer I'll pull up the billing record": two phrases, the second one the order."""
+    assert action("Before emailing the customer I'll pull up their billing record.", SUPPORT) == "billing.get_customer"

@@ -28,11 +28,12 @@ __all__ = ["LexicalReader"]
 
 # A sentence ends at . ! ? ; followed by space, and at a line break ("0.4" and "billing.get" do not end one).
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
-# A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction.
+# A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction or a subject ("Before
+# recording the gift | I should merge the duplicates": two phrases, each grounded on its own).
 _CLAUSE_PUNCTUATION = re.compile(r"[,:()—–]| - ")
 _CONJUNCTIONS = frozenset(
     "and but so then because since while although though however or before after until unless if once when "
-    "instead rather than".split()
+    "instead rather than i we let".split()
 )
 # A line that recaps history: "Step 3: red -> 0.4", "t=5 action=red reward=1", "Round 2: pressed blue (reward 0)",
 # "2. Black door -> reward 0.7".
