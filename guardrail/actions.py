@@ -45,7 +45,8 @@ _CONTEXT_WORDS = frozenset(
     "arm arms button option choice door cell square slot lever box position spot number machine tool "
     "action move card column row tile corner side pick picking choose choosing chose select selecting "
     "play playing press pressing pull pulling take taking try trying go going move moving head heading "
-    "turn mark place put with for on at in to index than avoid not is be block blocking".split()
+    "turn mark place put with for on at in to index than avoid not is be block blocking swipe swiping tap tapping "
+    "scroll scrolling slide sliding".split()
 )
 
 

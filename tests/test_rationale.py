@@ -63,6 +63,7 @@ def action(text: str, space: ActionSpace = COLOURS) -> str | None:
         ("Press blue now, add red after.", "blue"),
         ("The owner asked if the rabies shot is due — let me press red.", "red"),  # "asked if" is no condition
         ("It must be backed up first. So: blue, then red.", "blue"),
+        ("merge the two 64s - swipe blue", "blue"),
     ],
 )
 def test_decision_cues_name_the_recommended_action(text: str, expected: str) -> None:

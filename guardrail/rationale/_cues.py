@@ -50,7 +50,8 @@ _VERB = (
     r"|return to|head|move|go|turn|step|walk|confirm|confirming|verify|verifying|review|reviewing|inspect|inspecting"
     r"|read|reading|compute|computing|rerun|retry|restart|rebuild|clean up|book|schedule|cancel|add|create|update"
     r"|delete|remove|record|notify|submit|draft|write|post|reply|forward|search|find|get|list|see|view|pull up"
-    r"|scan|measure|merge|deploy|roll back|refund|escalate|assign|dispatch|sync|fire|test|file|lookup))"
+    r"|scan|measure|merge|deploy|roll back|refund|escalate|assign|dispatch|sync|fire|test|file|lookup|swipe|tap"
+    r"|scroll|drag|type|enter|make|craft|build))"
 )
 PAST: Final = r"[a-z]{2,}(?<!e)ed"
 """A regular past tense ("checked", "patched"; not "need" or "proceed")."""
