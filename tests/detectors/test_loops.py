@@ -161,28 +161,63 @@ def test_record_outcome_rejects_bad_input_and_keeps_what_was_recorded() -> None:
     assert call.outcome == outcome_digest("r", arguments={"q": "x"})
 
 
+class _Bare:
+    """A custom history store that keeps steps and rewards but no calls (no record_call)."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryHistoryStore()
+
+    def view(self, episode: str, k: int) -> Any:
+        return self.inner.view(episode, k)
+
+    def record_step(self, episode: str, k: int, action: int, **kw: Any) -> int:
+        return self.inner.record_step(episode, k, action, **kw)
+
+    def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
+        return self.inner.record_reward(episode, k, reward, step=step)
+
+    def reset(self, episode: str) -> None:
+        self.inner.reset(episode)
+
+
 def test_record_outcome_needs_a_store_that_keeps_calls() -> None:
-    class Bare:
-        def __init__(self) -> None:
-            self.inner = InMemoryHistoryStore()
-
-        def view(self, episode: str, k: int) -> Any:
-            return self.inner.view(episode, k)
-
-        def record_step(self, episode: str, k: int, action: int, **kw: Any) -> int:
-            return self.inner.record_step(episode, k, action, **kw)
-
-        def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
-            return self.inner.record_reward(episode, k, reward, step=step)
-
-        def reset(self, episode: str) -> None:
-            self.inner.reset(episode)
-
-    guard = Guard(TOOLS, history=Bare(), detectors=[Loops()])
+    guard = Guard(TOOLS, history=_Bare())
     _step(guard, "search")
     guard.new_user_message("e")  # no counters to reset: nothing happens
     with pytest.raises(ConfigurationError, match="keeps no calls"):
         guard.record_outcome("e", result="r")
+
+
+def test_loops_with_a_store_that_keeps_no_calls_is_refused_at_construction_naming_both() -> None:
+    """It would see no call and never fire: a ConfigurationError naming the store and the detector, not a no-op."""
+    with pytest.raises(ConfigurationError, match=r"detector Loops reads the episode's calls.*store _Bare keeps none"):
+        Guard(TOOLS, history=_Bare(), detectors=[Loops()])
+
+
+def test_any_detector_that_says_it_needs_calls_is_refused_with_a_store_that_keeps_none() -> None:
+    class ReadsCalls:
+        needs_calls = True
+
+        def detect(self, state: Any) -> list[Any]:
+            return []
+
+    with pytest.raises(ConfigurationError, match="detector ReadsCalls"):
+        Guard(TOOLS, history=_Bare(), detectors=[ReadsCalls()])
+    Guard(TOOLS, history=_Bare(), detectors=[])  # no detector reads calls: the bare store is fine
+
+
+def test_loops_is_accepted_with_both_stores_that_keep_calls() -> None:
+    """The in-memory store and the Redis store keep calls (building a Redis store does not connect)."""
+    from guardrail.stores import RedisHistoryStore
+
+    Guard(TOOLS, history=InMemoryHistoryStore(), detectors=[Loops()])
+    store = RedisHistoryStore("redis://127.0.0.1:1/0")
+    Guard(TOOLS, history=store, detectors=[Loops()]).close()
+
+
+def test_a_history_that_is_not_a_store_is_still_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="history must be a HistoryStore"):
+        Guard(TOOLS, history=object(), detectors=[Loops()])  # type: ignore[arg-type]
 
 
 def test_async_twins_record_outcomes_and_user_messages() -> None:
