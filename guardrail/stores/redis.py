@@ -385,7 +385,9 @@ def _call(entry: str) -> tuple[CallRecord, list[str]]:
     return CallRecord(int(step), name, arguments, outcome, bool(failed), error), texts
 
 
-def _parse_snapshot(k: int, reply: Sequence[Any]) -> _Snapshot:
+def _parse_snapshot(k: int, reply: Sequence[Any], previous: _Snapshot | None = None) -> _Snapshot:
+    """The state in a script's reply; call records already parsed in ``previous`` are reused, not decoded again
+    (a step usually adds one call to the up to 64 a view carries)."""
     flat = [_text(x) for x in reply[2]]
     fields: dict[str, str] = dict(zip(flat[0::2], flat[1::2], strict=True))
     recent = tuple(int(_text(x)) for x in reply[3])
@@ -395,13 +397,19 @@ def _parse_snapshot(k: int, reply: Sequence[Any]) -> _Snapshot:
         pending.append((int(index), int(action)))
     last_exploration = fields.get("last_exploration_step")
     entries = tuple(_text(x) for x in reply[6]) if len(reply) > 6 else ()
+    known = dict(zip(previous.entries, previous.view.calls, strict=True)) if previous is not None else {}
     calls: list[CallRecord] = []
     texts: dict[int, Sequence[str]] = {}
     for entry in entries:
-        record, argument_texts_ = _call(entry)
+        record = known.get(entry)
+        waiting: Sequence[str]
+        if record is None:
+            record, waiting = _call(entry)
+        else:
+            waiting = previous.texts.get(record.step, ()) if previous is not None else ()
         calls.append(record)
         if record.outcome is None:
-            texts[record.step] = argument_texts_
+            texts[record.step] = waiting
     view = HistoryView(
         k=k,
         t=int(fields.get("t", 0)),
@@ -620,7 +628,9 @@ class RedisHistoryStore:
             return frozenset(self._local)
 
     def _remember(self, episode: str, k: int, reply: Sequence[Any]) -> _Snapshot:
-        snapshot = _parse_snapshot(k, reply)
+        with self._lock:
+            cached = self._cache.get(episode)
+        snapshot = _parse_snapshot(k, reply, cached[0] if cached is not None and cached[0].view.k == k else None)
         if self.cache_size:
             with self._lock:
                 self._cache[episode] = (snapshot, time.monotonic())
