@@ -181,6 +181,7 @@ class _Bare:
 
 
 def test_record_outcome_needs_a_store_that_keeps_calls() -> None:
+    """A Guard with no call-reading detector accepts a bare store; recording an outcome there says why it cannot."""
     guard = Guard(TOOLS, history=_Bare())
     _step(guard, "search")
     guard.new_user_message("e")  # no counters to reset: nothing happens
@@ -216,8 +217,34 @@ def test_loops_is_accepted_with_both_stores_that_keep_calls() -> None:
 
 
 def test_a_history_that_is_not_a_store_is_still_a_configuration_error() -> None:
+    """The refusal of a non-store comes first, whatever the detectors."""
     with pytest.raises(ConfigurationError, match="history must be a HistoryStore"):
         Guard(TOOLS, history=object(), detectors=[Loops()])  # type: ignore[arg-type]
+
+
+class _CallsApart(_Bare):
+    """A custom store that keeps calls with record_call but cannot write a step and its call at once."""
+
+    def record_call(self, episode: str, k: int, step: int, name: str, arguments: Any) -> None:
+        self.inner.record_call(episode, k, step, name, arguments)
+
+    def record_outcome(self, episode: str, k: int, **kw: Any) -> int:
+        return self.inner.record_outcome(episode, k, **kw)
+
+    def new_user_message(self, episode: str, k: int) -> None:
+        self.inner.new_user_message(episode, k)
+
+
+def test_a_store_without_record_step_call_gets_the_step_then_its_call_and_loops_still_fire() -> None:
+    """The Guard writes a step and its call at once only where the store can; elsewhere record_step then
+    record_call, and the loop is caught all the same."""
+    guard = Guard(TOOLS, history=_CallsApart(), detectors=[Loops()])
+    seen = []
+    for _ in range(4):
+        seen.append(_step(guard, "search", {"q": "x"}))
+        guard.record_outcome("e", result="nothing")
+    assert [len(f) for f in seen] == [0, 0, 0, 1]
+    assert [c.step for c in guard.view("e").calls] == [0, 1, 2, 3]
 
 
 def test_async_twins_record_outcomes_and_user_messages() -> None:
