@@ -631,18 +631,22 @@ class _Step:
         action = self.final_action
         assert action is not None
         k = len(config.actions)
-        index = config.history.record_step(
-            self.episode,
-            k,
-            config.actions.index(action),
-            interventions=self._interventions(),
-            extra_agent_calls=self.calls - 1,
-            explored=any(act.kind == "explore" and act.how == "applied" for act in self.acts),
-        )
-        if config.keeps_calls:  # the executed call, with the last answer's arguments when it named this action
-            decision = self.answers[-1]
-            arguments = decision.arguments if decision.action == action else None
-            cast(CallHistoryStore, config.history).record_call(self.episode, k, index, action, arguments)
+        costs: dict[str, Any] = {
+            "interventions": self._interventions(),
+            "extra_agent_calls": self.calls - 1,
+            "explored": any(act.kind == "explore" and act.how == "applied" for act in self.acts),
+        }
+        if not config.keeps_calls:
+            return config.history.record_step(self.episode, k, config.actions.index(action), **costs)
+        decision = self.answers[-1]  # the executed call, with the last answer's arguments when it named this action
+        arguments = decision.arguments if decision.action == action else None
+        # The step and its call as one write where the store can (StepCallStore); getattr, as a protocol check per
+        # step is slow.
+        together = getattr(config.history, "record_step_call", None)
+        if together is not None:
+            return int(together(self.episode, k, config.actions.index(action), action, arguments, **costs))
+        index = config.history.record_step(self.episode, k, config.actions.index(action), **costs)
+        cast(CallHistoryStore, config.history).record_call(self.episode, k, index, action, arguments)
         return index
 
     def _finish(self) -> StepResult:

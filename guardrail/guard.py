@@ -33,8 +33,8 @@ from guardrail.history import (
     CallHistoryStore,
     HistoryStore,
     HistoryView,
-    InMemoryHistoryStore,
     check_reward,
+    checked_history,
     record_outcome,
 )
 from guardrail.parsing import Format
@@ -119,7 +119,7 @@ class Guard:
         self.seed = checked_seed(seed)
         self._seed_key: tuple[int, ...] = (seed,) if seed is not None else (uuid.uuid4().int & (2**63 - 1),)
         self.budget = of_type("budget", budget, Budget) or Budget()
-        self.history: HistoryStore = of_type("history", history, HistoryStore) or InMemoryHistoryStore()
+        self.history: HistoryStore = checked_history(history, self.detectors)  # a detector may need its calls
         require_callable(reader=reader, parser=parser, clock=clock, sleep=sleep)
         self.reader = reader
         self.format: Format = format

@@ -34,12 +34,17 @@ __all__ = [
     "HistoryStore",
     "HistoryView",
     "InMemoryHistoryStore",
+    "StepCallStore",
     "StepRecord",
+    "argument_texts",
     "call_store",
     "canonical_arguments",
     "check_reward",
+    "checked_history",
     "outcome_digest",
     "record_outcome",
+    "waiting_call",
+    "with_outcome",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -109,7 +114,8 @@ def canonical_arguments(arguments: Mapping[str, Any] | None) -> str:
     return json.dumps(_normal(arguments), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _argument_texts(arguments: Mapping[str, Any] | None) -> list[str]:
+def argument_texts(arguments: Mapping[str, Any] | None) -> list[str]:
+    """A call's string arguments as an outcome digest reads past them (normalised, the longest first)."""
     texts: list[str] = []
     stack: list[Any] = [arguments] if arguments else []
     while stack:
@@ -140,8 +146,12 @@ def outcome_digest(text: str, *, arguments: Mapping[str, Any] | None = None, err
     every token holding a digit counts as an id (request ids, attempt counts, retry-after seconds), except a
     three-digit status code. Linear in the text's length.
     """
+    return _digest(text, argument_texts(arguments), error)
+
+
+def _digest(text: str, texts: Sequence[str], error: bool) -> str:
     normal = _VOLATILE.sub("#", _SPACES.sub(" ", text).strip())
-    for value in _argument_texts(arguments):
+    for value in texts:
         normal = normal.replace(value, "\x00")
     if error:
         normal = _TOKEN.sub(_mask_token, normal)
@@ -177,51 +187,59 @@ class CallRecord:
         return f"{self.name}({arguments})"
 
 
+def waiting_call(calls: Sequence[CallRecord], step: int | None) -> int:
+    """The position in ``calls`` of the latest call still waiting for an outcome (or of the call at ``step``).
+
+    Raises:
+        InvalidInputError: no such call is waiting (since the episode's last user message).
+    """
+    for index in range(len(calls) - 1, -1, -1):  # the latest first: usually the last one
+        record = calls[index]
+        if (step is None or record.step == step) and record.outcome is None:
+            return index
+        if step is not None and record.step < step:
+            break
+    which = "no call" if step is None else f"no call at step {step}"
+    raise InvalidInputError(f"{which} of this episode since its last user message is waiting for an outcome")
+
+
+def with_outcome(record: CallRecord, texts: Sequence[str], result: str | None, error: str | None) -> CallRecord:
+    """``record`` with its result or error attached (``texts``: its :func:`argument_texts`, read past)."""
+    if error is not None:
+        return CallRecord(record.step, record.name, record.arguments, _digest(error, texts, True), True, error[:200])
+    return CallRecord(record.step, record.name, record.arguments, _digest(result or "", texts, False))
+
+
 @dataclass(slots=True)
 class CallLog:
     """An episode's latest calls since its last user message, at most :data:`MAX_CALL_WINDOW` of them.
 
-    Each update is O(1); a user message clears it, so loop counters start again.
+    Each update is O(1); a user message clears it, so loop counters start again. A call waiting for its outcome
+    keeps its :func:`argument_texts` (what the outcome's digest reads past) until the outcome comes.
     """
 
     calls: deque[CallRecord] = field(default_factory=lambda: deque(maxlen=MAX_CALL_WINDOW))
     user_messages: int = 0
-    _raw_arguments: dict[int, Mapping[str, Any] | None] = field(default_factory=dict)
+    texts: dict[int, list[str]] = field(default_factory=dict)
 
     def add(self, step: int, name: str, arguments: Mapping[str, Any] | None) -> None:
         """Record an executed call (its outcome comes later)."""
         if len(self.calls) == self.calls.maxlen:
-            self._raw_arguments.pop(self.calls[0].step, None)
+            self.texts.pop(self.calls[0].step, None)
         self.calls.append(CallRecord(step, name, canonical_arguments(arguments)))
-        self._raw_arguments[step] = arguments
+        self.texts[step] = argument_texts(arguments)
 
     def add_outcome(self, result: str | None, error: str | None, step: int | None = None) -> int:
         """Attach a result or an error to the latest call still waiting (or to ``step``); returns its step."""
-        index = self._waiting(step)
+        index = waiting_call(self.calls, step)
         record = self.calls[index]
-        arguments = self._raw_arguments.pop(record.step, None)
-        if error is not None:
-            outcome = outcome_digest(error, arguments=arguments, error=True)
-            self.calls[index] = CallRecord(record.step, record.name, record.arguments, outcome, True, error[:200])
-        else:
-            outcome = outcome_digest(result or "", arguments=arguments)
-            self.calls[index] = CallRecord(record.step, record.name, record.arguments, outcome)
+        self.calls[index] = with_outcome(record, self.texts.pop(record.step, ()), result, error)
         return record.step
-
-    def _waiting(self, step: int | None) -> int:
-        for index in range(len(self.calls) - 1, -1, -1):  # the latest first: usually the last one
-            record = self.calls[index]
-            if (step is None or record.step == step) and record.outcome is None:
-                return index
-            if step is not None and record.step < step:
-                break
-        which = "no call" if step is None else f"no call at step {step}"
-        raise InvalidInputError(f"{which} of this episode since its last user message is waiting for an outcome")
 
     def new_user_message(self) -> None:
         """A new user message: forget the calls, so loop counters start again."""
         self.calls.clear()
-        self._raw_arguments.clear()
+        self.texts.clear()
         self.user_messages += 1
 
 
@@ -464,6 +482,50 @@ class CallHistoryStore(Protocol):
         ...
 
 
+@runtime_checkable
+class StepCallStore(Protocol):
+    """A call-keeping store that records a step and its call as one write (so no reader, and no failure, ever
+    sees the step without its call). The Guard uses it when a store has it, else ``record_step`` then
+    ``record_call``."""
+
+    def record_step_call(
+        self,
+        episode: str,
+        k: int,
+        action: int,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        interventions: int = 0,
+        extra_agent_calls: int = 0,
+        explored: bool = False,
+    ) -> int:
+        """``record_step`` and ``record_call`` of that step at once; returns the step's index."""
+        ...
+
+
+def checked_history(history: object, detectors: Sequence[object]) -> HistoryStore:
+    """``Guard(history=...)``: a HistoryStore (default: in memory) that keeps calls if any detector reads them.
+
+    A detector reads calls when it says so (``needs_calls = True``, as :class:`~guardrail.detectors.Loops` does);
+    on a store without ``record_call`` it would see no call and silently find nothing, so that is a
+    ConfigurationError naming the store and the detector.
+    """
+    if history is None:
+        return InMemoryHistoryStore()
+    if not isinstance(history, HistoryStore):
+        raise ConfigurationError(f"history must be a HistoryStore, got {history!r}")
+    if not isinstance(history, CallHistoryStore):
+        for detector in detectors:
+            if getattr(detector, "needs_calls", False):
+                raise ConfigurationError(
+                    f"the detector {type(detector).__name__} reads the episode's calls, but the history store "
+                    f"{type(history).__name__} keeps none (it has no record_call/record_outcome/new_user_message), "
+                    "so it would never fire; use a store that keeps calls (InMemoryHistoryStore, RedisHistoryStore)"
+                )
+    return history
+
+
 def call_store(store: HistoryStore, episode: str) -> CallHistoryStore:
     """``store`` as a store that keeps calls; a ConfigurationError naming it and ``episode`` when it is not one."""
     if not isinstance(store, CallHistoryStore):
@@ -656,6 +718,29 @@ class InMemoryHistoryStore:
         history, lock = self._get(episode, k)
         with lock:
             history.call_log.add(step, name, arguments)
+
+    def record_step_call(
+        self,
+        episode: str,
+        k: int,
+        action: int,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        interventions: int = 0,
+        extra_agent_calls: int = 0,
+        explored: bool = False,
+    ) -> int:
+        """:meth:`record_step` and :meth:`record_call` of that step under one lock; returns the step's index."""
+        history, lock = self._get(episode, k)
+        with lock:
+            index = history.add_step(action)
+            history.interventions += interventions
+            history.extra_agent_calls += extra_agent_calls
+            if explored:
+                history.last_exploration_step = index
+            history.call_log.add(index, name, arguments)
+            return index
 
     def record_outcome(
         self, episode: str, k: int, *, result: str | None, error: str | None, step: int | None = None

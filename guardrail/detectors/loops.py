@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 from guardrail._checks import require_int
 from guardrail.detectors.base import Finding
@@ -65,6 +65,9 @@ class Loops:
     alone (as Gemini CLI and deer-flow do); ``same_error`` and ``no_progress`` need recorded outcomes.
     Each step reads at most ``window`` calls: linear in the window, never in the episode.
     """
+
+    needs_calls: ClassVar[bool] = True
+    """It reads the episode's calls: a Guard refuses it with a history store that keeps none."""
 
     identical: int | None = 3
     same_error: int | None = 3

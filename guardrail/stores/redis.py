@@ -6,8 +6,10 @@ Layout, for an episode ``E`` and the prefix ``P`` (default ``"guardrail:history:
                            extra_agent_calls, last_exploration_step, c:<a>, rc:<a>, rs:<a> per action a
     P{E}:recent     list   the last ``window`` executed actions (RPUSH + LTRIM)
     P{E}:pending    list   "<step>:<action>" for each step still waiting for its reward, oldest first
+    P{E}:calls      list   the episode's calls since its last user message, at most 64, oldest first; each a JSON
+                           array [step, tool, canonical arguments, outcome digest, failed, error, argument texts]
 
-The braces are a Redis Cluster hash tag, so an episode's three keys live on one shard. Every update is one
+The braces are a Redis Cluster hash tag, so an episode's keys live on one shard. Every update is one
 Lua script (atomic on the server, one round trip), O(1) in the episode's length and O(k) at most in the
 number of actions; a reward for an explicit ``step`` scans only the pending list. Reward sums are added in
 IEEE doubles and stored with 17 significant digits, so means are bit-for-bit those of
@@ -22,16 +24,22 @@ Failure handling (``on_error``):
   store read from Redis for it, with a :class:`HistoryStoreWarning`; ``fallbacks`` counts such moves. The
   episode stays local (so its steps and rewards stay consistent) until :meth:`RedisHistoryStore.reset`
   or :meth:`RedisHistoryStore.rejoin`; what Redis already holds is left untouched.
+
+Calls (what :class:`~guardrail.detectors.Loops` reads) follow the same rules: a step and its call are one script
+(``record_step_call``), an outcome is attached by compare-and-set on the call's record (computed here, so the
+digest is the in-memory store's), a user message empties the list; all carry write ids, a re-seed and a local
+fallback carry the calls, and ``view().calls`` is what :class:`~guardrail.history.InMemoryHistoryStore` shows.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 import warnings
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,7 +49,17 @@ from guardrail.exceptions import (
     InvalidInputError,
     MissingDependencyError,
 )
-from guardrail.history import EpisodeHistory, HistoryView, StepRecord
+from guardrail.history import (
+    MAX_CALL_WINDOW,
+    CallRecord,
+    EpisodeHistory,
+    HistoryView,
+    StepRecord,
+    argument_texts,
+    canonical_arguments,
+    waiting_call,
+    with_outcome,
+)
 
 __all__ = ["HistoryStoreWarning", "OnError", "RedisHistoryStore"]
 
@@ -57,11 +75,15 @@ _MAX_VOIDS = 16
 _IDS_KEPT = 64
 """How many recent step ids an episode keeps in Redis (for idempotent retries and voiding a lost write)."""
 
-# Shared Lua helpers. KEYS: the hash, recent list, pending list, reset tombstone, step-id hash, step-id order list.
+_OUTCOME_TRIES = 16
+"""How often record_outcome reads the call again when other replicas keep changing it under it."""
+
+# Shared Lua helpers. KEYS: the hash, recent list, pending list, reset tombstone, step-id hash, step-id order list,
+# calls list.
 # ARGV[1..5]: k, ttl_ms, snap ('1': reply with the state), known_t (the t this replica last saw; 0: unknown),
 # voids (comma-separated ids of earlier writes whose outcome this replica never learned; '' for none).
 _PRELUDE = """
-local h, recent, pending, tomb, ids, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local h, recent, pending, tomb, ids, order, calls = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local k = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local snap = ARGV[3]
@@ -72,7 +94,7 @@ if stored and stored ~= k then return {-1, tonumber(stored)} end
 if not stored and known > 0 and redis.call('EXISTS', tomb) == 0 then return {-4, 0} end
 local function touch()
   if ttl > 0 then
-    for _, key in ipairs({h, recent, pending, ids, order}) do redis.call('PEXPIRE', key, ttl) end
+    for _, key in ipairs({h, recent, pending, ids, order, calls}) do redis.call('PEXPIRE', key, ttl) end
   end
 end
 local function remember(id, value)
@@ -83,16 +105,18 @@ end
 local function reply(index, extra)
   if snap == '1' then
     return {0, index, redis.call('HGETALL', h), redis.call('LRANGE', recent, 0, -1),
-            redis.call('LRANGE', pending, 0, PENDING_LAST), extra or ''}
+            redis.call('LRANGE', pending, 0, PENDING_LAST), extra or '', redis.call('LRANGE', calls, 0, -1)}
   end
-  return {0, index, {}, {}, {}, extra or ''}
+  return {0, index, {}, {}, {}, extra or '', {}}
 end
+local function call_step(entry) return tonumber(string.match(entry, '^%[(%d+),')) end
 -- Writes this replica lost track of (they timed out), by id: one that never arrived is marked void so a late
 -- arrival does nothing; one that was applied is undone if nothing came after it; else it is kept (and said so).
--- Rewards are undone first (newest first), then steps from the highest index down, so several lost writes undo
--- in the reverse of the order they were applied, whatever order this replica lost them in.
+-- Call outcomes are undone first, then rewards (newest first), then steps from the highest index down, so several
+-- lost writes undo in the reverse of the order they were applied, whatever order this replica lost them in. A lost
+-- user message that was applied is kept: emptying the calls again is what a retry does anyway.
 local outcomes = {}
-local lost_rewards, lost_steps = {}, {}
+local lost_rewards, lost_steps, lost_outcomes = {}, {}, {}
 for void in string.gmatch(ARGV[5], '[^,]+') do
   local entry = redis.call('HGET', ids, void)
   if not entry then
@@ -100,6 +124,10 @@ for void in string.gmatch(ARGV[5], '[^,]+') do
     outcomes[void] = 1
   elseif entry == 'void' then
     outcomes[void] = 1
+  elseif entry == 'u' then
+    outcomes[void] = 0
+  elseif string.sub(entry, 1, 2) == 'o:' then
+    table.insert(lost_outcomes, {void, entry})
   elseif string.sub(entry, 1, 2) == 'r:' then
     table.insert(lost_rewards, {void, entry})
   else
@@ -107,6 +135,20 @@ for void in string.gmatch(ARGV[5], '[^,]+') do
   end
 end
 table.sort(lost_steps, function(a, b) return a[3] > b[3] end)
+-- An outcome is undone by putting the call's record back as it was; a call no longer listed (a user message, the
+-- window) carries no outcome any more, so there is nothing left to undo.
+for i = #lost_outcomes, 1, -1 do
+  local void, entry = lost_outcomes[i][1], lost_outcomes[i][2]
+  local n, rest = string.match(entry, '^o:%d+:(%d+):(.*)$')
+  n = tonumber(n)
+  local old, new = string.sub(rest, 1, n), string.sub(rest, n + 1)
+  local list = redis.call('LRANGE', calls, 0, -1)
+  for j = #list, 1, -1 do
+    if list[j] == new then redis.call('LSET', calls, j - 1, old); break end
+  end
+  redis.call('HSET', ids, void, 'void')
+  outcomes[void] = 2
+end
 for i = #lost_rewards, 1, -1 do
   local void, entry = lost_rewards[i][1], lost_rewards[i][2]
   local index, action, prs, ptotal, nrs, ntotal =
@@ -147,6 +189,8 @@ for _, lost in ipairs(lost_steps) do
     if extra ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', -tonumber(extra)) end
     if prevexpl == '' then redis.call('HDEL', h, 'last_exploration_step')
     else redis.call('HSET', h, 'last_exploration_step', prevexpl) end
+    local last = redis.call('LINDEX', calls, -1)
+    if last and call_step(last) == index then redis.call('RPOP', calls) end
     redis.call('HSET', ids, void, 'void')
     outcomes[void] = 2
   end
@@ -156,9 +200,19 @@ for void in string.gmatch(ARGV[5], '[^,]+') do table.insert(codes, outcomes[void
 local voided = table.concat(codes, ',')
 """.replace("PENDING_LAST", str(_SNAPSHOT_PENDING - 1)).replace("IDS_KEPT", str(_IDS_KEPT))
 
-# ARGV[6..]: action, window, interventions, extra_agent_calls, explored, step id
+# Append a call record (ARGV: its JSON) and keep the latest CALLS_KEPT.
+_PUSH_CALL = """
+local function push_call(entry)
+  redis.call('RPUSH', calls, entry)
+  redis.call('LTRIM', calls, -CALLS_KEPT, -1)
+end
+""".replace("CALLS_KEPT", str(MAX_CALL_WINDOW))
+
+# ARGV[6..]: action, window, interventions, extra_agent_calls, explored, step id, and the step's call ('' or
+# absent: none) as its JSON record without the leading '[step,' (the step index is known only here).
 _RECORD_STEP = (
     _PRELUDE
+    + _PUSH_CALL
     + """
 local sid = ARGV[11]
 local seen = redis.call('HGET', ids, sid)
@@ -181,6 +235,7 @@ redis.call('RPUSH', pending, string.format('%d:%s', t, action))
 if ARGV[8] ~= '0' then redis.call('HINCRBY', h, 'interventions', ARGV[8]) end
 if ARGV[9] ~= '0' then redis.call('HINCRBY', h, 'extra_agent_calls', ARGV[9]) end
 if ARGV[10] == '1' then redis.call('HSET', h, 'last_exploration_step', t) end
+if ARGV[12] and ARGV[12] ~= '' then push_call('[' .. t .. ',' .. ARGV[12]) end
 remember(sid, string.format('%d:%s:%s:%s:%s:%s', t, action, ARGV[8], ARGV[9], prevexpl, prevrun))
 touch()
 return reply(t, voided)
@@ -225,17 +280,69 @@ return reply(index, voided)
 """
 )
 
+# ARGV[6..]: step, call record. A record for a step at or before the latest call's is a replay: nothing is written.
+_RECORD_CALL = (
+    _PRELUDE
+    + _PUSH_CALL
+    + """
+if not stored then redis.call('HSET', h, 'k', k); redis.call('DEL', tomb) end
+local last = redis.call('LINDEX', calls, -1)
+if not (last and call_step(last) >= tonumber(ARGV[6])) then push_call(ARGV[7]) end
+touch()
+return reply(0, voided)
+"""
+)
+
+# ARGV[6..]: step, the call's record as read, the record with its outcome, outcome id. Compare-and-set: if the
+# record read is no longer listed (another replica attached an outcome, or a user message came) it returns -8 and
+# the caller reads again.
+_RECORD_OUTCOME = (
+    _PRELUDE
+    + """
+local oid = ARGV[9]
+local seen = redis.call('HGET', ids, oid)
+if seen == 'void' then return {-7, 0} end
+if seen then return reply(tonumber(string.match(seen, '^o:(%d+)')), voided) end
+local list = redis.call('LRANGE', calls, 0, -1)
+for i = #list, 1, -1 do
+  if list[i] == ARGV[7] then
+    redis.call('LSET', calls, i - 1, ARGV[8])
+    remember(oid, string.format('o:%s:%d:%s%s', ARGV[6], #ARGV[7], ARGV[7], ARGV[8]))
+    touch()
+    return reply(tonumber(ARGV[6]), voided)
+  end
+end
+return {-8, 0, {}, {}, {}, voided, {}}
+"""
+)
+
+# ARGV[6]: message id. Empties the calls list (an unknown episode is not created).
+_NEW_USER_MESSAGE = (
+    _PRELUDE
+    + """
+local uid = ARGV[6]
+local seen = redis.call('HGET', ids, uid)
+if seen == 'void' then return {-7, 0} end
+if seen or not stored then return reply(0, voided) end
+redis.call('DEL', calls)
+remember(uid, 'u')
+touch()
+return reply(0, voided)
+"""
+)
+
 # ARGV: the prelude's only (snap always '1'); a view never writes, except to settle a void.
 _VIEW = _PRELUDE + "\nreturn reply(0, voided)\n"
 
-# ARGV[6..]: expected t, then the state: n, n field/value pairs, m, m recent actions, p, p pending entries.
+# ARGV[6..]: expected t, then the state: n, n field/value pairs, m, m recent actions, p, p pending entries, c, c
+# call records.
 # Writes the state only if the episode's t is still the expected one (nobody else wrote meanwhile).
 _SEED = (
     _PRELUDE
     + """
 local t = tonumber(redis.call('HGET', h, 't') or '0')
 if t ~= tonumber(ARGV[6]) then return {-6, t, {}, {}, {}, voided} end
-redis.call('DEL', h, recent, pending, tomb)
+redis.call('DEL', h, recent, pending, tomb, calls)
 local i = 7
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do redis.call('HSET', h, ARGV[i], ARGV[i + 1]); i = i + 2 end
@@ -243,6 +350,8 @@ local m = tonumber(ARGV[i]); i = i + 1
 for _ = 1, m do redis.call('RPUSH', recent, ARGV[i]); i = i + 1 end
 local p = tonumber(ARGV[i]); i = i + 1
 for _ = 1, p do redis.call('RPUSH', pending, ARGV[i]); i = i + 1 end
+local c = tonumber(ARGV[i] or '0'); i = i + 1
+for _ = 1, c do redis.call('RPUSH', calls, ARGV[i]); i = i + 1 end
 touch()
 return reply(0, voided)
 """
@@ -257,13 +366,28 @@ class HistoryStoreWarning(RuntimeWarning):
 class _Snapshot:
     view: HistoryView
     pending: tuple[tuple[int, int], ...]
+    entries: tuple[str, ...] = ()  # the calls' records as Redis holds them (view.calls, in order)
+    texts: Mapping[int, Sequence[str]] = field(default_factory=dict)  # argument texts of calls awaiting outcomes
 
 
 def _text(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _parse_snapshot(k: int, reply: Sequence[Any]) -> _Snapshot:
+def _entry(record: CallRecord, texts: Sequence[str]) -> str:
+    """A call as its Redis record: a JSON array, ASCII (a lone surrogate in an argument survives the round trip)."""
+    fields = [record.step, record.name, record.arguments, record.outcome, record.failed, record.error]
+    return json.dumps([*fields, list(texts) if record.outcome is None else []], separators=(",", ":"))
+
+
+def _call(entry: str) -> tuple[CallRecord, list[str]]:
+    step, name, arguments, outcome, failed, error, texts = json.loads(entry)
+    return CallRecord(int(step), name, arguments, outcome, bool(failed), error), texts
+
+
+def _parse_snapshot(k: int, reply: Sequence[Any], previous: _Snapshot | None = None) -> _Snapshot:
+    """The state in a script's reply; call records already parsed in ``previous`` are reused, not decoded again
+    (a step usually adds one call to the up to 64 a view carries)."""
     flat = [_text(x) for x in reply[2]]
     fields: dict[str, str] = dict(zip(flat[0::2], flat[1::2], strict=True))
     recent = tuple(int(_text(x)) for x in reply[3])
@@ -272,6 +396,20 @@ def _parse_snapshot(k: int, reply: Sequence[Any]) -> _Snapshot:
         index, _, action = _text(item).partition(":")
         pending.append((int(index), int(action)))
     last_exploration = fields.get("last_exploration_step")
+    entries = tuple(_text(x) for x in reply[6]) if len(reply) > 6 else ()
+    known = dict(zip(previous.entries, previous.view.calls, strict=True)) if previous is not None else {}
+    calls: list[CallRecord] = []
+    texts: dict[int, Sequence[str]] = {}
+    for entry in entries:
+        record = known.get(entry)
+        waiting: Sequence[str]
+        if record is None:
+            record, waiting = _call(entry)
+        else:
+            waiting = previous.texts.get(record.step, ()) if previous is not None else ()
+        calls.append(record)
+        if record.outcome is None:
+            texts[record.step] = waiting
     view = HistoryView(
         k=k,
         t=int(fields.get("t", 0)),
@@ -287,8 +425,9 @@ def _parse_snapshot(k: int, reply: Sequence[Any]) -> _Snapshot:
         extra_agent_calls=int(fields.get("extra_agent_calls", 0)),
         last_exploration_step=None if last_exploration is None else int(last_exploration),
         last_action=recent[-1] if recent else None,
+        calls=tuple(calls),
     )
-    return _Snapshot(view, tuple(pending))
+    return _Snapshot(view, tuple(pending), entries, texts)
 
 
 def _seed(snapshot: _Snapshot | None, k: int, window: int) -> EpisodeHistory:
@@ -312,6 +451,8 @@ def _seed(snapshot: _Snapshot | None, k: int, window: int) -> EpisodeHistory:
     history.extra_agent_calls = view.extra_agent_calls
     history.last_exploration_step = view.last_exploration_step
     history.pending_reward = deque(i for i, _ in snapshot.pending)
+    history.call_log.calls.extend(view.calls)
+    history.call_log.texts = {step: list(texts) for step, texts in snapshot.texts.items()}
     return history
 
 
@@ -350,22 +491,27 @@ def _state_fields(view: HistoryView) -> list[str]:
     return fields
 
 
-def _args_of(view: HistoryView, pending: Sequence[tuple[int, int]]) -> list[str]:
+def _args_of(view: HistoryView, pending: Sequence[tuple[int, int]], calls: Sequence[str]) -> list[str]:
     fields = _state_fields(view)
     recent = [str(a) for a in view.recent]
     entries = [f"{index}:{action}" for index, action in pending]
-    return [str(len(fields) // 2), *fields, str(len(recent)), *recent, str(len(entries)), *entries]
+    return [
+        *(str(len(fields) // 2), *fields, str(len(recent)), *recent, str(len(entries)), *entries),
+        *(str(len(calls)), *calls),
+    ]
 
 
 def _state_args(snapshot: _Snapshot) -> list[str]:
     """The _SEED script's state arguments for a snapshot read from Redis."""
-    return _args_of(snapshot.view, snapshot.pending)
+    return _args_of(snapshot.view, snapshot.pending, snapshot.entries)
 
 
 def _history_args(history: EpisodeHistory) -> list[str]:
     """The _SEED script's state arguments for an in-process episode."""
     pending = [(index, history.steps[index].action) for index in history.pending_reward]
-    return _args_of(history.view(), pending)
+    log = history.call_log
+    calls = [_entry(record, log.texts.get(record.step, ())) for record in log.calls]
+    return _args_of(history.view(), pending, calls)
 
 
 class RedisHistoryStore:
@@ -441,6 +587,9 @@ class RedisHistoryStore:
         self._record_reward = self.client.register_script(_RECORD_REWARD)
         self._view = self.client.register_script(_VIEW)
         self._seed_script = self.client.register_script(_SEED)
+        self._record_call = self.client.register_script(_RECORD_CALL)
+        self._record_outcome = self.client.register_script(_RECORD_OUTCOME)
+        self._new_user_message = self.client.register_script(_NEW_USER_MESSAGE)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[_Snapshot, float]] = OrderedDict()
         self._local: dict[str, _LocalEpisode] = {}
@@ -465,9 +614,12 @@ class RedisHistoryStore:
     # -- keys and plumbing -----------------------------------------------------------------------------------
     def keys(self, episode: str) -> list[str]:
         """The Redis keys of an episode: its hash, recent-actions list, pending-rewards list, reset tombstone,
-        step-id hash and step-id order list."""
+        step-id hash, step-id order list and calls list."""
         base = f"{self.prefix}{{{episode}}}"
-        return [base, f"{base}:recent", f"{base}:pending", f"{base}:reset", f"{base}:ids", f"{base}:order"]
+        return [
+            *(base, f"{base}:recent", f"{base}:pending", f"{base}:reset"),
+            *(f"{base}:ids", f"{base}:order", f"{base}:calls"),
+        ]
 
     @property
     def local_episodes(self) -> frozenset[str]:
@@ -476,7 +628,9 @@ class RedisHistoryStore:
             return frozenset(self._local)
 
     def _remember(self, episode: str, k: int, reply: Sequence[Any]) -> _Snapshot:
-        snapshot = _parse_snapshot(k, reply)
+        with self._lock:
+            cached = self._cache.get(episode)
+        snapshot = _parse_snapshot(k, reply, cached[0] if cached is not None and cached[0].view.k == k else None)
         if self.cache_size:
             with self._lock:
                 self._cache[episode] = (snapshot, time.monotonic())
@@ -704,8 +858,27 @@ class RedisHistoryStore:
         outcome: the next operation on the episode settles it (cancelled if it has not arrived, undone if it was
         applied and is still the latest, unrewarded step), so it never shifts the next step's index.
         """
+        return self._write_step(episode, k, action, interventions, extra_agent_calls, explored, None)
+
+    def _write_step(
+        self,
+        episode: str,
+        k: int,
+        action: int,
+        interventions: int,
+        extra_agent_calls: int,
+        explored: bool,
+        call: tuple[str, Mapping[str, Any] | None] | None,
+    ) -> int:
+        """record_step, with the step's call (tool name, arguments) in the same script when ``call`` is given."""
         if not 0 <= action < k:
             raise InvalidInputError(f"action index {action} is outside 0..{k - 1}")
+        operation = "record_step" if call is None else "record_step_call"
+        tail = ""
+        if call is not None:  # the record without its leading "[step," (the script knows the index)
+            name, arguments = call
+            record = CallRecord(0, name, canonical_arguments(arguments))
+            tail = _entry(record, argument_texts(arguments)).partition(",")[2]
         while True:
             local = self._local_episode(episode, k)
             if local is None:
@@ -717,12 +890,13 @@ class RedisHistoryStore:
                     str(int(extra_agent_calls)),
                     "1" if explored else "0",
                     step_id,
+                    tail,
                 )
                 try:
                     reply = self._run(self._record_step, episode, k, args)
                 except self._errors as error:
                     self._lost(episode, step_id)
-                    local = self._fail("record_step", episode, k, error)
+                    local = self._fail(operation, episode, k, error)
                 else:
                     self._check(episode, k, reply)
                     self._remember(episode, k, reply)
@@ -736,6 +910,8 @@ class RedisHistoryStore:
                 history.extra_agent_calls += extra_agent_calls
                 if explored:
                     history.last_exploration_step = index
+                if call is not None:
+                    history.call_log.add(index, *call)
                 return index
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
@@ -764,6 +940,111 @@ class RedisHistoryStore:
                 if self._current(episode, local):
                     return local.history.add_reward(float(reward), step)
 
+    # -- CallHistoryStore ------------------------------------------------------------------------------------
+    def record_step_call(
+        self,
+        episode: str,
+        k: int,
+        action: int,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        interventions: int = 0,
+        extra_agent_calls: int = 0,
+        explored: bool = False,
+    ) -> int:
+        """:meth:`record_step` and :meth:`record_call` of that step in one script (what the Guard uses): no replica
+        ever reads the step without its call, and a retried or timed-out write records neither twice."""
+        return self._write_step(episode, k, action, interventions, extra_agent_calls, explored, (name, arguments))
+
+    def record_call(self, episode: str, k: int, step: int, name: str, arguments: Mapping[str, Any] | None) -> None:
+        """Record the call executed at ``step`` (recorded with :meth:`record_step` just before).
+
+        Idempotent by step: a record for a step at or before the latest recorded call's is a replay, and ignored.
+        """
+        entry = _entry(CallRecord(step, name, canonical_arguments(arguments)), argument_texts(arguments))
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                try:
+                    reply = self._run(self._record_call, episode, k, (str(int(step)), entry))
+                except self._errors as error:
+                    local = self._fail("record_call", episode, k, error)
+                else:
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return
+            with local.lock:
+                if self._current(episode, local):
+                    local.history.call_log.add(step, name, arguments)
+                    return
+
+    def record_outcome(
+        self, episode: str, k: int, *, result: str | None, error: str | None, step: int | None = None
+    ) -> int:
+        """Attach a result or an error to the latest call waiting for one (or ``step``); returns its step.
+
+        Two round trips: the calls are read, the outcome's digest computed here (as the in-memory store computes
+        it), and the call's record replaced only if it is still the one read (else read again). Idempotent by
+        outcome id like :meth:`record_step`: one that timed out is settled by the next operation (cancelled, or
+        the record put back), so a retry attaches it once, to the same call.
+        """
+        for _ in range(_OUTCOME_TRIES):
+            local = self._local_episode(episode, k)
+            if local is None:
+                outcome_id, sent = uuid.uuid4().hex, False
+                try:
+                    reply = self._run(self._view, episode, k, ())
+                    self._check(episode, k, reply)
+                    snapshot = self._remember(episode, k, reply)
+                    calls = snapshot.view.calls
+                    if not calls and snapshot.view.t == 0:
+                        raise InvalidInputError(f"no call of episode {episode!r} is waiting for an outcome")
+                    index = waiting_call(calls, step)
+                    record = calls[index]
+                    updated = with_outcome(record, snapshot.texts.get(record.step, ()), result, error)
+                    args = (str(record.step), snapshot.entries[index], _entry(updated, ()), outcome_id)
+                    sent = True
+                    reply = self._run(self._record_outcome, episode, k, args)
+                except self._errors as failure:
+                    if sent:
+                        self._lost(episode, outcome_id)
+                    local = self._fail("record_outcome", episode, k, failure)
+                else:
+                    if int(reply[0]) == -8:
+                        continue  # the call changed since it was read (another replica): read it again
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return record.step
+            with local.lock:
+                if self._current(episode, local):
+                    return local.history.call_log.add_outcome(result, error, step)
+        raise HistoryStoreError(
+            f"RedisHistoryStore.record_outcome: the calls of episode {episode!r} kept changing while it was recorded"
+        )
+
+    def new_user_message(self, episode: str, k: int) -> None:
+        """A new user message arrived: the episode's calls are forgotten, so its loop counters start again (an
+        unknown episode: nothing). Carries a write id: one that timed out and had not arrived is cancelled by the
+        next operation."""
+        while True:
+            local = self._local_episode(episode, k)
+            if local is None:
+                message_id = uuid.uuid4().hex
+                try:
+                    reply = self._run(self._new_user_message, episode, k, (message_id,))
+                except self._errors as error:
+                    self._lost(episode, message_id)
+                    local = self._fail("new_user_message", episode, k, error)
+                else:
+                    self._check(episode, k, reply)
+                    self._remember(episode, k, reply)
+                    return
+            with local.lock:
+                if self._current(episode, local):
+                    local.history.call_log.new_user_message()
+                    return
+
     def reset(self, episode: str) -> None:
         """Forget an episode, in Redis and in this process (other replicas see a reset, not a loss)."""
         with self._lock:
@@ -773,7 +1054,7 @@ class RedisHistoryStore:
         keys = self.keys(episode)
         try:
             pipe = self.client.pipeline(transaction=True)
-            pipe.delete(keys[0], keys[1], keys[2], keys[4], keys[5])
+            pipe.delete(keys[0], keys[1], keys[2], keys[4], keys[5], keys[6])
             pipe.set(keys[3], "1", px=int(self._ttl_ms) if self._ttl_ms != "0" else 7 * 24 * 3600 * 1000)
             pipe.execute()
         except self._errors as error:

@@ -161,28 +161,90 @@ def test_record_outcome_rejects_bad_input_and_keeps_what_was_recorded() -> None:
     assert call.outcome == outcome_digest("r", arguments={"q": "x"})
 
 
+class _Bare:
+    """A custom history store that keeps steps and rewards but no calls (no record_call)."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryHistoryStore()
+
+    def view(self, episode: str, k: int) -> Any:
+        return self.inner.view(episode, k)
+
+    def record_step(self, episode: str, k: int, action: int, **kw: Any) -> int:
+        return self.inner.record_step(episode, k, action, **kw)
+
+    def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
+        return self.inner.record_reward(episode, k, reward, step=step)
+
+    def reset(self, episode: str) -> None:
+        self.inner.reset(episode)
+
+
 def test_record_outcome_needs_a_store_that_keeps_calls() -> None:
-    class Bare:
-        def __init__(self) -> None:
-            self.inner = InMemoryHistoryStore()
-
-        def view(self, episode: str, k: int) -> Any:
-            return self.inner.view(episode, k)
-
-        def record_step(self, episode: str, k: int, action: int, **kw: Any) -> int:
-            return self.inner.record_step(episode, k, action, **kw)
-
-        def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
-            return self.inner.record_reward(episode, k, reward, step=step)
-
-        def reset(self, episode: str) -> None:
-            self.inner.reset(episode)
-
-    guard = Guard(TOOLS, history=Bare(), detectors=[Loops()])
+    """A Guard with no call-reading detector accepts a bare store; recording an outcome there says why it cannot."""
+    guard = Guard(TOOLS, history=_Bare())
     _step(guard, "search")
     guard.new_user_message("e")  # no counters to reset: nothing happens
     with pytest.raises(ConfigurationError, match="keeps no calls"):
         guard.record_outcome("e", result="r")
+
+
+def test_loops_with_a_store_that_keeps_no_calls_is_refused_at_construction_naming_both() -> None:
+    """It would see no call and never fire: a ConfigurationError naming the store and the detector, not a no-op."""
+    with pytest.raises(ConfigurationError, match=r"detector Loops reads the episode's calls.*store _Bare keeps none"):
+        Guard(TOOLS, history=_Bare(), detectors=[Loops()])
+
+
+def test_any_detector_that_says_it_needs_calls_is_refused_with_a_store_that_keeps_none() -> None:
+    class ReadsCalls:
+        needs_calls = True
+
+        def detect(self, state: Any) -> list[Any]:
+            return []
+
+    with pytest.raises(ConfigurationError, match="detector ReadsCalls"):
+        Guard(TOOLS, history=_Bare(), detectors=[ReadsCalls()])
+    Guard(TOOLS, history=_Bare(), detectors=[])  # no detector reads calls: the bare store is fine
+
+
+def test_loops_is_accepted_with_both_stores_that_keep_calls() -> None:
+    """The in-memory store and the Redis store keep calls (building a Redis store does not connect)."""
+    from guardrail.stores import RedisHistoryStore
+
+    Guard(TOOLS, history=InMemoryHistoryStore(), detectors=[Loops()])
+    store = RedisHistoryStore("redis://127.0.0.1:1/0")
+    Guard(TOOLS, history=store, detectors=[Loops()]).close()
+
+
+def test_a_history_that_is_not_a_store_is_still_a_configuration_error() -> None:
+    """The refusal of a non-store comes first, whatever the detectors."""
+    with pytest.raises(ConfigurationError, match="history must be a HistoryStore"):
+        Guard(TOOLS, history=object(), detectors=[Loops()])  # type: ignore[arg-type]
+
+
+class _CallsApart(_Bare):
+    """A custom store that keeps calls with record_call but cannot write a step and its call at once."""
+
+    def record_call(self, episode: str, k: int, step: int, name: str, arguments: Any) -> None:
+        self.inner.record_call(episode, k, step, name, arguments)
+
+    def record_outcome(self, episode: str, k: int, **kw: Any) -> int:
+        return self.inner.record_outcome(episode, k, **kw)
+
+    def new_user_message(self, episode: str, k: int) -> None:
+        self.inner.new_user_message(episode, k)
+
+
+def test_a_store_without_record_step_call_gets_the_step_then_its_call_and_loops_still_fire() -> None:
+    """The Guard writes a step and its call at once only where the store can; elsewhere record_step then
+    record_call, and the loop is caught all the same."""
+    guard = Guard(TOOLS, history=_CallsApart(), detectors=[Loops()])
+    seen = []
+    for _ in range(4):
+        seen.append(_step(guard, "search", {"q": "x"}))
+        guard.record_outcome("e", result="nothing")
+    assert [len(f) for f in seen] == [0, 0, 0, 1]
+    assert [c.step for c in guard.view("e").calls] == [0, 1, 2, 3]
 
 
 def test_async_twins_record_outcomes_and_user_messages() -> None:

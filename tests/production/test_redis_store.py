@@ -155,11 +155,11 @@ def test_wrong_action_count_is_invalid_input(redis_url: str, redis_prefix: str) 
 
 @pytest.mark.real
 def test_ttl_is_set_and_refreshed_on_write(redis_url: str, redis_prefix: str) -> None:
-    """Every write sets the TTL on all of an episode's keys (the reset tombstone exists only after a reset);
-    ttl=None leaves them persistent."""
+    """Every write sets the TTL on all of an episode's keys (the reset tombstone exists only after a reset, the
+    calls list once a call is recorded); ttl=None leaves them persistent."""
     store = RedisHistoryStore(redis_url, prefix=redis_prefix, ttl=100.0)
     store.record_step("e", K, 0)
-    store.record_step("e", K, 0)
+    store.record_step_call("e", K, 0, "red", None)
     for key in store.keys("e"):
         if not key.endswith(":reset"):
             assert 0 < store.client.pttl(key) <= 100_000
@@ -233,7 +233,7 @@ def _ask(conn: mp.connection.Connection, *command: object) -> object:
 @pytest.mark.real
 def test_two_guards_in_two_processes_share_one_episode(redis_url: str, redis_prefix: str) -> None:
     """Two Guards in two processes, interleaving steps and rewards on one episode, see one history: counts,
-    reward counts, sums and means exactly those of a single in-memory history fed the same sequence; then both
+    reward counts, sums, means and calls exactly those of a single in-memory history fed the same sequence; then both
     step concurrently and no step is lost or numbered twice."""
     context = mp.get_context("spawn")
     pipes = [context.Pipe() for _ in range(2)]
@@ -251,7 +251,7 @@ def test_two_guards_in_two_processes_share_one_episode(redis_url: str, redis_pre
             if rng.random() < 0.6 or expected.view("shared", K).t == expected.view("shared", K).rewarded_steps:
                 action = rng.randrange(K)
                 index = _ask(conn, "step", "shared", ACTIONS[action])
-                assert index == expected.record_step("shared", K, action)
+                assert index == expected.record_step_call("shared", K, action, ACTIONS[action], None)
             else:
                 reward = rng.uniform(-1.0, 3.0)
                 _ask(conn, "reward", "shared", reward)
