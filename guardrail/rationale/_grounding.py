@@ -55,6 +55,15 @@ _EQUIVALENT_ROWS = (
     "log logs",
     "resolve close",
     "command cmd",
+    "mute silence snooze suppress",
+    "redirect reroute divert",
+    "preview peek eyeball sample",
+    "sms text",
+    "status progress",
+    "balance remaining",
+    "reconcile tie",
+    "subscribe enroll signup",
+    "translate localize localise",
     "cost spend expense",
 )
 _EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENT_ROWS for word in row.split()}
