@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -276,7 +277,7 @@ def _aiw(
 
 
 @contextlib.contextmanager
-def _tool_server(agent: AgentSpec, out: Path) -> Iterator[str | None]:
+def _tool_server(agent: AgentSpec, out: Path, *, n_threads: int) -> Iterator[str | None]:
     """The base URL a real tool agent talks to: its ``--agent`` URL, or a llama_cpp.server with Gemma 3 270M
     started for the run (real tool calls, ``chatml-function-calling``) and stopped after it; None if simulated."""
     if agent.kind == "openai":
@@ -290,10 +291,14 @@ def _tool_server(agent: AgentSpec, out: Path) -> Iterator[str | None]:
             from guardrail.exceptions import MissingDependencyError
 
             raise MissingDependencyError(
-                "llama-cpp-python[server]", extra="server", feature="--env tools --agent gemma", distribution="guardrail-bench"
+                "llama-cpp-python[server]",
+                extra="server",
+                feature="--env tools --agent gemma",
+                distribution="guardrail-bench",
             ) from error
         print(f"starting llama_cpp.server with Gemma 3 270M ({TOOL_CHAT_FORMAT}); log: {out / 'llama_server.log'}")
-        with serve(gemma_model_path(), out / "llama_server.log", chat_format=TOOL_CHAT_FORMAT) as url:
+        log = out / "llama_server.log"
+        with serve(gemma_model_path(), log, chat_format=TOOL_CHAT_FORMAT, n_threads=n_threads) as url:
             yield url
     else:
         yield None
@@ -320,7 +325,11 @@ def tool_markdown(rows: Sequence[dict[str, Any]]) -> str:
     cells = []
     for row in rows:
         base = unguarded.get(row["agent"])
-        versus = f"{100 * (row['success_rate'] - base):+.1f} points" if base is not None and row["guard"] != "unguarded" else ""
+        versus = (
+            f"{100 * (row['success_rate'] - base):+.1f} points"
+            if base is not None and row["guard"] != "unguarded"
+            else ""
+        )
         ci = row["success_ci95"]
         detected = row["loops_detected"]
         cells.append(
@@ -328,7 +337,9 @@ def tool_markdown(rows: Sequence[dict[str, Any]]) -> str:
                 **row,
                 "success": f"{row['success_rate']:.1%}" + (f" ± {ci:.1%}" if ci == ci else ""),
                 "versus": versus,
-                "broken": f"{row['loops_broken_rate']:.0%} ({row['loops_broken']}/{detected})" if detected else "n/a (0 loops)",
+                "broken": f"{row['loops_broken_rate']:.0%} ({row['loops_broken']}/{detected})"
+                if detected
+                else "n/a (0 loops)",
             }
         )
     notes = (
@@ -341,7 +352,7 @@ def tool_markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _tool_plots(out: Path, rows: Sequence[dict[str, Any]], step_cap: int) -> list[Path]:
-    from guardrail_bench.plots import plot_bars, plot_curves
+    from guardrail_bench.plots import Curve, plot_bars, plot_curves
 
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     by = {(r["agent"], r["guard"]): r for r in rows}
@@ -354,7 +365,7 @@ def _tool_plots(out: Path, rows: Sequence[dict[str, Any]], step_cap: int) -> lis
     ):
         series = {g: [by[(a, g)][key] if (a, g) in by else None for a in agents] for g in ("unguarded", "guarded")}
         written.append(plot_bars(agents, series, out / f"tools_{key}.png", title=f"{title}, tool tasks", ylabel=ylabel))
-    curves = [(f"{r['agent']}/{r['guard']}", r["success_by_step"][:step_cap], []) for r in rows]
+    curves: list[Curve] = [(f"{r['agent']}/{r['guard']}", r["success_by_step"][:step_cap], []) for r in rows]
     written.append(
         plot_curves(curves, out / "tools_success_by_step.png", title="tasks solved by step t", ylabel="share of tasks")
     )
@@ -383,14 +394,16 @@ def _tools(
     progress = Progress(args.tasks * len(agents) * len(GUARDS), enabled=not args.no_progress)
     rows: list[dict[str, Any]] = []
     for agent in agents:
-        with _tool_server(agent, args.out) as url:
+        with _tool_server(agent, args.out, n_threads=settings.n_threads) as url:
             for guard in GUARDS:
                 label = f"{agent.name}/{guard}"
                 make_agent: Callable[[int, np.random.Generator], Any]
                 if url is None:
                     profile = TOOL_PROFILES[agent.name][1]()
 
-                    def make_agent(i: int, rng: np.random.Generator, profile: Any = profile, name: str = agent.name) -> Any:
+                    def make_agent(
+                        i: int, rng: np.random.Generator, profile: Any = profile, name: str = agent.name
+                    ) -> Any:
                         return SimulatedToolAgent(profile, rng, name=name)
                 else:
                     model = ToolChatAgent(
@@ -400,13 +413,14 @@ def _tools(
                         temperature=settings.temperature,
                         max_tokens=settings.max_tokens,
                         seed=args.seed,
-                        timeout=120.0,
+                        timeout=600.0,  # llama.cpp's function calling generates arguments unbounded
                     )
                     model.__name__ = agent.name  # type: ignore[attr-defined]
 
                     def make_agent(i: int, rng: np.random.Generator, model: Any = model) -> Any:
                         return model
-                summary, _ = run_tool_tasks(
+
+                summary, records = run_tool_tasks(
                     agent_name=agent.name,
                     make_agent=make_agent,
                     tasks=tasks,
@@ -416,7 +430,7 @@ def _tools(
                     step_cap=args.step_cap,
                     progress=_tick(progress, label, args.tasks),
                 )
-                rows.append(summary.as_dict())
+                rows.append({**summary.as_dict(), "episodes": [dataclasses.asdict(r) for r in records]})
     md = tool_markdown(rows)
     _write_simple(args, command, "tools", setting, rows, md)
     if not args.no_plots:

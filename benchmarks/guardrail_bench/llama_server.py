@@ -82,7 +82,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve(model_path: str, log_path: Path, *, chat_format: str = "gemma") -> Iterator[str]:
+def serve(model_path: str, log_path: Path, *, chat_format: str = "gemma", n_threads: int = 2) -> Iterator[str]:
     """Run ``python -m llama_cpp.server`` for the GGUF at ``model_path``; yields its base URL
     ``http://127.0.0.1:PORT/v1`` once ``GET /v1/models`` answers (at most 120 s), and stops it on exit.
 
@@ -107,7 +107,7 @@ def serve(model_path: str, log_path: Path, *, chat_format: str = "gemma") -> Ite
         "--n_ctx",
         "2048",
         "--n_threads",
-        "2",
+        str(n_threads),
         # The GGUF carries no chat template; llama_cpp.server would fall back to llama-2's, after which the
         # model emits end-of-text at once (empty replies). Gemma's own turn format gives chat requests text.
         "--chat_format",

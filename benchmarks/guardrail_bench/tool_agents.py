@@ -322,7 +322,7 @@ class ToolChatAgent(OpenAICompatibleAgent):
             arguments = {"_unparsed": str(arguments)[:200]}
         return {"rationale": text, "action": str(function.get("name", "")), "arguments": arguments}
 
-    def __call__(self, prompt: Any) -> Any:  # type: ignore[override]
+    def __call__(self, prompt: Any) -> Any:
         """``answer(prompt)`` for a :class:`ToolPrompt` (the guard calls the agent with one)."""
         if not isinstance(prompt, ToolPrompt):
             raise ConfigurationError(f"ToolChatAgent takes a ToolPrompt; got {type(prompt).__name__}")

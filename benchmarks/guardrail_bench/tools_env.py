@@ -58,11 +58,20 @@ ANSWER_ACTION = "final_answer"
 TRANSIENT_ERROR = "503 Service Unavailable: the backend timed out; the request can be retried"
 
 
+#: The longest string argument a tool accepts. Bounded, as real APIs bound them; a grammar-constrained model
+#: (llama.cpp's function calling generates arguments with no token limit) then cannot write one without end.
+MAX_STRING = 48
+
+
 def _schema(required: Sequence[str], **properties: str) -> dict[str, Any]:
     """A JSON schema of string/number arguments: ``name="string"`` etc."""
+
+    def prop(kind: str) -> dict[str, Any]:
+        return {"type": kind, "maxLength": MAX_STRING} if kind == "string" else {"type": kind}
+
     return {
         "type": "object",
-        "properties": {name: {"type": kind} for name, kind in properties.items()},
+        "properties": {name: prop(kind) for name, kind in properties.items()},
         "required": list(required),
     }
 
@@ -190,7 +199,11 @@ def _ok(text: str) -> Outcome:
 # -- support ----------------------------------------------------------------------------------------------
 
 _SUPPORT_TOOLS = (
-    Tool(name="find_order", description="Find a customer's latest order by email.", parameters=_schema(["email"], email="string")),
+    Tool(
+        name="find_order",
+        description="Find a customer's latest order by email.",
+        parameters=_schema(["email"], email="string"),
+    ),
     Tool(
         name="get_refund_policy",
         description="Read the refund policy that applies to an order.",
@@ -208,7 +221,9 @@ _SUPPORT_TOOLS = (
         parameters=_schema(["order_id", "reason"], order_id="string", reason="string"),
         final=True,
     ),
-    Tool(name="search_kb", description="Search the help-centre articles.", parameters=_schema(["query"], query="string")),
+    Tool(
+        name="search_kb", description="Search the help-centre articles.", parameters=_schema(["query"], query="string")
+    ),
     Tool(
         name="send_email",
         description="Send an email to a customer.",
@@ -223,7 +238,9 @@ def _support_respond(data: Mapping[str, Any], call: Call) -> Outcome:
     if call.tool == "find_order":
         if not _same(args.get("email"), data["email"]):
             return _error(f"no order found for {args.get('email')!r}")
-        return _ok(f"order {order}: {data['items']} item(s), total {data['amount']:.2f} USD, delivered {data['days']} days ago")
+        return _ok(
+            f"order {order}: {data['items']} item(s), total {data['amount']:.2f} USD, delivered {data['days']} days ago"
+        )
     if call.tool == "get_refund_policy":
         if not _same(args.get("order_id"), order):
             return _error(f"unknown order {args.get('order_id')!r}")
@@ -268,8 +285,14 @@ def _support_task(index: int, rng: np.random.Generator) -> ToolTask:
         ),
         checked=(("email",), ("order_id",), ("order_id", "amount") if eligible else ("order_id",)),
         transient=int(rng.integers(2)),
-        data={"email": email, "order_id": order, "amount": amount, "days": days, "items": int(rng.integers(1, 4)),
-              "eligible": eligible},  # fmt: skip
+        data={
+            "email": email,
+            "order_id": order,
+            "amount": amount,
+            "days": days,
+            "items": int(rng.integers(1, 4)),
+            "eligible": eligible,
+        },
         why={
             "find_order": f"I need the order of {email} first",
             "get_refund_policy": f"I have order {order}; now I need the refund policy for it",
@@ -323,7 +346,9 @@ def _devops_respond(data: Mapping[str, Any], call: Call) -> Outcome:
         if not _same(args.get("pod"), pod):
             return _error(f"pod {args.get('pod')!r} not found")
         if data["bad_release"]:
-            return _ok(f"panic: nil pointer dereference in handler.go:88 (revision {data['revision']}, since the deploy)")
+            return _ok(
+                f"panic: nil pointer dereference in handler.go:88 (revision {data['revision']}, since the deploy)"
+            )
         return _ok("connection reset by peer: cache unreachable during node drain; the cache is healthy again")
     if call.tool == "restart_pod":
         if not _same(args.get("pod"), pod):
@@ -362,8 +387,13 @@ def _devops_task(index: int, rng: np.random.Generator) -> ToolTask:
         ),
         checked=(("service",), ("pod",), ("service", "revision") if bad_release else ("pod",)),
         transient=int(rng.integers(2)),
-        data={"service": service, "pod": pod, "revision": revision, "bad_release": bad_release,
-              "restarts": int(rng.integers(3, 30))},  # fmt: skip
+        data={
+            "service": service,
+            "pod": pod,
+            "revision": revision,
+            "bad_release": bad_release,
+            "restarts": int(rng.integers(3, 30)),
+        },
         why={
             "get_pod_status": f"First I check the status of the {service} pods",
             "read_logs": f"Pod {pod} is crashing; I need to read its logs",
@@ -396,7 +426,11 @@ _SQL_TOOLS = (
         parameters=_schema(["answer"], answer="number"),
         final=True,
     ),
-    Tool(name="search_docs", description="Search the data team's documentation.", parameters=_schema(["query"], query="string")),
+    Tool(
+        name="search_docs",
+        description="Search the data team's documentation.",
+        parameters=_schema(["query"], query="string"),
+    ),
     Tool(
         name="export_csv",
         description="Export a table to a CSV file.",
@@ -422,7 +456,11 @@ def _sql_respond(data: Mapping[str, Any], call: Call) -> Outcome:
     if call.tool == "describe_table":
         if str(args.get("table", "")).lower() not in data["tables"]:
             return _error(f"table {args.get('table')!r} does not exist")
-        return _ok(f"id integer, {column} numeric, created_at timestamp" if _same(args.get("table"), table) else "id integer, name text")
+        return _ok(
+            f"id integer, {column} numeric, created_at timestamp"
+            if _same(args.get("table"), table)
+            else "id integer, name text"
+        )
     if call.tool == "run_query":
         sql = " ".join(str(args.get("sql", "")).lower().split())
         if f"from {table}" not in sql or column not in sql:
@@ -481,7 +519,7 @@ def make_tasks(n: int, *, seed: int, families: Sequence[str] = tuple(FAMILIES)) 
 
     Task ``i`` depends only on ``(seed, i)``, so a shorter run is a prefix of a longer one.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if n < 1:
         raise ConfigurationError(f"the number of tasks must be an int >= 1; got {n!r}")
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:

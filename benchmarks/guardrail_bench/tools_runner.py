@@ -11,8 +11,8 @@ Figures per configuration (:class:`ToolSummary`):
 
 - *task success*: tasks whose final action ran with the right arguments within the step cap;
 - *loop rate*: tasks in which ``Loops`` reported a loop; *loops broken*: loops after which the task made progress
-  (a new call of the solution path, or success), over loops detected (a loop is a run of consecutive steps with
-  a loop finding);
+  (a new call of the solution path, or success), over loops detected (a loop counts once from its first report
+  until the task makes progress; a task stopped by ``Escalation`` leaves its loop unbroken);
 - *steps to success*: agent steps of the successful tasks;
 - *knowing-doing rate*: steps whose executed call is the tool the step's rationale names, over steps whose
   rationale names one;
@@ -147,12 +147,9 @@ def play_tool_episode(
             steps += 1
             break
         steps += 1
-        looping = any(f.kind == LOOP for f in result.findings)
-        if looping and open_loop is None:
-            loops += 1
+        if open_loop is None and any(f.kind == LOOP for f in result.findings):
+            loops += 1  # a loop stays open, and later reports belong to it, until the task makes progress
             open_loop = env.progress
-        elif not looping:
-            open_loop = open_loop if open_loop is not None and env.progress == open_loop else None
         action = result.action or ANSWER_ACTION
         if result.decision.rationale_action is not None:
             named += 1

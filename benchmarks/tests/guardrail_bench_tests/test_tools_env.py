@@ -68,7 +68,8 @@ def test_every_task_has_required_arguments_distractors_and_a_path_its_schemas_ac
         assert len([t for t in task.tools if t.name not in path]) >= 2
         for call in task.solution:
             tool = task.tool(call.tool)
-            assert tool is not None and tool.parameters["required"]
+            assert tool is not None
+            assert tool.parameters["required"]
             assert argument_errors(call.arguments, tool.parameters) == ()
             assert argument_errors({}, tool.parameters) != ()
 
@@ -87,7 +88,8 @@ def test_the_solution_path_succeeds_after_retrying_its_one_transient_error() -> 
         errors = [turn for turn in episode.transcript if turn.outcome.error is not None]
         assert [turn.outcome.error for turn in errors] == [TRANSIENT_ERROR]
         assert errors[0].call == task.solution[task.transient]
-        assert episode.finished and episode.success
+        assert episode.finished
+        assert episode.success
         assert len(episode.transcript) == len(task.solution) + 1
 
 
@@ -112,10 +114,13 @@ def test_a_task_needs_its_path_in_order_to_succeed() -> None:
     task = TASKS[0]
     episode = ToolEpisode(task, step_cap=10)
     episode.execute(task.solution[-1])
-    assert episode.finished and not episode.success
+    assert episode.finished
+    assert not episode.success
 
 
-def _answers(profile: Any, task: ToolTask, transcript: tuple[Turn, ...], seed: int, n: int = 400, **kw: Any) -> list[Any]:
+def _answers(
+    profile: Any, task: ToolTask, transcript: tuple[Turn, ...], seed: int, n: int = 400, **kw: Any
+) -> list[Any]:
     rng = np.random.default_rng(seed)
     return [profile.answer(ToolPrompt(task=task, transcript=transcript, **kw), rng, {}) for _ in range(n)]
 
@@ -128,7 +133,11 @@ def test_the_competent_profile_names_and_makes_the_next_call_of_the_path() -> No
     for call in task.solution:
         answer = CompetentProfile().answer(ToolPrompt(task=task, transcript=transcript), np.random.default_rng(0), {})
         decision = tool_parser(answer, space)
-        assert (decision.action, decision.arguments, decision.rationale_action) == (call.tool, call.arguments, call.tool)
+        assert (decision.action, decision.arguments, decision.rationale_action) == (
+            call.tool,
+            call.arguments,
+            call.tool,
+        )
         transcript = (*transcript, Turn(call=call, outcome=Outcome(result="ok")))
 
 
@@ -140,7 +149,8 @@ def test_the_intent_profile_says_let_me_call_without_a_call_at_its_rate_and_a_re
     silent = [a for a in first if a["action"] == ANSWER_ACTION]
     assert 0.24 < len(silent) / len(first) < 0.36
     decision = tool_parser(silent[0], tool_action_space(task.tools))
-    assert decision.format == "answer" and decision.rationale_action == task.solution[0].tool
+    assert decision.format == "answer"
+    assert decision.rationale_action == task.solution[0].tool
     feedback = "Your reasoning says you will use 'find_order', but your answer made no call."
     again = _answers(profile, task, (), seed=1, feedback=feedback)
     assert 0.74 < np.mean([a["action"] == task.solution[0].tool for a in again]) < 0.86
@@ -173,7 +183,9 @@ def test_the_loop_prone_profile_repeats_or_ping_pongs_and_leaves_on_a_nudge_at_i
     assert looped == {str(first), str(second)}  # repeat, or ping-pong back to the call before
     memory: dict[str, Any] = {"loop": "repeat"}
     nudged = [
-        profile.answer(ToolPrompt(task=task, transcript=transcript, feedback="nudge: you are in a loop"), rng, dict(memory))
+        profile.answer(
+            ToolPrompt(task=task, transcript=transcript, feedback="nudge: you are in a loop"), rng, dict(memory)
+        )
         for _ in range(400)
     ]
     assert 0.53 < np.mean([a["action"] == task.solution[2].tool for a in nudged]) < 0.67
@@ -196,11 +208,16 @@ def test_a_guarded_loop_is_nudged_and_broken() -> None:
     guard = tool_guard(task, GUARDS["guarded"][1](), seed=0, run_id="t")
     agent = SimulatedToolAgent(profile, np.random.default_rng(0), name="loop-prone")
     record = play_tool_episode(guard, agent, task, episode="e")
-    assert record.loops_detected >= 1 and record.loops_broken == record.loops_detected
+    assert record.loops_detected >= 1
+    assert record.loops_broken == record.loops_detected
     assert record.agent_calls > record.steps  # the nudges were agent calls
     unguarded = tool_guard(task, [Observe()], seed=0, run_id="u")
-    stuck = play_tool_episode(unguarded, SimulatedToolAgent(profile, np.random.default_rng(0), name="l"), task, episode="e")
-    assert not stuck.success and stuck.loops_broken == 0 and stuck.steps == 10
+    stuck = play_tool_episode(
+        unguarded, SimulatedToolAgent(profile, np.random.default_rng(0), name="l"), task, episode="e"
+    )
+    assert not stuck.success
+    assert stuck.loops_broken == 0
+    assert stuck.steps == 10
 
 
 def test_the_guard_sees_the_outcomes_it_is_fed() -> None:
@@ -213,7 +230,8 @@ def test_the_guard_sees_the_outcomes_it_is_fed() -> None:
     for _ in range(4):
         kinds.append([f.kind for f in guard.step(lambda p: call, prompt, episode="e").findings])
         guard.record_outcome("e", result="no order found")
-    assert kinds[-1] == [LOOP] and kinds[0] == []
+    assert kinds[-1] == [LOOP]
+    assert kinds[0] == []
 
 
 def test_unexecuted_intent_is_found_on_a_message_without_a_call() -> None:
@@ -231,8 +249,10 @@ def test_guarding_changes_nothing_for_the_competent_agent_and_is_reproducible() 
     def make(i: int, rng: np.random.Generator) -> SimulatedToolAgent:
         return SimulatedToolAgent(CompetentProfile(), rng, name="competent")
 
-    summary, records = run_tool_tasks(agent_name="competent", make_agent=make, tasks=TASKS, guard="guarded", seed=0)
-    assert summary.success_rate == 1.0 and summary.extra_calls_per_step == 0.0 and summary.loop_rate == 0.0
+    summary, _records = run_tool_tasks(agent_name="competent", make_agent=make, tasks=TASKS, guard="guarded", seed=0)
+    assert summary.success_rate == 1.0
+    assert summary.extra_calls_per_step == 0.0
+    assert summary.loop_rate == 0.0
     loop_prone = LoopProneProfile()
     runs = [
         run_tool_tasks(
@@ -251,10 +271,13 @@ def test_the_real_agent_renders_results_and_feedback_into_its_messages() -> None
     """The chat request carries the task, each call with its result or error, and the re-ask feedback."""
     task = TASKS[0]
     turns = (Turn(call=task.solution[0], outcome=Outcome(error=TRANSIENT_ERROR)),)
-    prompt = ToolPrompter().reask(ToolPrompt(task=task, transcript=turns), {"action": "x", "arguments": {}}, "nudge: stop")
+    prompt = ToolPrompter().reask(
+        ToolPrompt(task=task, transcript=turns), {"action": "x", "arguments": {}}, "nudge: stop"
+    )
     messages = render_messages(prompt)
     assert messages[0]["role"] == "system"
-    assert task.request in messages[1]["content"] and TRANSIENT_ERROR in messages[1]["content"]
+    assert task.request in messages[1]["content"]
+    assert TRANSIENT_ERROR in messages[1]["content"]
     assert messages[-1]["content"].endswith("nudge: stop")
     with pytest.raises(ConfigurationError, match="ToolPrompt"):
         ToolChatAgent("http://127.0.0.1:9/v1", "m")("a string prompt")
@@ -274,11 +297,12 @@ def test_the_tools_bench_writes_its_table_json_and_plots(tmp_path: Path, capsys:
     code = main(["bench", "--env", "tools", "--tasks", "6", "--out", str(tmp_path), "--no-progress"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| loop-prone/guarded |" in out and "extra calls / step" in out
+    assert "| loop-prone/guarded |" in out
+    assert "extra calls / step" in out
     data = json.loads((tmp_path / "results.json").read_text())
     names = [c["name"] for c in data["configurations"]]
-    assert names == [f"{a}/{g}" for a in ("competent", "loop-prone", "intent-not-emitted",
-                                          "wrong-tool-despite-rationale") for g in ("unguarded", "guarded")]  # fmt: skip
+    profiles = ("competent", "loop-prone", "intent-not-emitted", "wrong-tool-despite-rationale")
+    assert names == [f"{a}/{g}" for a in profiles for g in ("unguarded", "guarded")]
     assert all(c["tasks"] == 6 for c in data["configurations"])
     assert "| intent-not-emitted/unguarded |" in (tmp_path / "results.md").read_text()
     for png in ("tools_success_rate.png", "tools_loops_broken_rate.png", "tools_success_by_step.png"):
