@@ -37,7 +37,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -52,6 +52,7 @@ __all__ = [
     "LoopProneProfile",
     "SimulatedToolAgent",
     "ToolChatAgent",
+    "ToolProfile",
     "WrongToolProfile",
     "parse_tool_agent",
     "render_messages",
@@ -94,15 +95,16 @@ def _next(prompt: ToolPrompt) -> Answer:
     return _call_answer(prompt.task, call.tool, call, again=again)
 
 
-class _Profile:
-    """A profile: ``answer(prompt, rng, memory) -> answer``; ``memory`` is the agent's per-episode state."""
+class ToolProfile(Protocol):
+    """A simulated tool agent's behaviour: ``answer(prompt, rng, memory)``, ``memory`` its per-episode state."""
 
     def answer(self, prompt: ToolPrompt, rng: np.random.Generator, memory: dict[str, Any]) -> Answer:
-        raise NotImplementedError
+        """One answer to ``prompt``, drawing from ``rng``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CompetentProfile(_Profile):
+class CompetentProfile:
     """Follows the solution path and retries a failed call."""
 
     def answer(self, prompt: ToolPrompt, rng: np.random.Generator, memory: dict[str, Any]) -> Answer:
@@ -111,7 +113,7 @@ class CompetentProfile(_Profile):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LoopProneProfile(_Profile):
+class LoopProneProfile:
     """Repeats a call, or ping-pongs between two, after an error or at random; see the module docstring."""
 
     p_loop: float = 0.15
@@ -151,7 +153,7 @@ class LoopProneProfile(_Profile):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class IntentNotEmittedProfile(_Profile):
+class IntentNotEmittedProfile:
     """Writes "Let me call X" and emits no call, with probability ``p_no_call``; see the module docstring."""
 
     p_no_call: float = 0.3
@@ -172,7 +174,7 @@ class IntentNotEmittedProfile(_Profile):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WrongToolProfile(_Profile):
+class WrongToolProfile:
     """Names the right tool and calls another, with probability ``p_wrong``; see the module docstring."""
 
     p_wrong: float = 0.3
@@ -219,7 +221,7 @@ def _plausible(task: ToolTask, name: str) -> Any:
 
 
 #: The simulated profiles by agent name: ``name -> (description, profile factory)``.
-TOOL_PROFILES: dict[str, tuple[str, Callable[[], _Profile]]] = {
+TOOL_PROFILES: dict[str, tuple[str, Callable[[], ToolProfile]]] = {
     "competent": ("follows the solution path, retries a failed call", CompetentProfile),
     "loop-prone": (
         "repeats or ping-pongs calls (p 0.15 per step, 0.5 after an error; leaves a loop w.p. 0.1 per step, "
@@ -240,7 +242,7 @@ TOOL_PROFILES: dict[str, tuple[str, Callable[[], _Profile]]] = {
 class SimulatedToolAgent:
     """A profile playing one episode: ``agent(prompt) -> answer``, drawing from its own generator."""
 
-    def __init__(self, profile: _Profile, rng: np.random.Generator, *, name: str) -> None:
+    def __init__(self, profile: ToolProfile, rng: np.random.Generator, *, name: str) -> None:
         self.profile = profile
         self.rng = rng
         self.__name__ = name
