@@ -142,9 +142,10 @@ def play_tool_episode(
         prompt = ToolPrompt(task=task, transcript=tuple(env.transcript))
         try:
             result = guard.step(counted, prompt, episode=episode)
-        except LoopStopped:
+        except LoopStopped:  # the loop went past its nudge and block: the step raised with its finding
             stopped = True
             steps += 1
+            loops += open_loop is None
             break
         steps += 1
         if open_loop is None and any(f.kind == LOOP for f in result.findings):

@@ -220,6 +220,19 @@ def test_a_guarded_loop_is_nudged_and_broken() -> None:
     assert stuck.steps == 10
 
 
+def test_a_loop_that_survives_its_nudge_and_block_is_stopped_and_counted_unbroken() -> None:
+    """An agent deaf to feedback is stopped by Escalation; its loop is detected and not broken."""
+    task = TASKS[0]
+    profile = LoopProneProfile(p_loop=1.0, p_loop_after_error=1.0, p_escape=0.0, p_nudge=0.0, p_block=0.0)
+    guard = tool_guard(task, GUARDS["guarded"][1](), seed=0, run_id="t")
+    record = play_tool_episode(
+        guard, SimulatedToolAgent(profile, np.random.default_rng(0), name="l"), task, episode="e"
+    )
+    assert record.stopped
+    assert not record.success
+    assert (record.loops_detected, record.loops_broken) == (1, 0)
+
+
 def test_the_guard_sees_the_outcomes_it_is_fed() -> None:
     """record_outcome feeds each call's result to Loops: three identical results make a loop finding."""
     task = TASKS[0]
