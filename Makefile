@@ -13,7 +13,7 @@ DEMO_STAMP := $(VENV)/.stamp-demo
 DEV_STAMP := $(VENV)/.stamp-dev
 REAL_STAMP := $(VENV)/.stamp-real
 
-.PHONY: install install-dev install-real demo test test-real test-slow test-core-only test-wheels dist lint typecheck check clean bench-sim bench-real bench-real-foreign bench-aiw bench-exploration bench-perf
+.PHONY: install install-dev install-real demo test test-real test-slow test-core-only test-wheels dist lint typecheck check clean bench-sim bench-real bench-real-foreign bench-aiw bench-exploration bench-perf bench-tools bench-tools-real
 
 $(DEMO_STAMP): pyproject.toml benchmarks/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,14 @@ bench-real: $(REAL_STAMP)
 ## always re-asking vs the adaptive re-ask under the same plan, UCB as reference (docs/benchmarks.md)
 bench-real-foreign: $(REAL_STAMP)
 	$(BIN)/guardrail bench --agent gemma --policies plan-reask-always,plan --baselines ucb --prompt foreign --naming spaced --bandits 2 --arms 5 --horizon 50 --threads 2 --max-tokens 32 --seed 0 --out bench-out/gemma-foreign
+
+## tool-using agents: the four simulated profiles, 64 seeded tasks each, unguarded vs guarded (seconds)
+bench-tools: $(DEV_STAMP)
+	$(BIN)/guardrail bench --env tools --tasks 64 --seed 0 --out bench-out/tools
+
+## the same tasks with the real Gemma 3 270M behind llama_cpp.server (real tool calls; slow: ~10-50 s per call)
+bench-tools-real: $(REAL_STAMP)
+	$(BIN)/guardrail bench --env tools --agent gemma --tasks 8 --temperature 0 --max-tokens 64 --threads 1 --seed 0 --out bench-out/tools-gemma
 
 bench-aiw: $(REAL_STAMP)
 	$(BIN)/python scripts/bench_aiw.py evaluate benchmarks/tests/data/aiw_labelled.jsonl

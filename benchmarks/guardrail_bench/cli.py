@@ -17,6 +17,10 @@ Examples::
     guardrail bench --env contextual --agent knowing-doing --policies none,override --out bench-out/ctx
     guardrail bench --env tictactoe --agent gemma --opponent minimax --games 10 --out bench-out/ttt
     guardrail bench --env aiw --agent gemma --questions 48 --policies none,override --out bench-out/aiw
+
+    # tool-using agents: the simulated profiles, or the real Gemma with real tool calls, unguarded vs guarded
+    guardrail bench --env tools --tasks 64 --out bench-out/tools
+    guardrail bench --env tools --agent gemma --tasks 12 --temperature 0 --out bench-out/tools-gemma
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from guardrail.exceptions import GuardrailRuntimeError, MissingDependencyError
 
 __all__ = ["build_parser", "command_line", "register", "run_bench"]
 
-ENVIRONMENTS = ("bandit", "contextual", "tictactoe", "aiw")
+ENVIRONMENTS = ("bandit", "contextual", "tictactoe", "aiw", "tools")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +50,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="agent(s), comma-separated or repeated: knowing-doing, frequency-bias, greedy (simulated), "
         "ucb, random, epsilon-greedy, greedy-baseline (baselines), gemma, or an OpenAI-compatible base URL "
-        "(http://HOST:PORT/v1). Default: knowing-doing",
+        "(http://HOST:PORT/v1). --env tools: competent, loop-prone, intent-not-emitted, "
+        "wrong-tool-despite-rationale, gemma, or a URL (default: the four profiles). Default: knowing-doing",
     )
     parser.add_argument("--base-url", help="an OpenAI-compatible base URL to add as an agent")
     parser.add_argument("--model", default="gemma3-270m", help="model name sent to --base-url servers")
@@ -87,6 +92,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opponent", choices=("random", "minimax"), default="random", help="tic-tac-toe opponent")
     parser.add_argument("--games", type=int, default=20, help="tic-tac-toe games per configuration")
     parser.add_argument("--questions", type=int, default=48, help="AIW questions per configuration")
+    parser.add_argument("--tasks", type=int, default=64, help="tool tasks per configuration (--env tools)")
+    parser.add_argument("--step-cap", type=int, default=10, help="agent steps per tool task (--env tools)")
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory (default bench-out)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--no-telemetry", action="store_true", help="do not write telemetry.jsonl")
@@ -105,7 +112,7 @@ def register(subparsers: Any) -> None:
     """Add the ``bench`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "bench",
-        help="benchmarks: agents x guard policies on bandits, contextual bandits, tic-tac-toe, AIW",
+        help="benchmarks: agents x guard policies on bandits, contextual bandits, tic-tac-toe, AIW, tool tasks",
         description=(__doc__ or "").splitlines()[0],
         epilog="See docs/benchmarks.md for the measured tables and the commands that made them.",
     )
@@ -113,8 +120,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_bench)
 
 
+#: The default agents of ``--env tools``: every simulated tool profile.
+TOOL_AGENTS = "competent,loop-prone,intent-not-emitted,wrong-tool-despite-rationale"
+
+
 def _agents(args: argparse.Namespace) -> list[str]:
-    values = [part.strip() for value in (args.agent or ["knowing-doing"]) for part in value.split(",") if part.strip()]
+    default = TOOL_AGENTS if args.env == "tools" else "knowing-doing"
+    values = [part.strip() for value in (args.agent or [default]) for part in value.split(",") if part.strip()]
     if args.base_url:
         values.append(args.base_url)
     return values
@@ -138,6 +150,8 @@ _REPRO = (
     ("opponent", "--opponent"),
     ("games", "--games"),
     ("questions", "--questions"),
+    ("tasks", "--tasks"),
+    ("step_cap", "--step-cap"),
     ("model", "--model"),
     ("prompt", "--prompt"),
     ("naming", "--naming"),
@@ -177,10 +191,11 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, command: str) -> int:
     from guardrail_bench.suites import LLMSettings, parse_agent
+    from guardrail_bench.tool_agents import parse_tool_agent
 
     if args.bandits < 1:
         raise ConfigurationError(f"--bandits must be >= 1; got {args.bandits}")
-    agents = [parse_agent(value) for value in _agents(args)]
+    agents = [(parse_tool_agent if args.env == "tools" else parse_agent)(value) for value in _agents(args)]
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     settings = LLMSettings(
         temperature=args.temperature,

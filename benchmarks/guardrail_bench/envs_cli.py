@@ -1,13 +1,16 @@
-"""``guardrail bench --env contextual | tictactoe | aiw``: the environments beyond the multi-armed bandit.
+"""``guardrail bench --env contextual | tictactoe | aiw | tools``: the environments beyond the multi-armed bandit.
 
-Each writes ``results.json`` and ``results.md`` into ``--out`` (and, for the contextual bandit, the same PNG
-plots as the bandit); telemetry goes to the sink the CLI opened.
+Each writes ``results.json`` and ``results.md`` into ``--out`` (and, for the contextual bandit and the tool tasks,
+PNG plots); telemetry goes to the sink the CLI opened.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -53,7 +56,7 @@ def run_environment(
     args: argparse.Namespace, command: str, agents: list[AgentSpec], settings: LLMSettings, sink: Sink | None
 ) -> int:
     """Dispatch on ``args.env``."""
-    runners = {"contextual": _contextual, "tictactoe": _tictactoe, "aiw": _aiw}
+    runners = {"contextual": _contextual, "tictactoe": _tictactoe, "aiw": _aiw, "tools": _tools}
     return runners[args.env](args, command, agents, settings, sink)
 
 
@@ -270,4 +273,166 @@ def _aiw(
         ],
     )
     _write_simple(args, command, "aiw", setting, rows, md)
+    return 0
+
+
+@contextlib.contextmanager
+def _tool_server(agent: AgentSpec, out: Path, *, n_threads: int) -> Iterator[str | None]:
+    """The base URL a real tool agent talks to: its ``--agent`` URL, or a llama_cpp.server with Gemma 3 270M
+    started for the run (real tool calls, ``chatml-function-calling``) and stopped after it; None if simulated."""
+    if agent.kind == "openai":
+        yield agent.url
+    elif agent.kind == "gemma":
+        from guardrail_bench.llama_server import TOOL_CHAT_FORMAT, gemma_model_path, serve
+
+        try:
+            import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
+        except ImportError as error:
+            from guardrail.exceptions import MissingDependencyError
+
+            raise MissingDependencyError(
+                "llama-cpp-python[server]",
+                extra="server",
+                feature="--env tools --agent gemma",
+                distribution="guardrail-bench",
+            ) from error
+        print(f"starting llama_cpp.server with Gemma 3 270M ({TOOL_CHAT_FORMAT}); log: {out / 'llama_server.log'}")
+        log = out / "llama_server.log"
+        with serve(gemma_model_path(), log, chat_format=TOOL_CHAT_FORMAT, n_threads=n_threads) as url:
+            yield url
+    else:
+        yield None
+
+
+#: The columns of the tool benchmark's table: (key, title, format).
+TOOL_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("name", "configuration", ""),
+    ("success", "task success (± 95% CI)", ""),
+    ("versus", "vs unguarded", ""),
+    ("loop_rate", "loop rate", ".0%"),
+    ("broken", "loops broken", ""),
+    ("steps_to_success", "steps to success", ".2f"),
+    ("knowing_doing_rate", "knowing-doing rate", ".1%"),
+    ("extra_calls_per_step", "extra calls / step", ".3f"),
+    ("stopped", "stopped", ""),
+    ("wall_seconds", "wall s", ".1f"),
+)
+
+
+def tool_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The tool benchmark's table: one row per configuration, guarded beside its unguarded row."""
+    unguarded = {r["agent"]: r["success_rate"] for r in rows if r["guard"] == "unguarded"}
+    cells = []
+    for row in rows:
+        base = unguarded.get(row["agent"])
+        versus = (
+            f"{100 * (row['success_rate'] - base):+.1f} points"
+            if base is not None and row["guard"] != "unguarded"
+            else ""
+        )
+        ci = row["success_ci95"]
+        detected = row["loops_detected"]
+        cells.append(
+            {
+                **row,
+                "success": f"{row['success_rate']:.1%}" + (f" ± {ci:.1%}" if ci == ci else ""),
+                "versus": versus,
+                "broken": f"{row['loops_broken_rate']:.0%} ({row['loops_broken']}/{detected})"
+                if detected
+                else "n/a (0 loops)",
+            }
+        )
+    notes = (
+        "*loop rate*: tasks with a loop reported by `Loops`; *loops broken*: loops after which the task made "
+        "progress (a new solution call, or success), over loops detected; *steps to success*: agent steps of the "
+        "successful tasks; *knowing-doing rate*: steps whose executed call is the tool their rationale names; "
+        "*extra calls / step*: agent calls beyond one per step (re-asks); *stopped*: tasks `Escalation` stopped."
+    )
+    return _table(cells, TOOL_COLUMNS) + "\n\n" + notes
+
+
+def _tool_plots(out: Path, rows: Sequence[dict[str, Any]], step_cap: int) -> list[Path]:
+    from guardrail_bench.plots import Curve, plot_bars, plot_curves
+
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    by = {(r["agent"], r["guard"]): r for r in rows}
+    written = []
+    for key, title, ylabel in (
+        ("success_rate", "task success", "share of tasks"),
+        ("loops_broken_rate", "loops broken (progress after a loop / loops detected)", "share of loops"),
+        ("knowing_doing_rate", "knowing-doing rate (executed call = rationale's tool)", "share of steps"),
+        ("extra_calls_per_step", "extra agent calls per step (re-asks)", "calls per step"),
+    ):
+        series = {g: [by[(a, g)][key] if (a, g) in by else None for a in agents] for g in ("unguarded", "guarded")}
+        written.append(plot_bars(agents, series, out / f"tools_{key}.png", title=f"{title}, tool tasks", ylabel=ylabel))
+    curves: list[Curve] = [(f"{r['agent']}/{r['guard']}", r["success_by_step"][:step_cap], []) for r in rows]
+    written.append(
+        plot_curves(curves, out / "tools_success_by_step.png", title="tasks solved by step t", ylabel="share of tasks")
+    )
+    return written
+
+
+def _tools(
+    args: argparse.Namespace, command: str, agents: list[AgentSpec], settings: LLMSettings, sink: Sink | None
+) -> int:
+    from guardrail_bench.tool_agents import TOOL_PROFILES, SimulatedToolAgent, ToolChatAgent
+    from guardrail_bench.tools_env import make_tasks
+    from guardrail_bench.tools_runner import GUARDS, run_tool_tasks
+
+    if args.tasks < 1:
+        raise ConfigurationError(f"--tasks must be >= 1; got {args.tasks}")
+    if args.step_cap < 1:
+        raise ConfigurationError(f"--step-cap must be >= 1; got {args.step_cap}")
+    tasks = make_tasks(args.tasks, seed=args.seed)
+    setting = (
+        f"tool tasks (support, devops, sql in turn), {args.tasks} per configuration, step cap {args.step_cap}, "
+        f"seed {args.seed}; unguarded = {GUARDS['unguarded'][0]}; guarded = {GUARDS['guarded'][0]}; detectors "
+        f"Loops, UnexecutedIntent, KnowingDoingGap, InvalidAction; agents: "
+        + "; ".join(f"{a.name} = {a.description}" for a in agents)
+    )
+    print(setting)
+    progress = Progress(args.tasks * len(agents) * len(GUARDS), enabled=not args.no_progress)
+    rows: list[dict[str, Any]] = []
+    for agent in agents:
+        with _tool_server(agent, args.out, n_threads=settings.n_threads) as url:
+            for guard in GUARDS:
+                label = f"{agent.name}/{guard}"
+                make_agent: Callable[[int, np.random.Generator], Any]
+                if url is None:
+                    profile = TOOL_PROFILES[agent.name][1]()
+
+                    def make_agent(
+                        i: int, rng: np.random.Generator, profile: Any = profile, name: str = agent.name
+                    ) -> Any:
+                        return SimulatedToolAgent(profile, rng, name=name)
+                else:
+                    model = ToolChatAgent(
+                        url,
+                        settings.model,
+                        api_key=settings.api_key,
+                        temperature=settings.temperature,
+                        max_tokens=settings.max_tokens,
+                        seed=args.seed,
+                        timeout=600.0,  # llama.cpp's function calling generates arguments unbounded
+                    )
+                    model.__name__ = agent.name  # type: ignore[attr-defined]
+
+                    def make_agent(i: int, rng: np.random.Generator, model: Any = model) -> Any:
+                        return model
+
+                summary, records = run_tool_tasks(
+                    agent_name=agent.name,
+                    make_agent=make_agent,
+                    tasks=tasks,
+                    guard=guard,
+                    seed=args.seed,
+                    telemetry=sink,
+                    step_cap=args.step_cap,
+                    progress=_tick(progress, label, args.tasks),
+                )
+                rows.append({**summary.as_dict(), "episodes": [dataclasses.asdict(r) for r in records]})
+    md = tool_markdown(rows)
+    _write_simple(args, command, "tools", setting, rows, md)
+    if not args.no_plots:
+        _tool_plots(args.out, rows, args.step_cap)
     return 0

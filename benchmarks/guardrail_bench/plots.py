@@ -1,4 +1,4 @@
-"""PNG plots of benchmark results: regret and coverage curves with 95% bands, the knowing-doing heatmap.
+"""PNG plots of benchmark results: curves with 95% bands, the knowing-doing heatmap, grouped bars.
 
 matplotlib is optional (extra ``plot``); it is imported lazily, with the Agg backend, when a plot is drawn.
 Every function takes plain figures (means, half-widths, table cells), so results loaded back from
@@ -13,7 +13,7 @@ from typing import Any
 
 from guardrail.exceptions import MissingDependencyError
 
-__all__ = ["Curve", "plot_curves", "plot_knowing_doing"]
+__all__ = ["Curve", "plot_bars", "plot_curves", "plot_knowing_doing"]
 
 #: One line of a curve plot: ``(label, mean per step, 95% CI half-width per step)``.
 Curve = tuple[str, Sequence[float], Sequence[float]]
@@ -77,6 +77,33 @@ def plot_knowing_doing(table: Mapping[str, Mapping[str, float]], path: str | Pat
                 axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=9)
         axes.set_title(title, fontsize=9)
         figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="% of steps")
+        figure.tight_layout()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out)
+    finally:
+        plt.close(figure)
+    return out
+
+
+def plot_bars(
+    groups: Sequence[str], series: Mapping[str, Sequence[float | None]], path: str | Path, *, title: str, ylabel: str
+) -> Path:
+    """Grouped bars: one group per entry of ``groups``, one bar per series (None draws no bar); writes a PNG."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=90)
+    try:
+        colours = plt.get_cmap("tab10")
+        width = 0.8 / max(len(series), 1)
+        for index, (label, values) in enumerate(series.items()):
+            xs = [g + (index - (len(series) - 1) / 2) * width for g in range(len(groups))]
+            heights = [float("nan") if v is None else float(v) for v in values]
+            axes.bar(xs, heights, width=width, label=label, color=colours(index))
+        axes.set_xticks(range(len(groups)), list(groups), fontsize=7)
+        axes.set_ylabel(ylabel)
+        axes.set_title(title, fontsize=10)
+        axes.grid(alpha=0.3, axis="y")
+        axes.legend(fontsize=7, loc="best")
         figure.tight_layout()
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
