@@ -9,7 +9,7 @@ import numpy as np
 
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision
-from guardrail.detectors.base import Finding
+from guardrail.findings import Finding
 from guardrail.exceptions import ConfigurationError
 from guardrail.history import HistoryView
 
