@@ -9,8 +9,8 @@ import numpy as np
 
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision
-from guardrail.findings import Finding
 from guardrail.exceptions import ConfigurationError
+from guardrail.findings import Finding
 from guardrail.history import HistoryView
 
 __all__ = ["YIELD_WINDOW", "Budget", "BudgetView", "ReAskYield", "ReAskYields", "StepState"]
