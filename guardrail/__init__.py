@@ -3,7 +3,7 @@
 The public surface is what ``__all__`` lists; everything else is an implementation detail.
 
 Each name is imported from its module on first use (PEP 562): ``import guardrail`` alone loads no submodule, so
-a light entry point (``guardrail report`` reads telemetry and needs none of the guard) starts in half the time.
+a light entry point (``guardrail report`` reads telemetry and needs none of the guard) starts with half the CPU.
 """
 
 from __future__ import annotations
