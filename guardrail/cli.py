@@ -19,8 +19,8 @@ __all__ = ["ENTRY_POINT_GROUP", "build_parser", "main"]
 #: The entry-point group other distributions register their subcommands in.
 ENTRY_POINT_GROUP = "guardrail.cli"
 
-# The core's own subcommands, imported by name when the parser is built.
-_COMMANDS = ("guardrail.telemetry.report",)
+# The core's own subcommands: name -> the module whose ``register`` adds it, imported when the parser is built.
+_COMMANDS = {"report": "guardrail.telemetry.report"}
 
 # Subcommands that come from another distribution: name -> (what it does, the distribution that provides it).
 # Without that distribution, the subcommand still parses and says how to install it.
@@ -50,15 +50,21 @@ def _install_hint(name: str, distribution: str) -> Callable[[argparse.Namespace]
     return hint
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered: the core's and the installed distributions'."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered: the core's and the installed distributions'.
+
+    With ``command`` naming one of the core's own subcommands, only the core's are registered: loading the
+    others (``guardrail demo`` imports the whole guard) costs ``guardrail report`` a third of a second.
+    """
     parser = argparse.ArgumentParser(
         prog="guardrail",
         description="Catch LLM agents acting against their own rationale; measure and correct it.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _COMMANDS:
+    for module in _COMMANDS.values():
         importlib.import_module(module).register(subparsers)
+    if command in _COMMANDS:
+        return parser
     registered = _registered()
     for _, register in sorted(registered.items()):
         register(subparsers)
@@ -72,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "ignores_arguments", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")

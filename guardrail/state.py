@@ -10,7 +10,7 @@ import numpy as np
 from guardrail._checks import require_int
 from guardrail.actions import ActionSpace
 from guardrail.decision import Decision
-from guardrail.detectors.base import Finding
+from guardrail.findings import Finding
 from guardrail.history import HistoryView
 
 __all__ = ["YIELD_WINDOW", "Budget", "BudgetView", "ReAskYield", "ReAskYields", "StepState"]

@@ -68,3 +68,27 @@ def test_unknown_arguments_to_a_core_subcommand_are_still_an_error(monkeypatch: 
     with pytest.raises(SystemExit) as exit_:
         cli.main(["report", "x.jsonl", "--nope"])
     assert exit_.value.code == 2
+
+
+def test_a_core_subcommand_loads_no_other_distribution(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``guardrail report`` never imports the installed subcommands (they may be slow, or even broken), while
+    ``guardrail --help`` still lists them."""
+    loaded: list[str] = []
+
+    def load(self: EntryPoint) -> Any:
+        loaded.append(self.name)
+        return lambda subparsers: subparsers.add_parser(self.name, help="from elsewhere")
+
+    point = EntryPoint(name="bench", value="elsewhere:register", group=cli.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(EntryPoint, "load", load)
+    monkeypatch.setattr(cli, "entry_points", lambda group: [point] if group == cli.ENTRY_POINT_GROUP else [])
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    assert cli.main(["report", str(events)]) == 1  # no step events
+    assert loaded == []
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert loaded == ["bench"]
+    assert "from elsewhere" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,61 @@ def test_the_names_users_type_to_configure_a_guard_are_exported() -> None:
     kinds = {name for name in detectors.__all__ if name.isupper()}
     assert kinds <= set(guardrail.__all__)
     assert {"Prompter", "Sink", "SkipStep"} <= set(guardrail.__all__)
+
+
+def _modules_loaded_after(code: str) -> set[str]:
+    """The guardrail modules a fresh interpreter has loaded after running ``code``."""
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport sys\nprint('\\n'.join(m for m in sys.modules if m.startswith('guardrail')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(result.stdout.split())
+
+
+def test_importing_guardrail_loads_a_module_only_when_one_of_its_names_is_used() -> None:
+    """``import guardrail`` loads no implementation module; using a name loads its module (and what it needs)."""
+    assert _modules_loaded_after("import guardrail") == {"guardrail", "guardrail._version"}
+    loaded = _modules_loaded_after("import guardrail\nguardrail.ConfigurationError")
+    assert "guardrail.exceptions" in loaded
+    assert "guardrail.guard" not in loaded
+    assert "guardrail.guard" in _modules_loaded_after("from guardrail import Guard")
+
+
+def test_the_report_command_loads_none_of_the_guard(tmp_path: Path) -> None:
+    """``guardrail report`` starts fast: reading telemetry loads no guard, parser, reader, detector or policy."""
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    loaded = _modules_loaded_after(f"import guardrail.cli\nguardrail.cli.main(['report', {str(events)!r}])")
+    assert "guardrail.telemetry.report" in loaded
+    heavy = {"guardrail.guard", "guardrail.parsing", "guardrail.rationale", "guardrail.detectors", "guardrail.policies"}
+    assert not heavy & loaded
+
+
+def test_the_lazy_table_names_the_module_each_name_is_imported_from_for_type_checkers() -> None:
+    """The runtime's table of where each public name lives says what the ``TYPE_CHECKING`` imports say."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(guardrail))
+    (block,) = (node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    static = {
+        alias.name: node.module for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    assert static == guardrail._HOME
+    assert set(static) | {"__version__"} == set(guardrail.__all__)
+
+
+@pytest.mark.slow
+def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
+    """Nothing relies on ``import guardrail`` having loaded other modules first (the names load lazily)."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    failed = []
+    for module in pkgutil.walk_packages(guardrail.__path__, "guardrail."):
+        result = subprocess.run([sys.executable, "-c", f"import {module.name}"], capture_output=True, text=True)
+        if result.returncode:
+            failed.append(f"{module.name}: {result.stderr.strip().splitlines()[-1]}")
+    assert not failed

@@ -830,12 +830,14 @@ def _replay(episode: _Episode) -> None:
     tuple of groups (nearly always one per episode), added to the groups at the end.
     """
     rows = episode.rows
-    if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
+    steps = [row[0] for row in rows]
+    if steps != sorted(steps):  # nearly always in order already: sorting a sorted list is one pass in C
         rows = sorted(rows, key=lambda row: row[0])
     rewards = episode.rewards
     counts: dict[str, int] = {}
     sums: dict[str, float] = {}
     rewarded: dict[str, int] = {}
+    means: dict[str, float] = {}  # of the actions with a known reward
     top: str | None = None
     top_count = 0
     top_unique = False
@@ -852,10 +854,10 @@ def _replay(episode: _Episode) -> None:
             tally.freq_n += 1
             if action == top:
                 tally.freq_hits += 1
-        if rewarded:
+        if means:
             tally.greedy_n += 1
-            n = rewarded.get(action)
-            if n is not None and sums[action] / n >= best - 1e-12:
+            mean = means.get(action)
+            if mean is not None and mean >= best - 1e-12:
                 tally.greedy_hits += 1
         count = counts.get(action, 0) + 1
         counts[action] = count
@@ -867,11 +869,12 @@ def _replay(episode: _Episode) -> None:
         if reward is not None:
             total = sums[action] = sums.get(action, 0.0) + reward
             n = rewarded[action] = rewarded.get(action, 0) + 1
-            mean = total / n
+            mean = means[action] = total / n
             if mean >= best:
                 best, best_action = mean, action
             elif action == best_action:  # the best action's mean fell: find the best again
-                best_action, best = max(((a, sums[a] / k) for a, k in rewarded.items()), key=lambda pair: pair[1])
+                best_action = max(means, key=means.__getitem__)
+                best = means[best_action]
             tally.reward_n += 1
             tally.reward_sum += reward
             if outcome_changed:
