@@ -148,8 +148,13 @@ def vocabulary(space: ActionSpace) -> Vocabulary:
 
 
 def _common(space: ActionSpace) -> int:
-    """A word more actions than this share tells them apart from nothing: a quarter of them, at least two."""
-    return max(2, len(space) // 4)
+    """A word more actions than this share tells them apart from nothing: a quarter of them, at least two, at most
+    ``MAX_SHARING`` (so a word costs the same in a catalogue of 500 tools as in one of 40)."""
+    return max(2, min(len(space) // 4, MAX_SHARING))
+
+
+MAX_SHARING = 10
+"""The most actions a word may share and still score (a word shared more widely earns each of them 0.2 or less)."""
 
 
 COVERAGE_BONUS = 3.0
@@ -161,6 +166,9 @@ MIN_SCORE = 1.0
 
 MARGIN = 2.5
 """The best action must score this many times the next one: two that fit alike ground to neither."""
+
+MAX_ALIKE = 3
+"""At most this many actions that fit a phrase alike are told apart by their words; more ground to nothing."""
 
 EQUIVALENT_CREDIT = 0.5
 """What a word earns for matching an action only through an equivalent ("reply" for send_email, not reply_email)."""
@@ -198,7 +206,8 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
             scores[action] += COVERAGE_BONUS
     top = max(scores, key=scores.__getitem__)
     near = [action for action, value in scores.items() if action == top or scores[top] < MARGIN * value]
-    best = top if len(near) == 1 else _dominant(near, words, vocabulary, said)
+    # one clear fit; or a few alike, told apart (see _dominant); many alike tell nothing
+    best = top if len(near) == 1 else _dominant(near, words, vocabulary, said) if len(near) <= MAX_ALIKE else None
     if best is None or scores[best] < MIN_SCORE:
         return None
     # The phrase runs over every word of the action's vocabulary in the clause, shared words included.
