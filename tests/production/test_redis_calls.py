@@ -4,14 +4,10 @@ a local fallback, and never recorded twice by a write that was in flight."""
 
 from __future__ import annotations
 
-import contextlib
 import random
-import socket
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +17,7 @@ from guardrail.detectors import LOOP
 from guardrail.exceptions import HistoryStoreError, InvalidInputError
 from guardrail.history import MAX_CALL_WINDOW, outcome_digest
 from guardrail.stores import HistoryStoreWarning, RedisHistoryStore
-from tests.production.test_redis_truth import RestartableRedis
+from tests.production.conftest import RestartableRedis
 
 pytestmark = pytest.mark.real
 
@@ -49,22 +45,6 @@ RESULTS = [
     "",
 ]
 ERRORS = ["TimeoutError: request 8812 timed out after 30s", "HTTP 503 Service Unavailable (id 4411)", "ValueError"]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RestartableRedis]:
-    """A redis-server of this test alone, without persistence, on a free port; thawed and stopped after it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    redis = RestartableRedis(tmp_path / "redis", port)
-    redis.start()
-    try:
-        yield redis
-    finally:
-        with contextlib.suppress(ProcessLookupError, FileNotFoundError, ValueError):
-            redis.thaw()
-        redis.stop()
 
 
 def _prefix() -> str:

@@ -4,87 +4,21 @@ Redis by a stated rule."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from guardrail import Guard, MemorySink
 from guardrail.exceptions import HistoryStoreError
 from guardrail.stores import HistoryStoreWarning, RedisHistoryStore
-from tests.production.conftest import REDIS_SH, agent_for
+from tests.production.conftest import RestartableRedis, agent_for
 
 ACTIONS = ["red", "green", "blue", "yellow", "purple"]
 K = len(ACTIONS)
 
 pytestmark = pytest.mark.real
-
-
-@dataclass
-class RestartableRedis:
-    """A private redis-server without persistence that can be killed (-9), frozen and restarted on its port."""
-
-    state_dir: Path
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int:
-        return int((self.state_dir / "redis.pid").read_text().strip())
-
-    def start(self) -> None:
-        env = {**os.environ, "GUARDRAIL_REDIS_DIR": str(self.state_dir), "GUARDRAIL_REDIS_PORT": str(self.port)}
-        done = subprocess.run(["bash", str(REDIS_SH), "start"], env=env, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-
-    def kill(self) -> None:
-        """kill -9: the server dies at once; without persistence its data is gone."""
-        pid = self.pid
-        os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-
-    def freeze(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        env = {**os.environ, "GUARDRAIL_REDIS_DIR": str(self.state_dir)}
-        subprocess.run(["bash", str(REDIS_SH), "stop"], env=env, capture_output=True, check=False)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RestartableRedis]:
-    """A redis-server of this test alone, on a free port; thawed and stopped after the test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    redis = RestartableRedis(tmp_path / "redis", port)
-    redis.start()
-    try:
-        yield redis
-    finally:
-        with contextlib.suppress(ProcessLookupError, FileNotFoundError, ValueError):
-            redis.thaw()
-        redis.stop()
 
 
 def _prefix() -> str:
