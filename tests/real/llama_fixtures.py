@@ -13,9 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from guardrail_bench.llama_server import SERVER_MODEL_ALIAS, SERVER_START_TIMEOUT, TOOL_CHAT_FORMAT, serve
-
-__all__ = ["SERVER_MODEL_ALIAS", "SERVER_START_TIMEOUT", "TOOL_CHAT_FORMAT", "serve"]
+# The server is started by guardrail-bench's ``llama_server``, imported inside the fixtures: these fixtures are a
+# plugin of every test session, and the core-only suite runs without guardrail-bench installed.
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +33,14 @@ def gemma_model_path() -> str:
 
 @pytest.fixture(scope="session")
 def llama_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running ``python -m llama_cpp.server`` for Gemma 3 270M (see :func:`serve`); yields its base URL."""
+    """A running ``python -m llama_cpp.server`` for Gemma 3 270M (``guardrail_bench.llama_server.serve``); yields
+    its base URL."""
     try:
         import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
     except ImportError as error:  # pragma: no cover - only on a broken install
         pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install-real`", pytrace=False)
+    from guardrail_bench.llama_server import serve
+
     with serve(gemma_model_path, tmp_path_factory.mktemp("llama_server") / "server.log") as base_url:
         yield base_url
 
@@ -51,6 +53,8 @@ def llama_tools_server(gemma_model_path: str, tmp_path_factory: pytest.TempPathF
         import llama_cpp.server  # noqa: F401 - only checks that the 'server' extra is installed
     except ImportError as error:  # pragma: no cover - only on a broken install
         pytest.fail(f"llama-cpp-python[server] is not installed ({error}); run `make install`", pytrace=False)
+    from guardrail_bench.llama_server import TOOL_CHAT_FORMAT, serve
+
     log = tmp_path_factory.mktemp("llama_tools_server") / "server.log"
     with serve(gemma_model_path, log, chat_format=TOOL_CHAT_FORMAT) as base_url:
         yield base_url

@@ -33,8 +33,8 @@ from guardrail import (
     StepEvent,
     read_events,
 )
+from guardrail_bench.llama_server import SERVER_MODEL_ALIAS
 from guardrail_instructor import DecisionModel, GuardedInstructor, JudgeReader, RejectedResponse
-from tests.real.llama_fixtures import SERVER_MODEL_ALIAS
 
 pytestmark = pytest.mark.real
 

@@ -13,9 +13,9 @@ import pytest
 
 from guardrail.decision import Usage
 from guardrail.exceptions import AgentTimeoutError
+from guardrail_bench.llama_server import SERVER_MODEL_ALIAS
 from guardrail_bench.llm import ANSWER_LINE, LlamaCppAgent, OpenAICompatibleAgent
 from guardrail_bench.prompts import aiw_prompt, bandit_prompt
-from tests.real.llama_fixtures import SERVER_MODEL_ALIAS
 
 pytestmark = pytest.mark.real
 

@@ -11,10 +11,10 @@ import json
 import pytest
 
 from guardrail.arguments import argument_errors
+from guardrail_bench.llama_server import SERVER_MODEL_ALIAS
 from guardrail_bench.tool_agents import ToolChatAgent
 from guardrail_bench.tools_env import ANSWER_ACTION, make_tasks
 from guardrail_bench.tools_runner import GUARDS, play_tool_episode, tool_guard
-from tests.real.llama_fixtures import SERVER_MODEL_ALIAS
 
 pytestmark = pytest.mark.real
 
