@@ -1,4 +1,5 @@
-"""Linear time, measured: each format parser (and the telemetry scrubber) on adversarial families of text.
+"""Linear time, measured: each format parser, ``parse`` as a step calls it (the parser and the rationale reader),
+and the telemetry scrubber, on adversarial families of text.
 
 For every family (blank-line runs, bracket runs, unclosed tags, long tokens, runs of each format's own markers)
 and every parser, prints the time at 10 KB / 100 KB / 1 MB / 5 MB and the ratio per 10x of size (the 1 MB to 5 MB
@@ -30,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from guardrail import parse
 from guardrail.parsing.action_eq import parse_action_eq
 from guardrail.parsing.json_format import parse_json
 from guardrail.parsing.react import parse_react
@@ -83,19 +85,27 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "key-prefixes": _repeat("sk-"),
     "key-labels": _repeat("password="),
     "pem-headers": _repeat("-----BEGIN PRIVATE KEY-----"),
+    # the rationale reader's line patterns: one line of spaces after a history marker ("#", "step") or of Unicode
+    # line separators (not a line break to str.split("\n"), whitespace to a regex)
+    "hash-then-spaces": _repeat(" ", "#", "red"),
+    "step-then-spaces": _repeat(" ", "step", "red"),
+    "line-separators": _repeat("\u2028", "#", "red"),
 }
 """Adversarial text families: each makes a text of about ``n`` characters."""
 
 _SCRUB = Redaction(mode="full")
+_ACTIONS = ["red", "green", "blue"]
 
 PARSERS: dict[str, Callable[[str], object]] = {
     "xml": parse_xml,
     "json": parse_json,
     "react": parse_react,
     "action_eq": parse_action_eq,
+    "parse": lambda text: parse(text, _ACTIONS),
     "scrub": _SCRUB.scrub,
 }
-"""What is timed: the four format parsers and the default secret scrubber of telemetry."""
+"""What is timed: the four format parsers, ``parse`` in its default format (which reads the rationale too), and the
+default secret scrubber of telemetry."""
 
 REFERENCE = ("reference", "str.upper", str.upper)
 """Not a parser: one linear pass in C over the text (read and write), timed like the rows, never checked. Its
