@@ -33,6 +33,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(figure: Any, path: str | Path) -> Path:
+    """Lay ``figure`` out and write it to ``path`` as a PNG, creating its folder; returns the path."""
+    figure.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out)
+    return out
+
+
 def plot_curves(curves: Sequence[Curve], path: str | Path, *, title: str, ylabel: str) -> Path:
     """Mean curves over steps ``1..T`` with shaded 95% confidence bands; writes a PNG and returns its path."""
     plt = _pyplot()
@@ -52,13 +61,9 @@ def plot_curves(curves: Sequence[Curve], path: str | Path, *, title: str, ylabel
         axes.set_title(title, fontsize=10)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, loc="best")
-        figure.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out)
+        return _save(figure, path)
     finally:
         plt.close(figure)
-    return out
 
 
 def plot_knowing_doing(table: Mapping[str, Mapping[str, float]], path: str | Path, *, title: str) -> Path:
@@ -77,13 +82,9 @@ def plot_knowing_doing(table: Mapping[str, Mapping[str, float]], path: str | Pat
                 axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=9)
         axes.set_title(title, fontsize=9)
         figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="% of steps")
-        figure.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out)
+        return _save(figure, path)
     finally:
         plt.close(figure)
-    return out
 
 
 def plot_bars(
@@ -104,10 +105,6 @@ def plot_bars(
         axes.set_title(title, fontsize=10)
         axes.grid(alpha=0.3, axis="y")
         axes.legend(fontsize=7, loc="best")
-        figure.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out)
+        return _save(figure, path)
     finally:
         plt.close(figure)
-    return out
