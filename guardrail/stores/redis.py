@@ -198,6 +198,14 @@ end
 local codes = {}
 for void in string.gmatch(ARGV[5], '[^,]+') do table.insert(codes, outcomes[void] or 3) end
 local voided = table.concat(codes, ',')
+-- A write seen before, by its id: {-7, 0} if it was voided, else its reply again, its index read from what was
+-- remembered by ``pattern`` (0 without one); nil for a write not seen yet. Retries record nothing twice.
+local function replayed(id, pattern)
+  local seen = redis.call('HGET', ids, id)
+  if seen == 'void' then return {-7, 0} end
+  if seen then return reply(pattern and tonumber(string.match(seen, pattern)) or 0, voided) end
+  return nil
+end
 """.replace("PENDING_LAST", str(_SNAPSHOT_PENDING - 1)).replace("IDS_KEPT", str(_IDS_KEPT))
 
 # Append a call record (ARGV: its JSON) and keep the latest CALLS_KEPT.
@@ -215,9 +223,8 @@ _RECORD_STEP = (
     + _PUSH_CALL
     + """
 local sid = ARGV[11]
-local seen = redis.call('HGET', ids, sid)
-if seen == 'void' then return {-7, 0} end
-if seen then return reply(tonumber(string.match(seen, '^(%d+)')), voided) end
+local again = replayed(sid, '^(%d+)')
+if again then return again end
 if not stored then redis.call('HSET', h, 'k', k); redis.call('DEL', tomb) end
 local action = ARGV[6]
 local prevrun = redis.call('HGET', h, 'run_length') or '0'
@@ -247,9 +254,8 @@ _RECORD_REWARD = (
     _PRELUDE
     + """
 local rid = ARGV[8]
-local seen = redis.call('HGET', ids, rid)
-if seen == 'void' then return {-7, 0} end
-if seen then return reply(tonumber(string.match(seen, '^r:(%d+)')), voided) end
+local again = replayed(rid, '^r:(%d+)')
+if again then return again end
 local entry
 if ARGV[7] == '' then
   entry = redis.call('LPOP', pending)
@@ -300,9 +306,8 @@ _RECORD_OUTCOME = (
     _PRELUDE
     + """
 local oid = ARGV[9]
-local seen = redis.call('HGET', ids, oid)
-if seen == 'void' then return {-7, 0} end
-if seen then return reply(tonumber(string.match(seen, '^o:(%d+)')), voided) end
+local again = replayed(oid, '^o:(%d+)')
+if again then return again end
 local list = redis.call('LRANGE', calls, 0, -1)
 for i = #list, 1, -1 do
   if list[i] == ARGV[7] then
@@ -321,9 +326,9 @@ _NEW_USER_MESSAGE = (
     _PRELUDE
     + """
 local uid = ARGV[6]
-local seen = redis.call('HGET', ids, uid)
-if seen == 'void' then return {-7, 0} end
-if seen or not stored then return reply(0, voided) end
+local again = replayed(uid, nil)
+if again then return again end
+if not stored then return reply(0, voided) end
 redis.call('DEL', calls)
 remember(uid, 'u')
 touch()
