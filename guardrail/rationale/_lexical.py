@@ -131,7 +131,7 @@ class LexicalReader:
             return NO_READING
         tokens = tokenize(text)
         names = space.find_mentions(text, tokens)
-        words = vocabulary(space)
+        lexicon = vocabulary(space)
         # The conclusion is at the end: past MAX_MENTIONS names, only the sentences of the last ones are read.
         read_from = names[-MAX_MENTIONS].start if len(names) > MAX_MENTIONS else 0
         reads: list[_Read] = []
@@ -147,7 +147,7 @@ class LexicalReader:
             if end <= read_from:
                 continue
             mentions = names[first_name:mention_index]
-            mentions += _described(text, tokens[first_token:token_index], mentions, words)
+            mentions += _described(text, tokens[first_token:token_index], mentions, lexicon)
             mentions.sort(key=lambda m: m.start)
             if not mentions:
                 if _UNSURE.search(text[start:end].lower().replace("’", "'")):
@@ -222,7 +222,7 @@ class LexicalReader:
 
 
 def _degenerate(text: str) -> bool:
-    """A model stuck repeating itself: one line of some length three times or more (what it says is no choice)."""
+    """A model stuck repeating itself: one line of 20 characters or more, three times or more (no choice)."""
     lines = Counter(line.strip() for line in text.split("\n") if len(line.strip()) >= 20)
     return bool(lines) and max(lines.values()) >= 3
 
@@ -249,7 +249,7 @@ def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
     return spans
 
 
-def _described(text: str, tokens: Sequence[Token], names: list[Mention], words: Vocabulary) -> list[Mention]:
+def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon: Vocabulary) -> list[Mention]:
     """Mentions by description, one per clause of the sentence that names no action.
 
     A clause that names an action whose name a described phrase extends ("search the docs" where both ``search`` and
@@ -263,7 +263,7 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], words: 
         clause = clause[:30]
         while named < len(names) and names[named].end <= clause[0].start:
             named += 1
-        grounding = ground(clause, words)
+        grounding = ground(clause, lexicon)
         if grounding is not None:
             inside = named < len(names) and names[named].start < clause[-1].end
             if not inside:
@@ -285,7 +285,8 @@ def _is_verb(clause: Sequence[Token], i: int) -> bool:
 
 
 def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
-    """The sentence's tokens cut into clauses: at punctuation between two tokens, and before a conjunction."""
+    """The sentence's tokens cut into clauses: at punctuation between two tokens, and before a conjunction or a
+    subject (``_CONJUNCTIONS``)."""
     clauses: list[Sequence[Token]] = []
     first = 0
     for i in range(1, len(tokens)):
