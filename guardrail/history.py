@@ -21,7 +21,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from guardrail._checks import require_int
+from guardrail._checks import of_type, require_int
 from guardrail._frozen import filled
 from guardrail.exceptions import ConfigurationError, InvalidInputError
 
@@ -271,8 +271,17 @@ class EpisodeHistory:
             self.reward_sums = [0.0] * self.k
         self.recent = deque(self.recent, maxlen=self.window)
 
-    def add_step(self, action: int) -> int:
-        """Append an executed action; returns its step index."""
+    def add_step(
+        self,
+        action: int,
+        *,
+        interventions: int = 0,
+        extra_agent_calls: int = 0,
+        explored: bool = False,
+        call: tuple[str, Mapping[str, Any] | None] | None = None,
+    ) -> int:
+        """Append an executed action, what guarding it cost and its call (tool name, arguments) if given; returns
+        its step index."""
         index = len(self.steps)
         self.steps.append(StepRecord(index, action))
         if self.counts[action] == 0:
@@ -281,6 +290,12 @@ class EpisodeHistory:
         self.run_length = self.run_length + 1 if self.recent and self.recent[-1] == action else 1
         self.recent.append(action)
         self.pending_reward.append(index)
+        self.interventions += interventions
+        self.extra_agent_calls += extra_agent_calls
+        if explored:
+            self.last_exploration_step = index
+        if call is not None:
+            self.call_log.add(index, *call)
         return index
 
     def add_reward(self, reward: float, step: int | None = None) -> int:
@@ -511,19 +526,18 @@ def checked_history(history: object, detectors: Sequence[object]) -> HistoryStor
     on a store without ``record_call`` it would see no call and silently find nothing, so that is a
     ConfigurationError naming the store and the detector.
     """
-    if history is None:
+    store: HistoryStore | None = of_type("history", history, HistoryStore)
+    if store is None:
         return InMemoryHistoryStore()
-    if not isinstance(history, HistoryStore):
-        raise ConfigurationError(f"history must be a HistoryStore, got {history!r}")
-    if not isinstance(history, CallHistoryStore):
+    if not isinstance(store, CallHistoryStore):
         for detector in detectors:
             if getattr(detector, "needs_calls", False):
                 raise ConfigurationError(
                     f"the detector {type(detector).__name__} reads the episode's calls, but the history store "
-                    f"{type(history).__name__} keeps none (it has no record_call/record_outcome/new_user_message), "
+                    f"{type(store).__name__} keeps none (it has no record_call/record_outcome/new_user_message), "
                     "so it would never fire; use a store that keeps calls (InMemoryHistoryStore, RedisHistoryStore)"
                 )
-    return history
+    return store
 
 
 def call_store(store: HistoryStore, episode: str) -> CallHistoryStore:
@@ -697,12 +711,9 @@ class InMemoryHistoryStore:
         """Append an executed action with what guarding it cost; returns its step index."""
         history, lock = self._get(episode, k)
         with lock:
-            index = history.add_step(action)
-            history.interventions += interventions
-            history.extra_agent_calls += extra_agent_calls
-            if explored:
-                history.last_exploration_step = index
-            return index
+            return history.add_step(
+                action, interventions=interventions, extra_agent_calls=extra_agent_calls, explored=explored
+            )
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
         """Attach a reward to the episode's oldest unrewarded step (or ``step``); an unknown episode is an error."""
@@ -734,13 +745,13 @@ class InMemoryHistoryStore:
         """:meth:`record_step` and :meth:`record_call` of that step under one lock; returns the step's index."""
         history, lock = self._get(episode, k)
         with lock:
-            index = history.add_step(action)
-            history.interventions += interventions
-            history.extra_agent_calls += extra_agent_calls
-            if explored:
-                history.last_exploration_step = index
-            history.call_log.add(index, name, arguments)
-            return index
+            return history.add_step(
+                action,
+                interventions=interventions,
+                extra_agent_calls=extra_agent_calls,
+                explored=explored,
+                call=(name, arguments),
+            )
 
     def record_outcome(
         self, episode: str, k: int, *, result: str | None, error: str | None, step: int | None = None

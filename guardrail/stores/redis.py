@@ -909,15 +909,13 @@ class RedisHistoryStore:
             with local.lock:
                 if not self._current(episode, local):
                     continue  # it went back to Redis meanwhile: write there
-                history = local.history
-                index = history.add_step(action)
-                history.interventions += interventions
-                history.extra_agent_calls += extra_agent_calls
-                if explored:
-                    history.last_exploration_step = index
-                if call is not None:
-                    history.call_log.add(index, *call)
-                return index
+                return local.history.add_step(
+                    action,
+                    interventions=interventions,
+                    extra_agent_calls=extra_agent_calls,
+                    explored=explored,
+                    call=call,
+                )
 
     def record_reward(self, episode: str, k: int, reward: float, *, step: int | None = None) -> int:
         """Attach a reward to the episode's oldest unrewarded step (or ``step``); returns its index (atomic).
