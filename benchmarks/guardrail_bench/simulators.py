@@ -82,6 +82,7 @@ __all__ = [
     "SimulatedAgent",
     "SimulatedRun",
     "SimulatedTurn",
+    "check_probability",
     "parse_action_line",
     "run_simulated",
     "ucb_listing",
@@ -222,9 +223,10 @@ def _pick(candidates: frozenset[int] | Sequence[int], rng: np.random.Generator) 
     return ordered[int(rng.integers(len(ordered)))]
 
 
-def _check_probability(name: str, value: float) -> None:
+def check_probability(name: str, value: float) -> None:
+    """A ConfigurationError naming ``name`` unless ``value`` is a probability (a simulated profile's rates)."""
     if not (0.0 <= value <= 1.0):
-        raise ConfigurationError(f"{name} must be in [0, 1]; got {value}")
+        raise ConfigurationError(f"{name} must be a probability in [0, 1]; got {value}")
 
 
 def _check_row(name: str, row: tuple[float, float, float]) -> None:
@@ -266,9 +268,9 @@ class KnowingDoingProfile:
     invalid_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_probability("rationale_correct_rate", self.rationale_correct_rate)
-        _check_probability("wrong_names_greedy", self.wrong_names_greedy)
-        _check_probability("invalid_rate", self.invalid_rate)
+        check_probability("rationale_correct_rate", self.rationale_correct_rate)
+        check_probability("wrong_names_greedy", self.wrong_names_greedy)
+        check_probability("invalid_rate", self.invalid_rate)
         _check_row("given_correct", self.given_correct)
         _check_row("given_wrong", self.given_wrong)
         if not (self.c >= 0 and math.isfinite(self.c)):
@@ -366,8 +368,8 @@ class FrequencyBiasProfile:
     invalid_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_probability("copy_probability", self.copy_probability)
-        _check_probability("invalid_rate", self.invalid_rate)
+        check_probability("copy_probability", self.copy_probability)
+        check_probability("invalid_rate", self.invalid_rate)
 
     @property
     def c(self) -> float:
@@ -410,7 +412,7 @@ class GreedyProfile:
     def __post_init__(self) -> None:
         if self.n_initial < 1:
             raise ConfigurationError(f"n_initial must be >= 1; got {self.n_initial}")
-        _check_probability("invalid_rate", self.invalid_rate)
+        check_probability("invalid_rate", self.invalid_rate)
 
     def respond_with_truth(
         self, view: BanditView, rng: np.random.Generator, *, reask_feedback: str | None = None

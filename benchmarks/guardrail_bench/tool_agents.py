@@ -43,6 +43,7 @@ import numpy as np
 
 from guardrail.exceptions import ConfigurationError, GuardrailRuntimeError
 from guardrail_bench.llm import OpenAICompatibleAgent, _usage_from
+from guardrail_bench.simulators import check_probability
 from guardrail_bench.tools_env import ANSWER_ACTION, Call, ToolPrompt, ToolTask
 
 __all__ = [
@@ -59,11 +60,6 @@ __all__ = [
 ]
 
 Answer = dict[str, Any]
-
-
-def _check(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ConfigurationError(f"{name} must be a probability in [0, 1]; got {value}")
 
 
 def _call_answer(task: ToolTask, rationale_tool: str, call: Call, *, again: bool = False) -> Answer:
@@ -124,7 +120,7 @@ class LoopProneProfile:
 
     def __post_init__(self) -> None:
         for name in ("p_loop", "p_loop_after_error", "p_escape", "p_nudge", "p_block"):
-            _check(name, getattr(self, name))
+            check_probability(name, getattr(self, name))
 
     def answer(self, prompt: ToolPrompt, rng: np.random.Generator, memory: dict[str, Any]) -> Answer:
         """The loop's next call while looping, else the path's next call."""
@@ -160,8 +156,8 @@ class IntentNotEmittedProfile:
     p_fix: float = 0.8
 
     def __post_init__(self) -> None:
-        _check("p_no_call", self.p_no_call)
-        _check("p_fix", self.p_fix)
+        check_probability("p_no_call", self.p_no_call)
+        check_probability("p_fix", self.p_fix)
 
     def answer(self, prompt: ToolPrompt, rng: np.random.Generator, memory: dict[str, Any]) -> Answer:
         """The path's next call, or its rationale alone."""
@@ -181,8 +177,8 @@ class WrongToolProfile:
     p_fix: float = 0.7
 
     def __post_init__(self) -> None:
-        _check("p_wrong", self.p_wrong)
-        _check("p_fix", self.p_fix)
+        check_probability("p_wrong", self.p_wrong)
+        check_probability("p_fix", self.p_fix)
 
     def answer(self, prompt: ToolPrompt, rng: np.random.Generator, memory: dict[str, Any]) -> Answer:
         """The path's next call, or another tool's call under the right tool's rationale."""
