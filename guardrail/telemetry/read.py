@@ -78,32 +78,38 @@ class EventLog:
         self.recovered_lines = 0
         """Events read from a line that also held a torn fragment (the fragment counts in ``skipped_lines``)."""
         self.problems: list[str] = []
+        self._path = Path()
+        self._line = 0  # where the last event came from (path, line number), for a reader that rejects it
 
     def __iter__(self) -> Iterator[StepEvent | RewardEvent]:
-        for data, path, number in self._dicts():
+        for data in self._dicts():
             try:
                 event = EventAdapter.validate_python(data)
             except ValidationError as exc:
-                self._bad(path, number, f"not a guardrail event: {exc.errors()[0]['msg']}", last=False, cause=exc)
+                self._bad(
+                    self._path, self._line, f"not a guardrail event: {exc.errors()[0]['msg']}", last=False, cause=exc
+                )
                 continue
             if self._keep(event.run_id, event.episode, event.timestamp):
                 yield event
 
     def records(self) -> Iterator[dict[str, Any]]:
         """The events as plain dicts (schema-version checked and upgraded, not validated), filtered."""
-        filtered = self.run is not None or self.episode is not None or self.since is not None
-        for data, _, _ in self._dicts():
-            if filtered and not self._keep(data.get("run_id"), data.get("episode"), data.get("timestamp")):
-                continue
-            yield data
+        if self.run is None and self.episode is None and self.since is None:
+            return self._dicts()
+        keep = self._keep
+        return (data for data in self._dicts() if keep(data.get("run_id"), data.get("episode"), data.get("timestamp")))
 
-    def _dicts(self) -> Iterator[tuple[dict[str, Any], Path, int]]:
+    def _dicts(self) -> Iterator[dict[str, Any]]:
         """Every line that decodes to a JSON object of a supported schema version, upgraded; bad lines counted.
 
         Nearly every line is a current event whose key fields have the types readers need: that case costs the
         JSON decoding and one check of those types (:func:`_well_typed`); anything else takes :meth:`_checked`.
+        Where the last event came from is in ``_path`` and ``_line``, for a reader that rejects it: a million
+        events pass through here, and a tuple per event to carry it along would cost more than checking it.
         """
         for path in self.paths:
+            self._path = path
             with path.open("rb", buffering=_BUFFER) as handle:
                 for number, line in enumerate(handle, 1):
                     try:
@@ -111,14 +117,13 @@ class EventLog:
                     except ValueError:
                         data = None
                     if data.__class__ is dict and data.get("schema_version") == SCHEMA_VERSION and _well_typed(data):
-                        yield data, path, number
+                        self._line = number
+                        yield data
                     elif line.strip():
                         # A line with no newline can only be the file's last: a write that was torn or is under way.
                         yield from self._checked(line, path, number, torn=not line.endswith(b"\n"))
 
-    def _checked(
-        self, line: bytes, path: Path, number: int, *, torn: bool
-    ) -> Iterator[tuple[dict[str, Any], Path, int]]:
+    def _checked(self, line: bytes, path: Path, number: int, *, torn: bool) -> Iterator[dict[str, Any]]:
         """The events of a line off the fast path (an old schema version, a torn fragment, a bad line)."""
         for data, why in self._decoded(line):
             if data is None:
@@ -134,7 +139,8 @@ class EventLog:
             if problem is not None:
                 self._bad(path, number, problem, last=False)
                 continue
-            yield data, path, number
+            self._line = number
+            yield data
 
     def _decoded(self, line: bytes) -> Iterator[tuple[dict[str, Any] | None, str | None]]:
         """The line's object, or (None, why) for a bad line; an event glued behind a torn fragment is recovered."""

@@ -540,6 +540,8 @@ def summarize_many(
     base: tuple[_Acc, ...] = () if derived else (total,)
     group_accs: dict[Any, tuple[_Acc, ...]] = {}
     episodes: dict[tuple[str, str], _Episode] = {}
+    key: tuple[str, str] = ("", "")
+    episode = _Episode()
     seq = 0
     last_time = 0.0
     only = groupings[0] if len(groupings) == 1 else None
@@ -549,10 +551,13 @@ def summarize_many(
         )
         get = data.get
         kind = get("type", "step")
-        key = (get("run_id", ""), get("episode", ""))
-        episode = episodes.get(key)
-        if episode is None:
-            episode = episodes[key] = _Episode()
+        run_id, episode_id = get("run_id", ""), get("episode", "")
+        if episode_id != key[1] or run_id != key[0] or not episodes:  # an episode's events mostly come in a row
+            key = (run_id, episode_id)
+            seen = episodes.get(key)
+            if seen is None:
+                seen = episodes[key] = _Episode()
+            episode = seen
         if kind == "reward":
             reward = get("reward")
             if isinstance(reward, (int, float)):

@@ -112,6 +112,30 @@ def test_replay_handles_out_of_order_events_and_ties() -> None:
     assert total.greedy_steps == 2
 
 
+def test_interleaved_episodes_give_the_figures_of_the_same_events_episode_by_episode() -> None:
+    """Concurrent agents interleave their episodes' events in one file: each episode is still replayed alone,
+    including a run whose episode ids repeat another run's."""
+    episodes = {
+        ("r", "e1"): ["a", "a", "b", "a"],
+        ("r", "e2"): ["b", "b", "b", "a"],
+        ("other", "e1"): ["c", "a", "c", "c"],
+    }
+    rewards = {"a": 1.0, "b": 0.0, "c": 0.5}
+    grouped: list[dict[str, Any]] = []
+    for (run, episode), actions in episodes.items():
+        for step, action in enumerate(actions):
+            grouped.append({**_step(episode, step, action), "run_id": run, "agent": run})
+            grouped.append({**_reward(episode, step, rewards[action]), "run_id": run})
+    per_episode = [grouped[i : i + 8] for i in range(0, len(grouped), 8)]
+    interleaved = [event for batch in zip(*per_episode, strict=True) for event in batch]  # e1, e2, e1', e1, ...
+    assert interleaved[:3] == [per_episode[0][0], per_episode[1][0], per_episode[2][0]]
+    for by in (None, "agent", "episode", "run"):
+        assert summarize(interleaved, by=by) == summarize(grouped, by=by)
+    total = summarize(interleaved).total
+    assert (total.steps, total.episodes) == (12, 3)
+    assert total.greedy_steps == 9  # three per episode: every step after the first reward
+
+
 def _two_agent_log(path: Path) -> list[Any]:
     """What the demo does: the same scripted episode unguarded and guarded, as two runs, into one JSONL file."""
     outputs = [GAP, AGREE_RED, GAP, AGREE_BLUE]
