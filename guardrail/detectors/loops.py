@@ -12,8 +12,9 @@ Cline, Gemini CLI, deer-flow's LangChain middleware):
 
 A pattern is *established* by the outcome of the episode's latest call (so polling whose result changes, and
 paging whose arguments change, never meet it), and it is reported on the next step, whatever that step proposes;
-``data["continues"]`` says whether the proposed call carries the loop on (what
-:class:`~guardrail.policies.Escalation` answers). Calls since the episode's last user message only count.
+``data["continues"]`` says whether the proposed call carries the loop on, that is repeats one of the calls made
+since the loop's first repeated call (what :class:`~guardrail.policies.Escalation` answers). Calls since the
+episode's last user message only count.
 """
 
 from __future__ import annotations
@@ -101,8 +102,7 @@ class Loops:
             return ()
         decision = state.decision
         proposed = None if decision.action is None else (decision.action, canonical_arguments(decision.arguments))
-        keys = {c.key for c in match.calls}
-        continues = proposed is not None and (match.pattern == "no_progress" or proposed in keys)
+        continues = proposed is not None and (match.pattern == "no_progress" or proposed in _span(calls, match))
         names = tuple(dict.fromkeys(c.name for c in match.calls))
         shown = tuple(dict.fromkeys(c.shown for c in match.calls))
         return (
@@ -154,6 +154,18 @@ class Loops:
                 tail = tuple(calls[-run:])
                 return _Match(pattern="no_progress", count=run, threshold=self.no_progress, calls=tail)
         return None
+
+
+def _span(calls: Sequence[CallRecord], match: _Match) -> set[tuple[str, str]]:
+    """The calls made since the loop's first repeated call: a proposal of any of them carries the loop on (a
+    repeat interleaved with another repeated call, A-B-A-B-A whose first B failed, cycles through both)."""
+    first = match.calls[0].step
+    keys = set()
+    for index in range(len(calls) - 1, max(-1, len(calls) - 1 - MAX_CALL_WINDOW), -1):
+        if calls[index].step < first:
+            break
+        keys.add(calls[index].key)
+    return keys
 
 
 def _alternation(calls: Sequence[CallRecord]) -> int:

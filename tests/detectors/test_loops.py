@@ -123,6 +123,26 @@ def test_the_finding_says_whether_the_proposed_call_carries_the_loop_on() -> Non
     assert _step(guard, "read", {"path": "/other"})[0].data["continues"] is False
 
 
+def test_the_other_call_of_a_cycle_carries_the_loop_on_but_a_new_call_does_not() -> None:
+    """read, search (fails), read, search, read: the reads are the loop, and proposing the search again carries
+    it on, as the read would; a call not made since the loop began does not."""
+    history = [
+        ("read", {"path": "/schema"}, "schema", None),
+        ("search", {"q": "q"}, None, "503 timed out"),
+        ("read", {"path": "/schema"}, "schema", None),
+        ("search", {"q": "q"}, "42", None),
+        ("read", {"path": "/schema"}, "schema", None),
+    ]
+    for proposed, args, expected in (("search", {"q": "q"}, True), ("final_answer", {}, False)):
+        guard = _guard()
+        for tool, arguments, result, error in history:
+            _step(guard, tool, arguments)
+            guard.record_outcome("e", result=result, error=error)
+        (finding,) = _step(guard, proposed, args)
+        assert finding.data["pattern"] == "identical"
+        assert finding.data["continues"] is expected
+
+
 def test_identical_calls_count_only_within_the_window() -> None:
     guard = _guard(window=4)
     calls: list[tuple[str, dict[str, Any], str | None, str | None]] = []
