@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections import Counter
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
-from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Stance
+from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Cue
 from guardrail.rationale._grounding import Vocabulary, ground, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
@@ -77,7 +78,7 @@ class _Read:
     """One mention that says something of its action: its stance and scope."""
 
     mention: Mention
-    stance: Stance
+    stance: Cue
     dropped: bool  # a hedge, question, condition or recap
     later: bool  # a later step of a plan
     item: int  # its line's number in a numbered list, or 0
@@ -117,13 +118,7 @@ class LexicalReader:
         if reading.action is None or reading.confidence < self.min_confidence:
             return NO_READING
         if offset and reading.span is not None:
-            start, end = reading.span
-            reading = RationaleReading(
-                action=reading.action,
-                confidence=reading.confidence,
-                evidence=reading.evidence,
-                span=(start + offset, end + offset),
-            )
+            reading = dataclasses.replace(reading, span=(reading.span[0] + offset, reading.span[1] + offset))
         return reading
 
     def _read(self, text: str, space: ActionSpace) -> RationaleReading:
@@ -158,14 +153,10 @@ class LexicalReader:
                 stance = _first_stance(before, after)
                 if stance is None:
                     continue  # says nothing of the action: its scope does not matter
-                dropped = question or history
-                later = line_number > 1
-                for scope in SCOPE:
-                    pattern, window = (scope.before, before) if scope.before is not None else (scope.after, after)
-                    if pattern is not None and pattern.search(window):
-                        past = scope.effect == "past" and stance.weight < DECISION  # a recap outweighs evidence only
-                        dropped = dropped or scope.effect == "doubt" or past
-                        later = later or scope.effect == "later"
+                scope = {cue.effect for cue in SCOPE if _matches(cue, before, after)}
+                past = "past" in scope and stance.weight < DECISION  # a recap outweighs evidence only
+                dropped = question or history or "doubt" in scope or past
+                later = line_number > 1 or "later" in scope
                 reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
 
@@ -327,15 +318,15 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> li
     return windows
 
 
-def _first_stance(before: str, after: str) -> Stance | None:
-    """The stance of a mention: the first row that matches each window; a rejection wins, else the stronger."""
-    rows = [row for table in (_BEFORE_ROWS, _AFTER_ROWS) if (row := _first_match(table, before, after)) is not None]
-    rejection = next((row for row in rows if row.effect == "reject"), None)
-    return rejection or max(rows, key=lambda row: row.weight, default=None)
+def _first_stance(before: str, after: str) -> Cue | None:
+    """The stance of a mention: the first row of each table that matches; a rejection wins, else the stronger."""
+    firsts = (
+        next((row for row in table if _matches(row, before, after)), None) for table in (_BEFORE_ROWS, _AFTER_ROWS)
+    )
+    return max(filter(None, firsts), key=lambda row: (row.effect == "reject", row.weight), default=None)
 
 
-def _first_match(rows: Sequence[Stance], before: str, after: str) -> Stance | None:
-    for row in rows:
-        if (row.before is None or row.before.search(before)) and (row.after is None or row.after.search(after)):
-            return row
-    return None
+def _matches(cue: Cue, before: str, after: str) -> bool:
+    return (cue.before is None or cue.before.search(before) is not None) and (
+        cue.after is None or cue.after.search(after) is not None
+    )
