@@ -102,7 +102,7 @@ _NOT_VERB = (
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
     r"|would|should|could|might|can|may|must|beats|wins|performs|remains|appears|vs|versus|leads|won|lost|tends"
-    r"|confirms|shows|says|gives|works|fails|needs|goes|takes|makes|covers|contains|includes|matches|lists|reports"
+    r"|confirms|shows|says|works|fails|needs|goes|takes|makes|covers|contains|includes|matches|lists|reports"
     r"|indicates|suggests|means|tells|helps|handles|supports|requires|uses|runs"
 )
 _PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
@@ -146,14 +146,9 @@ def _cue(name: str, effect: Effect, weight: float = 0.0, before: str = "", after
         raise ValueError(f"cue {name!r}: give a window pattern, before or after or both")
     if not (0.5 <= weight <= 1.0 if effect == "recommend" else weight == 0.0):
         raise ValueError(f"cue {name!r}: recommendations weigh 0.5-1, the other effects 0; got {weight!r}")
-    return Cue(
-        name,
-        effect,
-        weight,
-        re.compile(f"(?:{before})$") if before else None,
-        re.compile(f"^(?:{after})") if after else None,
-        alone,
-    )
+    before_pattern = re.compile(f"(?:{before})$") if before else None
+    after_pattern = re.compile(f"^(?:{after})") if after else None
+    return Cue(name, effect, weight, before_pattern, after_pattern, alone)
 
 
 # fmt: off

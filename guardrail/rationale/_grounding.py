@@ -17,56 +17,26 @@ from guardrail.actions import ActionSpace, Token, name_parts, stem
 
 __all__ = ["Grounding", "Vocabulary", "ground", "vocabulary"]
 
-# Equivalent words, folded to the first of each row. Verbs first: an agent says "pull up" for a tool named get_*.
-_EQUIVALENT_ROWS = (
-    "search find look lookup seek query grep locate hunt check",
-    "get fetch retrieve pull read load obtain grab view see inspect review examine display access download show",
-    "send notify reply forward ping contact dm",
-    "ask clarify confirm inquire",
-    "create make add generate new",
-    "delete remove erase purge destroy",
-    "update edit modify change set patch amend adjust alter",
-    "run execute exec invoke launch trigger perform",
-    "restart reboot bounce recycle relaunch",
-    "escalate handoff transfer",
-    "schedule book reserve invite arrange",
-    "refund reimburse repay",
-    "summarize summarise summary recap digest",
-    "calculate compute calculator math arithmetic",
-    "navigate visit goto",
-    "backup back",
-    "write save persist",
-    "rollback revert undo roll",
-    "scale resize replica autoscale",
-    "cancel abort terminate kill",
-    "deploy release ship rollout",
-    "merge combine dedupe deduplicate",
-    "approve accept",
-    "reject deny decline",
-    "upload attach",
-    "export dump",
-    "comment annotate",
-    "plot chart graph visualize visualise",
-    "free available availability",
-    "meeting event invite invitation",
-    "stat statistic stats",
-    "doc docs documentation manual",
-    "ticket issue case",
-    "log logs",
-    "resolve close",
-    "command cmd",
-    "mute silence snooze suppress",
-    "redirect reroute divert",
-    "preview peek eyeball sample",
-    "sms text",
-    "status progress",
-    "balance remaining",
-    "reconcile tie",
-    "subscribe enroll signup",
-    "translate localize localise",
-    "cost spend expense",
+# Equivalent words, "/" between rows, each row folded to its first word. Verbs first: an agent says "pull up" for
+# a tool named get_*.
+_EQUIVALENTS = (
+    "search find look lookup seek query grep locate hunt check /"
+    " get fetch retrieve pull read load obtain grab view see inspect review examine display access download show /"
+    " send notify reply forward ping contact dm / ask clarify confirm inquire / create make add generate new /"
+    " delete remove erase purge destroy / update edit modify change set patch amend adjust alter /"
+    " run execute exec invoke launch trigger perform / restart reboot bounce recycle relaunch /"
+    " escalate handoff transfer / schedule book reserve arrange / refund reimburse repay /"
+    " summarize summarise summary recap digest / calculate compute calculator math arithmetic /"
+    " navigate visit goto / backup back / write save persist / rollback revert undo roll /"
+    " scale resize replica autoscale / cancel abort terminate kill / deploy release ship rollout /"
+    " merge combine dedupe deduplicate / approve accept / reject deny decline / upload attach / export dump /"
+    " comment annotate / plot chart graph visualize visualise / free available availability /"
+    " meeting event invite invitation / stat statistic stats / doc docs documentation manual / ticket issue case /"
+    " log logs / resolve close / command cmd / mute silence snooze suppress / redirect reroute divert /"
+    " preview peek eyeball sample / sms text / status progress / balance remaining / reconcile tie /"
+    " subscribe enroll signup / translate localize localise / cost spend expense"
 )
-_EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENT_ROWS for word in row.split()}
+_EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENTS.split("/") for word in row.split()}
 
 _STOP = frozenset(
     "a an the this that these those it its it's i i'm i'll i've we we'll let me us our my you your he she "
@@ -86,11 +56,6 @@ def _keys(word: str) -> tuple[str, str] | None:
         return None
     stemmed = stem(word)
     return stemmed, _EQUIVALENT.get(word) or _EQUIVALENT.get(stemmed, stemmed)
-
-
-def _concept(word: str) -> str | None:
-    keys = _keys(word)
-    return None if keys is None else keys[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +106,12 @@ def vocabulary(space: ActionSpace) -> Vocabulary:
         add(action, name_parts(alias), 2.0)
     for action, description in space.descriptions.items():
         add(action, name_parts(description), 1.0)
-    names = {name: frozenset(c for c in map(_concept, name_parts(name)) if c is not None) for name in space.names}
-    common = _common(space)
+    names = {name: frozenset(keys[1] for keys in filter(None, map(_keys, name_parts(name)))) for name in space.names}
+    # A word more actions than this share tells them apart from nothing: a quarter of them, at least two, at most
+    # MAX_SHARING (so a word costs the same in a catalogue of 500 tools as in one of 40).
+    common = max(2, min(len(space) // 4, MAX_SHARING))
     telling = {name: frozenset(p for p in parts if len(folded.get(p, ())) <= common) for name, parts in names.items()}
     return Vocabulary(exact, folded, names, telling, common)
-
-
-def _common(space: ActionSpace) -> int:
-    """A word more actions than this share tells them apart from nothing: a quarter of them, at least two, at most
-    ``MAX_SHARING`` (so a word costs the same in a catalogue of 500 tools as in one of 40)."""
-    return max(2, min(len(space) // 4, MAX_SHARING))
 
 
 MAX_SHARING = 10
