@@ -60,14 +60,13 @@ VERB: Final = re.compile(rf"{_VERB}$")
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
     r" (?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna"
-    r"|'d(?: still| just| now| first)?)"
-    r"|let me|let's|let us|i'm|we're|i am|we are)"
+    r"|'d(?: still| just| now| first)?)|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
     r" (?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?"
-    r"(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
-    r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
-    r"| can(?: now)?(?: safely)?(?: go ahead and)?| want| need)"
+    r"(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to| decided to| decide to"
+    r"|'d like to|'d better| had better|'d rather|'ve decided to| will need to| can(?: now)?(?: safely)?"
+    r"(?: go ahead and)?| want| need)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
     r"|(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
     r"|(?:the )?(?:next|right|best|logical|obvious|first|natural) (?:step|move|thing|action|call|tool)"
@@ -118,7 +117,6 @@ _TRIED = (
     r"|checked|queried|run)"
 )
 _BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
-_END = r"(?:[.!)]|$| (?:it is|again|now|next|then|instead|please|this (?:time|round|turn)|for (?:now|this \w+))\b)"
 
 
 Effect = Literal["recommend", "reject", "doubt", "past", "later"]
@@ -157,8 +155,7 @@ STANCE: Final[tuple[Cue, ...]] = (
     _cue("not-but", "recommend", 0.8, before=r" not @,? but(?: rather| instead)?"),
     _cue("loser", "reject",
         before=r" (?:(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|over)"
-        r"|(?:superior|preferable) to"
-        r"|instead of|rather than|over|beats|outperforms|dominates|not|nor|from)"),
+        r"|(?:superior|preferable) to|instead of|rather than|over|beats|outperforms|dominates|not|nor|from)"),
     _cue("negation", "reject",
         before=r" (?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
         r"|cannot|mustn't|isn't|avoid|avoiding|skip|skipping|stop|stop using|without|except|besides|other than"
@@ -176,10 +173,8 @@ STANCE: Final[tuple[Cue, ...]] = (
         rf"[^.;!?@]{{0,50}}? is (?:to|just to|simply to|probably to){_ADV}{_VERB}?{_DET}"),
     _cue("label", "recommend", 0.9,
         before=r" (?:(?:final|my|next|the|our) )?(?:action|answer|choice|decision|move|pick|selection|recommendation"
-        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step"
-        r"|first thing)(?: (?:is|will be|would be|should be"
-        r"|for now|here))?"
-        rf"(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
+        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step|first thing)"
+        rf"(?: (?:is|will be|would be|should be|for now|here))?(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
     _cue("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
     _cue("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _cue("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
@@ -204,7 +199,7 @@ STANCE: Final[tuple[Cue, ...]] = (
         after=r"(?: [\w-]+){0,2}?(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely"
         r"| still| really)? (?:the|my|our) (?:(?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest"
         r"|most promising|only|next|cleanest|fastest|simplest|quickest|first|logical|natural) )+(?:option|choice|move"
-        r"|pick|call|tool|arm|bet|action|step|play|candidate|one|way|path|route|fix|thing|place|bet)\b"),
+        r"|pick|call|tool|arm|bet|action|step|play|candidate|one|way|path|route|fix|thing|place)\b"),
     _cue("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
     _cue("untried", "recommend", 0.65,
         after=rf"(?:'s| is| are| has| have| was| remains| stays)?(?: still| yet| so far| completely| totally)?"
@@ -223,15 +218,12 @@ STANCE: Final[tuple[Cue, ...]] = (
         r"|preferable)|looks (?:much )?better|seems (?:much )?better)\b"),
     _cue("source", "recommend", 0.7,
         after=r"(?: [\w-]+){0,3}?(?: (?:should|will|would|might|may|can|could|probably|likely|ought to|must|also))+"
-        r" (?:have|has|bring|find|get|reveal"
-        r"|contain|tell|show|list|include|give|explain|answer|know|hold|confirm|document|cover|point)\b"),
+        r" (?:have|has|bring|find|get|reveal|contain|tell|show|list|include|give|explain|answer|know|hold|confirm"
+        r"|document|cover|point)\b"),
     _cue("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
     # "open file src/app.ts", "issue refund for line 2", "Red.": a short sentence that opens with the mention
-    _cue("opens-sentence", "recommend", 0.8,
-        before=r"^",
-        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))",
-        alone=True,
-    ),
+    _cue("opens-sentence", "recommend", 0.8, before=r"^",
+        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))", alone=True),
     _cue("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
         after=rf"(?:[.!]?$|,? (?:and )?then\b| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
 )
