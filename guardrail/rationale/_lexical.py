@@ -57,6 +57,7 @@ _MARKUP = str.maketrans(
     {"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " ", "@": "(at)"}
 )
 _SPACES = re.compile(r"\s+")
+_LINE = re.compile(r"[^\n]+")
 _PAST = re.compile(PAST)
 # The stance rows that read the window before the mention (some also check the one after), and those that read only
 # the window after it: each table speaks through its first matching row.
@@ -164,11 +165,7 @@ class LexicalReader:
         alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
         if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
             reads = [read for read in reads if not read.stance.alone]
-        decided = {
-            read.mention.action
-            for read in reads
-            if not (read.dropped or read.later) and read.stance.effect == "recommend" and read.stance.weight >= DECISION
-        }
+        decided = {r.mention.action for r in reads if r.stance.weight >= DECISION and not (r.dropped or r.later)}
         if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
             return NO_READING
         decision: _Read | None = None
@@ -188,10 +185,8 @@ class LexicalReader:
                     continue  # "first X, then Y", "2. Y": Y is not the next step
                 decision = read
                 rejected.discard(action)
-            elif action not in rejected and (
-                action not in evidence or read.stance.weight > evidence[action].stance.weight
-            ):
-                evidence[action] = read
+            elif action not in rejected:  # the strongest evidence for it, the first of equals
+                evidence[action] = max(evidence.get(action, read), read, key=lambda read: read.stance.weight)
         chosen = decision
         if chosen is None and self.use_evidence and len(evidence) == 1:
             chosen = next(iter(evidence.values()))
@@ -200,15 +195,14 @@ class LexicalReader:
         if any(start > chosen.mention.start for start in unsure_after):
             return NO_READING  # "I'll pick blue. But honestly I'm not sure."
         start, end = chosen.sentence
-        while start < end and text[start] in " \t\n.;!?":
-            start += 1
-        while end > start and text[end - 1] in " \t\n":
-            end -= 1
+        said = text[start:end].lstrip(" \t\n.;!?")
+        start = end - len(said)
+        said = said.rstrip(" \t\n")
         return RationaleReading(
             action=chosen.mention.action,
             confidence=chosen.stance.weight,
-            evidence=text[start:end],
-            span=(start, end),
+            evidence=said,
+            span=(start, start + len(said)),
         )
 
 
@@ -221,22 +215,19 @@ def _degenerate(text: str) -> bool:
 def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
     """Each sentence as ``(start, end, on a history line, its line's list number or 0)``; end punctuation included."""
     spans = []
-    line_start = 0
-    for line in text.split("\n"):
-        line_end = line_start + len(line)
-        if not line or line.isspace():  # blank lines (a model that degenerates into them) cost one check each
-            line_start = line_end + 1
+    for found in _LINE.finditer(text):
+        line = found.group()
+        if line.isspace():  # blank lines (a model that degenerates into them) cost one check each
             continue
         history = _HISTORY_LINE.match(line) is not None or _HEADING.match(line) is not None
         numbered = _NUMBERED.match(line)
         number = int(numbered.group(1)) if numbered else 0
-        start = line_start
-        for match in _SENTENCE_END.finditer(text, line_start, line_end):
+        start, line_end = found.span()
+        for match in _SENTENCE_END.finditer(text, start, line_end):
             spans.append((start, match.end(), history, number))
             start = match.end()
         if text[start:line_end].strip():
             spans.append((start, line_end, history, number))
-        line_start = line_end + 1
     return spans
 
 
@@ -256,14 +247,13 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
             named += 1
         grounding = ground(clause, lexicon)
         if grounding is not None:
-            inside = named < len(names) and names[named].start < clause[-1].end
-            if not inside:
+            if named == len(names) or names[named].start >= clause[-1].end:  # the clause names no action
                 # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in
                 # the window before the mention, which starts right after it
                 verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
                 first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
                 found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
-            elif _extends(grounding.action, names[named].action):
+            elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
                 names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
 
@@ -289,16 +279,10 @@ def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
     return clauses
 
 
-def _extends(longer: str, shorter: str) -> bool:
-    return set(name_parts(shorter)) < set(name_parts(longer))
-
-
 def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> list[tuple[Mention, str, str]]:
     """Each mention with its before and after windows: normalised, other mentions as ``@``, at most WINDOW long."""
-    pieces = [text[start : mentions[0].start]]
-    pieces += [text[a.end : b.start] for a, b in itertools.pairwise(mentions)]
-    pieces.append(text[mentions[-1].end : end])
-    normal = [_normal(piece) for piece in pieces]
+    cuts = [start, *itertools.chain.from_iterable((mention.start, mention.end) for mention in mentions), end]
+    normal = [_normal(text[a:b]) for a, b in zip(cuts[::2], cuts[1::2], strict=True)]  # around and between them
     windows = []
     for i, mention in enumerate(mentions):
         before, j = normal[i], i
