@@ -15,7 +15,7 @@ import dataclasses
 import itertools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from guardrail._checks import require_int, require_number
@@ -212,9 +212,8 @@ def _degenerate(text: str) -> bool:
     return bool(lines) and max(lines.values()) >= 3
 
 
-def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
+def _sentences(text: str) -> Iterator[tuple[int, int, bool, int]]:
     """Each sentence as ``(start, end, on a history line, its line's list number or 0)``; end punctuation included."""
-    spans = []
     for found in _LINE.finditer(text):
         line = found.group()
         if line.isspace():  # blank lines (a model that degenerates into them) cost one check each
@@ -224,11 +223,10 @@ def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
         number = int(numbered.group(1)) if numbered else 0
         start, line_end = found.span()
         for match in _SENTENCE_END.finditer(text, start, line_end):
-            spans.append((start, match.end(), history, number))
+            yield start, match.end(), history, number
             start = match.end()
         if text[start:line_end].strip():
-            spans.append((start, line_end, history, number))
-    return spans
+            yield start, line_end, history, number
 
 
 def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon: Vocabulary) -> list[Mention]:
@@ -265,25 +263,22 @@ def _is_verb(clause: Sequence[Token], i: int) -> bool:
     return recap or VERB.match(" " + word) is not None
 
 
-def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
+def _clauses(text: str, tokens: Sequence[Token]) -> Iterator[Sequence[Token]]:
     """The sentence's tokens cut into clauses: at punctuation between two tokens, and before a conjunction or a
     subject (``_CONJUNCTIONS``)."""
-    clauses: list[Sequence[Token]] = []
     first = 0
     for i in range(1, len(tokens)):
         gap = text[tokens[i - 1].end : tokens[i].start]
         if tokens[i].word in _CONJUNCTIONS or (gap != " " and _CLAUSE_PUNCTUATION.search(gap)):
-            clauses.append(tokens[first:i])
+            yield tokens[first:i]
             first = i
-    clauses.append(tokens[first:])
-    return clauses
+    yield tokens[first:]
 
 
-def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> list[tuple[Mention, str, str]]:
+def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> Iterator[tuple[Mention, str, str]]:
     """Each mention with its before and after windows: normalised, other mentions as ``@``, at most WINDOW long."""
     cuts = [start, *itertools.chain.from_iterable((mention.start, mention.end) for mention in mentions), end]
     normal = [_normal(text[a:b]) for a, b in zip(cuts[::2], cuts[1::2], strict=True)]  # around and between them
-    windows = []
     for i, mention in enumerate(mentions):
         before, j = normal[i], i
         while len(before) < WINDOW and j > 0:
@@ -298,8 +293,7 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> li
         if not after.startswith("'s"):
             after = after.lstrip("')]")
             after = " " + after.lstrip() if after[:1] == " " or after.lstrip()[:1].isalnum() else after.lstrip()
-        windows.append((mention, before.rstrip(), after))
-    return windows
+        yield mention, before.rstrip(), after
 
 
 def _first_stance(before: str, after: str) -> Cue | None:
