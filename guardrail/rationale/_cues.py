@@ -252,8 +252,7 @@ SCOPE: Final[tuple[Cue, ...]] = (
         after=r" (?:was|were|has been|have been|had been) (?:already |just |previously )?(?:called|used|run|tried"
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
         r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d"),
-    _cue("later", "later",
-        before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
+    _cue("later", "later", before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
         rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third){_GAP}"),
     _cue("later-after", "later",
         after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),

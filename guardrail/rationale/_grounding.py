@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from guardrail.actions import ActionSpace, Token, name_parts, stem
@@ -67,7 +67,7 @@ class Grounding:
     last: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: it keys the word memo
 class Vocabulary:
     """What the words of a space's names, aliases and descriptions tell apart (built once per space)."""
 
@@ -76,16 +76,6 @@ class Vocabulary:
     name_concepts: dict[str, frozenset[str]]  # action -> the folded parts of its name
     telling: dict[str, frozenset[str]]  # action -> those of its name parts few actions share
     common: int  # a word more actions than this share tells them apart from nothing
-    words: dict[str, _Word] = field(default_factory=dict)  # a memo of what each word read so far earns
-
-    def word(self, word: str) -> _Word:
-        """What ``word`` means here (memoised: a rationale's words repeat, and so do an agent's rationales)."""
-        known = self.words.get(word)
-        if known is None:
-            if len(self.words) >= MEMO:
-                self.words.clear()  # bounded whatever text it is fed
-            known = self.words[word] = _read_word(self, word)
-        return known
 
 
 @functools.lru_cache(maxsize=256)
@@ -135,8 +125,8 @@ EQUIVALENT_CREDIT = 0.5
 """What a word earns for matching an action only through an equivalent ("reply" for send_email, not reply_email)."""
 
 
-MEMO = 1 << 14
-"""Words remembered per action space."""
+MEMO = 1 << 16
+"""Words remembered (with the vocabulary they were read in), bounded whatever text the reader is fed."""
 
 
 class _Word(NamedTuple):
@@ -150,7 +140,7 @@ def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
     Each distinct word scores for every action whose vocabulary has it (see :func:`_read_word`); a concept counts
     once per action. Linear in the clause whatever the size of the catalogue.
     """
-    words = [vocabulary.word(token.word) for token in tokens]
+    words = [_read_word(vocabulary, token.word) for token in tokens]
     credits: dict[tuple[str | None, str], float] = {}  # (concept, action): a concept counts once, at its best
     for word in words:
         for action, credit in word.credits:
@@ -199,6 +189,7 @@ def _base(one: str, other: str, vocabulary: Vocabulary, said: set[str | None]) -
     return None
 
 
+@functools.lru_cache(maxsize=MEMO)  # a rationale's words repeat, and so do an agent's rationales
 def _read_word(vocabulary: Vocabulary, word: str) -> _Word:
     """What ``word`` earns each action: its weight over the number of actions that share it, in full for the word
     itself and at ``EQUIVALENT_CREDIT`` for an equivalent only. Words that more than ``vocabulary.common`` actions

@@ -53,9 +53,7 @@ _UNSURE = re.compile(
     r"|no idea|not certain|too close to call|indistinguishable)\b"
 )
 # "@" marks another mention in a window, so the text's own ("j.kim@example.org") becomes "(at)".
-_MARKUP = str.maketrans(
-    {"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " ", "@": "(at)"}
-)
+_MARKUP = str.maketrans({**dict.fromkeys('*`"“”'), "’": "'", "‘": "'", "\t": " ", "@": "(at)"})
 _SPACES = re.compile(r"\s+")
 _LINE = re.compile(r"[^\n]+")
 _PAST = re.compile(PAST)
@@ -187,13 +185,9 @@ class LexicalReader:
                 rejected.discard(action)
             elif action not in rejected:  # the strongest evidence for it, the first of equals
                 evidence[action] = max(evidence.get(action, read), read, key=lambda read: read.stance.weight)
-        chosen = decision
-        if chosen is None and self.use_evidence and len(evidence) == 1:
-            chosen = next(iter(evidence.values()))
-        if chosen is None:
-            return NO_READING
-        if any(start > chosen.mention.start for start in unsure_after):
-            return NO_READING  # "I'll pick blue. But honestly I'm not sure."
+        chosen = decision or (next(iter(evidence.values())) if self.use_evidence and len(evidence) == 1 else None)
+        if chosen is None or any(start > chosen.mention.start for start in unsure_after):
+            return NO_READING  # none; or "I'll pick blue. But honestly I'm not sure."
         start, end = chosen.sentence
         said = text[start:end].lstrip(" \t\n.;!?")
         start = end - len(said)
@@ -298,9 +292,7 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> It
 
 def _first_stance(before: str, after: str) -> Cue | None:
     """The stance of a mention: the first row of each table that matches; a rejection wins, else the stronger."""
-    firsts = (
-        next((row for row in table if _matches(row, before, after)), None) for table in (_BEFORE_ROWS, _AFTER_ROWS)
-    )
+    firsts = (next((row for row in rows if _matches(row, before, after)), None) for rows in (_BEFORE_ROWS, _AFTER_ROWS))
     return max(filter(None, firsts), key=lambda row: (row.effect == "reject", row.weight), default=None)
 
 
