@@ -170,9 +170,7 @@ def _dominant(near: Sequence[str], words: Sequence[_Word], vocabulary: Vocabular
     """Of actions that fit a phrase alike, the one whose vocabulary has every word of it any other's has and more,
     shared words counted ("open a new ticket with the helpdesk create tool": create_ticket, not create_incident);
     else, of two, the base tool (see :func:`_base`); else None."""
-    has = {
-        action: {w.concept for w in words if action in vocabulary.folded.get(w.concept or "", ())} for action in near
-    }
+    has = {a: {word.concept for word in words if a in vocabulary.folded.get(word.concept or "", ())} for a in near}
     for action in near:
         if all(has[other] < has[action] for other in near if other != action):
             return action

@@ -40,10 +40,9 @@ _CONJUNCTIONS = frozenset(
 # "2. Black door -> reward 0.7". An optional separator between spaces is "(?:\s*:)?\s*", never "\s*:?\s*": that
 # form tries every split of a long run of spaces, quadratic in the line ("#" and 4,000 spaces took 0.3 s).
 _HISTORY_LINE = re.compile(
-    r"^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)(?:\s*[=#:])?\s*\d+\b"
+    r"(?i)^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)(?:\s*[=#:])?\s*\d+\b"
     r"|step(?:\s*[=#:])?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d)"
-    r"|\d{1,3}[.)]\s.{0,120}?(?:->|→|:|=)\s*(?:reward|payoff|score)(?:\s*[:=])?\s*-?\d)",
-    re.I,
+    r"|\d{1,3}[.)]\s.{0,120}?(?:->|→|:|=)\s*(?:reward|payoff|score)(?:\s*[:=])?\s*-?\d)"
 )
 # A heading names a topic ("**Checking the order status**", "## Options"), not a decision.
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*\n]{1,120}\*\*:?\s*$|__[^_\n]{1,120}__\s*$)")
@@ -229,24 +228,23 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
     A clause that names an action whose name a described phrase extends ("search the docs" where both ``search`` and
     ``search_docs`` exist) refers to the longer name: that mention in ``names`` is replaced in place.
     """
-    if not tokens:
-        return []
     found: list[Mention] = []
     named = 0  # walks forwards with the clauses: linear in the sentence
     for clause in _clauses(text, tokens):
         clause = clause[:30]
+        grounding = ground(clause, lexicon)
+        if grounding is None:
+            continue
         while named < len(names) and names[named].end <= clause[0].start:
             named += 1
-        grounding = ground(clause, lexicon)
-        if grounding is not None:
-            if named == len(names) or names[named].start >= clause[-1].end:  # the clause names no action
-                # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in
-                # the window before the mention, which starts right after it
-                verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
-                first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
-                found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
-            elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
-                names[named] = Mention(grounding.action, names[named].start, names[named].end)
+        if named == len(names) or names[named].start >= clause[-1].end:  # the clause names no action
+            # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in the
+            # window before the mention, which starts right after it
+            verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
+            first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
+            found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
+        elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
+            names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
 
 
@@ -273,17 +271,11 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> It
     """Each mention with its before and after windows: normalised, other mentions as ``@``, at most WINDOW long."""
     cuts = [start, *itertools.chain.from_iterable((mention.start, mention.end) for mention in mentions), end]
     normal = [_normal(text[a:b]) for a, b in zip(cuts[::2], cuts[1::2], strict=True)]  # around and between them
-    for i, mention in enumerate(mentions):
-        before, j = normal[i], i
-        while len(before) < WINDOW and j > 0:
-            j -= 1
-            before = normal[j] + "@" + before
-        after, j = normal[i + 1], i + 1
-        while len(after) < WINDOW and j < len(mentions):
-            j += 1
-            after = after + "@" + normal[j]
-        before = " " + _LIST_MARK.sub("", before[-WINDOW:]).rstrip(" '([#").strip()
-        after = after[:WINDOW]
+    joined = "@".join(normal)
+    ats = list(itertools.accumulate(len(piece) + 1 for piece in normal[:-1]))  # just past each mention's "@"
+    for at, mention in zip(ats, mentions, strict=True):
+        before = " " + _LIST_MARK.sub("", joined[max(0, at - 1 - WINDOW) : at - 1]).rstrip(" '([#").strip()
+        after = joined[at : at + WINDOW]
         if not after.startswith("'s"):
             after = after.lstrip("')]")
             after = " " + after.lstrip() if after[:1] == " " or after.lstrip()[:1].isalnum() else after.lstrip()
