@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from guardrail.actions import ActionSpace, Token, name_parts, stem
+from guardrail.actions import ActionSpace, name_parts, stem
 
 __all__ = ["Grounding", "Vocabulary", "ground", "vocabulary"]
 
@@ -134,13 +134,14 @@ class _Word(NamedTuple):
     credits: tuple[tuple[str, float], ...]  # (action, credit) for each action the word scores for
 
 
-def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
+@functools.lru_cache(maxsize=MEMO)  # clauses recur too: an agent's own phrasing, step after step
+def ground(clause: tuple[str, ...], vocabulary: Vocabulary) -> Grounding | None:
     """The action that the words of one clause describe, or None when none fits well or two fit alike.
 
     Each distinct word scores for every action whose vocabulary has it (see :func:`_read_word`); a concept counts
     once per action. Linear in the clause whatever the size of the catalogue.
     """
-    words = [_read_word(vocabulary, token.word) for token in tokens]
+    words = [_read_word(vocabulary, word) for word in clause]
     credits: dict[tuple[str | None, str], float] = {}  # (concept, action): a concept counts once, at its best
     for word in words:
         for action, credit in word.credits:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import re
 from collections import Counter
@@ -69,6 +70,9 @@ def _normal(text: str) -> str:
 
 MAX_MENTIONS = 200
 """Mentions read at most, the last ones: the cost of a read is bounded whatever the rationale's length."""
+
+MEMO = 1 << 14
+"""Windows whose reading is remembered (the least recently read are forgotten first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +152,9 @@ class LexicalReader:
                 continue
             question = text[start:end].rstrip().endswith("?")
             for mention, before, after in _windows(text, start, end, mentions):
-                stance = _first_stance(before, after)
+                stance, scope = _judge(before, after)
                 if stance is None:
-                    continue  # says nothing of the action: its scope does not matter
-                scope = {cue.effect for cue in SCOPE if _matches(cue, before, after)}
+                    continue  # says nothing of the action
                 past = "past" in scope and stance.weight < DECISION  # a recap outweighs evidence only
                 dropped = question or history or "doubt" in scope or past
                 later = line_number > 1 or "later" in scope
@@ -232,7 +235,7 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
     named = 0  # walks forwards with the clauses: linear in the sentence
     for clause in _clauses(text, tokens):
         clause = clause[:30]
-        grounding = ground(clause, lexicon)
+        grounding = ground(tuple(token.word for token in clause), lexicon)
         if grounding is None:
             continue
         while named < len(names) and names[named].end <= clause[0].start:
@@ -282,10 +285,13 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> It
         yield mention, before.rstrip(), after
 
 
-def _first_stance(before: str, after: str) -> Cue | None:
-    """The stance of a mention: the first row of each table that matches; a rejection wins, else the stronger."""
+@functools.lru_cache(maxsize=MEMO)  # windows recur: "so i'll call @" in an agent's every step
+def _judge(before: str, after: str) -> tuple[Cue | None, frozenset[str]]:
+    """A mention's stance: the first row of each table that matches, a rejection before the stronger; and, if it has
+    one, the effects of the scope rows that match (the scope of a mention that says nothing does not matter)."""
     firsts = (next((row for row in rows if _matches(row, before, after)), None) for rows in (_BEFORE_ROWS, _AFTER_ROWS))
-    return max(filter(None, firsts), key=lambda row: (row.effect == "reject", row.weight), default=None)
+    stance = max(filter(None, firsts), key=lambda row: (row.effect == "reject", row.weight), default=None)
+    return stance, frozenset(cue.effect for cue in SCOPE if stance is not None and _matches(cue, before, after))
 
 
 def _matches(cue: Cue, before: str, after: str) -> bool:
