@@ -9,8 +9,8 @@ or a weak match, grounds to nothing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from guardrail.actions import ActionSpace, name_parts, stem
@@ -39,13 +39,12 @@ _EQUIVALENTS = (
 _EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENTS.split("/") for word in row.split()}
 
 _STOP = frozenset(
-    "a an the this that these those it its it's i i'm i'll i've we we'll let me us our my you your he she "
-    "they them their to of for with on in at by from into onto about as and or but so if then than is are "
-    "was were be been being am do does did done have has had will would shall should can could may might "
-    "must need needs want wants going gonna go use using call calling tool tools function step next first "
-    "now just also again here there what which who whom whose why how when where up out off over any some "
-    "all each every no not more most very really still only please okay ok yes sure well right thing "
-    "things way something anything one ll re ve d s t".split()
+    "a an the this that these those it its it's i i'm i'll i've we we'll let me us our my you your he she they them "
+    "their to of for with on in at by from into onto about as and or but so if then than is are was were be been "
+    "being am do does did done have has had will would shall should can could may might must need needs want wants "
+    "going gonna go use using call calling tool tools function step next first now just also again here there what "
+    "which who whom whose why how when where up out off over any some all each every no not more most very really "
+    "still only please okay ok yes sure well right thing things way something anything one ll re ve d s t".split()
 )
 
 
@@ -58,8 +57,7 @@ def _keys(word: str) -> tuple[str, str] | None:
     return stemmed, _EQUIVALENT.get(word) or _EQUIVALENT.get(stemmed, stemmed)
 
 
-@dataclass(frozen=True, slots=True)
-class Grounding:
+class Grounding(NamedTuple):
     """A phrase grounded to ``action``: its matched words run from token ``first`` to token ``last``."""
 
     action: str
@@ -67,15 +65,22 @@ class Grounding:
     last: int
 
 
-@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: it keys the word memo
+@dataclass(slots=True, eq=False)
 class Vocabulary:
-    """What the words of a space's names, aliases and descriptions tell apart (built once per space)."""
+    """What the words of a space's names, aliases and descriptions tell apart (built once per space, with its memos)."""
 
     exact: dict[str, dict[str, float]]  # stem -> action -> weight (2 a name part, 1 a description word)
     folded: dict[str, dict[str, float]]  # concept -> action -> weight: the same words, equivalents folded together
     name_concepts: dict[str, frozenset[str]]  # action -> the folded parts of its name
     telling: dict[str, frozenset[str]]  # action -> those of its name parts few actions share
     common: int  # a word more actions than this share tells them apart from nothing
+    word: Callable[[str], _Word] = field(init=False)  # what a word earns here (see _read_word)
+    ground: Callable[[tuple[str, ...]], Grounding | None] = field(init=False)  # what a clause grounds to here
+
+    def __post_init__(self) -> None:
+        # Memoised per space, so they go with it: a rationale's words repeat, and so does an agent's phrasing.
+        self.word = functools.lru_cache(maxsize=MEMO)(functools.partial(_read_word, self))
+        self.ground = functools.lru_cache(maxsize=MEMO)(functools.partial(ground, vocabulary=self))
 
 
 @functools.lru_cache(maxsize=256)
@@ -125,8 +130,8 @@ EQUIVALENT_CREDIT = 0.5
 """What a word earns for matching an action only through an equivalent ("reply" for send_email, not reply_email)."""
 
 
-MEMO = 1 << 16
-"""Words remembered (with the vocabulary they were read in), bounded whatever text the reader is fed."""
+MEMO = 1 << 14
+"""Words, and clauses, remembered per action space (the least recently read are forgotten first)."""
 
 
 class _Word(NamedTuple):
@@ -134,14 +139,13 @@ class _Word(NamedTuple):
     credits: tuple[tuple[str, float], ...]  # (action, credit) for each action the word scores for
 
 
-@functools.lru_cache(maxsize=MEMO)  # clauses recur too: an agent's own phrasing, step after step
 def ground(clause: tuple[str, ...], vocabulary: Vocabulary) -> Grounding | None:
     """The action that the words of one clause describe, or None when none fits well or two fit alike.
 
     Each distinct word scores for every action whose vocabulary has it (see :func:`_read_word`); a concept counts
     once per action. Linear in the clause whatever the size of the catalogue.
     """
-    words = [_read_word(vocabulary, word) for word in clause]
+    words = [vocabulary.word(word) for word in clause]
     credits: dict[tuple[str | None, str], float] = {}  # (concept, action): a concept counts once, at its best
     for word in words:
         for action, credit in word.credits:
@@ -188,7 +192,6 @@ def _base(one: str, other: str, vocabulary: Vocabulary, said: set[str | None]) -
     return None
 
 
-@functools.lru_cache(maxsize=MEMO)  # a rationale's words repeat, and so do an agent's rationales
 def _read_word(vocabulary: Vocabulary, word: str) -> _Word:
     """What ``word`` earns each action: its weight over the number of actions that share it, in full for the word
     itself and at ``EQUIVALENT_CREDIT`` for an equivalent only. Words that more than ``vocabulary.common`` actions

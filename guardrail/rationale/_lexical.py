@@ -23,7 +23,7 @@ from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Cue
-from guardrail.rationale._grounding import Vocabulary, ground, vocabulary
+from guardrail.rationale._grounding import Vocabulary, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
 __all__ = ["LexicalReader"]
@@ -215,8 +215,7 @@ def _sentences(text: str) -> Iterator[tuple[int, int, bool, int]]:
         if line.isspace():  # blank lines (a model that degenerates into them) cost one check each
             continue
         history = _HISTORY_LINE.match(line) is not None or _HEADING.match(line) is not None
-        numbered = _NUMBERED.match(line)
-        number = int(numbered.group(1)) if numbered else 0
+        number = int(numbered.group(1)) if (numbered := _NUMBERED.match(line)) else 0
         start, line_end = found.span()
         for match in _SENTENCE_END.finditer(text, start, line_end):
             yield start, match.end(), history, number
@@ -235,7 +234,7 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
     named = 0  # walks forwards with the clauses: linear in the sentence
     for clause in _clauses(text, tokens):
         clause = clause[:30]
-        grounding = ground(tuple(token.word for token in clause), lexicon)
+        grounding = lexicon.ground(tuple(token.word for token in clause))
         if grounding is None:
             continue
         while named < len(names) and names[named].end <= clause[0].start:
