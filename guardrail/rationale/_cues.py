@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["DECISION", "PAST", "SCOPE", "STANCE", "VERB", "WINDOW", "Scope", "Stance"]
+__all__ = ["DECISION", "PAST", "SCOPE", "STANCE", "VERB", "WINDOW", "Cue"]
 
 WINDOW: Final = 60
 """Characters of each window (before and after the mention) the patterns see."""
@@ -60,14 +60,13 @@ VERB: Final = re.compile(rf"{_VERB}$")
 _DET = r"(?: (?:the|a|an|this|that|our|my|its|their|it|them|button|arm|tool|cell|square|slot|lever|option|door|card|column|row|function|endpoint|command))*"  # noqa: E501
 _WILL = (
     r" (?:(?:i|we)(?: will| shall|'ll| am going to|'m going to| are going to|'re going to|'m gonna| am gonna"
-    r"|'d(?: still| just| now| first)?)"
-    r"|let me|let's|let us|i'm|we're|i am|we are)"
+    r"|'d(?: still| just| now| first)?)|let me|let's|let us|i'm|we're|i am|we are)"
 )
 _SHOULD = (
     r" (?:(?:i|we)(?: (?:just|really|still|also|probably|definitely|clearly|simply|now|then|first|honestly))?"
-    r"(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to"
-    r"| decided to| decide to|'d like to|'d better| had better|'d rather|'ve decided to| will need to"
-    r"| can(?: now)?(?: safely)?(?: go ahead and)?| want| need)"
+    r"(?: should| must| need to| have to| ought to| want to| would like to| plan to| intend to| decided to| decide to"
+    r"|'d like to|'d better| had better|'d rather|'ve decided to| will need to| can(?: now)?(?: safely)?"
+    r"(?: go ahead and)?| want| need)"
     r"|(?:it's|it is|it'd be|it would be) (?:best|better|wise|smart|sensible|time|safest|safer|worth it) to"
     r"|(?:best|better|time) to|makes sense to|worth (?:a|trying|using|calling|checking)"
     r"|(?:the )?(?:next|right|best|logical|obvious|first|natural) (?:step|move|thing|action|call|tool)"
@@ -102,7 +101,7 @@ _NOT_VERB = (
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
     r"|would|should|could|might|can|may|must|beats|wins|performs|remains|appears|vs|versus|leads|won|lost|tends"
-    r"|confirms|shows|says|gives|works|fails|needs|goes|takes|makes|covers|contains|includes|matches|lists|reports"
+    r"|confirms|shows|says|works|fails|needs|goes|takes|makes|covers|contains|includes|matches|lists|reports"
     r"|indicates|suggests|means|tells|helps|handles|supports|requires|uses|runs"
 )
 _PARTICLES = r"(?: (?:up|down|out|into|for|on|in|with|to|at|over|off|the|a|an|this|that|our|my|its)){0,2}"
@@ -118,182 +117,144 @@ _TRIED = (
     r"|checked|queried|run)"
 )
 _BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
-_END = r"(?:[.!)]|$| (?:it is|again|now|next|then|instead|please|this (?:time|round|turn)|for (?:now|this \w+))\b)"
 
 
-Effect = Literal["recommend", "reject"]
+Effect = Literal["recommend", "reject", "doubt", "past", "later"]
 
 
 @dataclass(frozen=True, slots=True)
-class Stance:
-    """One row of the stance table: a window pattern and what it says about the mention."""
+class Cue:
+    """One row of a cue table: a pattern for the window before the mention, after it, or both, and its effect.
+
+    A stance row recommends the mention (with a weight) or rejects it; a scope row drops it ("doubt", "past") or
+    marks it a "later" step.
+    """
 
     name: str
     effect: Effect
-    weight: float  # for "recommend": >= DECISION a decision, below it evidence; 0 for "reject"
+    weight: float  # for "recommend": >= DECISION a decision, below it evidence; 0 otherwise
     before: re.Pattern[str] | None
     after: re.Pattern[str] | None
     alone: bool = False  # counts only if no other action has such a row too (a list of lines is no decision)
 
 
-def _stance(
-    name: str,
-    effect: Effect,
-    weight: float,
-    *,
-    before: str | None = None,
-    after: str | None = None,
-    alone: bool = False,
-) -> Stance:
-    if before is None and after is None:
+def _cue(name: str, effect: Effect, weight: float = 0.0, before: str = "", after: str = "", alone: bool = False) -> Cue:
+    """A row; an empty pattern leaves that window unread."""
+    if not before and not after:
         raise ValueError(f"cue {name!r}: give a window pattern, before or after or both")
     if not (0.5 <= weight <= 1.0 if effect == "recommend" else weight == 0.0):
-        raise ValueError(f"cue {name!r}: recommendations weigh 0.5-1, rejections 0; got {weight!r}")
-    return Stance(
-        name,
-        effect,
-        weight,
-        re.compile(f"(?:{before})$") if before is not None else None,
-        re.compile(f"^(?:{after})") if after is not None else None,
-        alone,
-    )
+        raise ValueError(f"cue {name!r}: recommendations weigh 0.5-1, the other effects 0; got {weight!r}")
+    before_pattern = re.compile(f"(?:{before})$") if before else None
+    after_pattern = re.compile(f"^(?:{after})") if after else None
+    return Cue(name, effect, weight, before_pattern, after_pattern, alone)
 
 
 # fmt: off
-STANCE: Final[tuple[Stance, ...]] = (
+STANCE: Final[tuple[Cue, ...]] = (
     # -- before the mention: rejections first ("rather than X", "no point restarting X"), then decisions, evidence
-    _stance("not-but", "recommend", 0.8, before=r" not @,? but(?: rather| instead)?"),
-    _stance("loser", "reject", 0.0,
+    _cue("not-but", "recommend", 0.8, before=r" not @,? but(?: rather| instead)?"),
+    _cue("loser", "reject",
         before=r" (?:(?:better|stronger|safer|faster|higher|superior|preferable|more \w+|rather) (?:than|over)"
-        r"|(?:superior|preferable) to"
-        r"|instead of|rather than|over|beats|outperforms|dominates|not|nor|from)"),
-    _stance("negation", "reject", 0.0,
+        r"|(?:superior|preferable) to|instead of|rather than|over|beats|outperforms|dominates|not|nor|from)"),
+    _cue("negation", "reject",
         before=r" (?:not|never|no|don't|do not|doesn't|does not|won't|will not|wouldn't|shouldn't|should not|can't"
         r"|cannot|mustn't|isn't|avoid|avoiding|skip|skipping|stop|stop using|without|except|besides|other than"
         r"|no point(?: in)?|no need(?: to| for)?|no reason to|pointless|unnecessary|premature|too early to|rule out"
         r"|ruling out|exclude|excluding|refrain from|hold off(?: on)?|against|forget(?: about)?|abandon|ditch"
         r"|steer clear of|stay away from|give up on|move away from|switch(?:ing)? (?:away )?from|away from|unlike"
         rf"|ignore|ignoring|wrong to|mistake to|bad idea to|not yet|neither){_GAP}"),
-    _stance("worse-than", "recommend", 0.7, before=r" (?:worse|weaker|poorer|slower|inferior|less \w+) (?:than|to)"),
-    _stance("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
-    _stance("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
-    _stance("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
-    _stance("way-is-to", "recommend", 0.85,
+    _cue("worse-than", "recommend", 0.7, before=r" (?:worse|weaker|poorer|slower|inferior|less \w+) (?:than|to)"),
+    _cue("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
+    _cue("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
+    _cue("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
+    _cue("way-is-to", "recommend", 0.85,
         before=r" (?:best|fastest|quickest|simplest|safest|easiest|cleanest|cheapest|only|right|obvious|sensible"
         r"|smartest|surest|proper) (?:way|option|fix|move|approach|course|path|route|bet|remedy|thing to do)\b"
         rf"[^.;!?@]{{0,50}}? is (?:to|just to|simply to|probably to){_ADV}{_VERB}?{_DET}"),
-    _stance("label", "recommend", 0.9,
+    _cue("label", "recommend", 0.9,
         before=r" (?:(?:final|my|next|the|our) )?(?:action|answer|choice|decision|move|pick|selection|recommendation"
-        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step"
-        r"|first thing)(?: (?:is|will be|would be|should be"
-        r"|for now|here))?"
-        rf"(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
-    _stance("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
-    _stance("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
-    _stance("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
-    _stance("therefore", "recommend", 0.8, before=r"(?: (?:so|therefore|thus|hence|ergo)|=>|->|→)"),
-    _stance("until", "recommend", 0.7, before=r" until(?: the| a| an)?"),  # "not X until Y": Y comes first
-    _stance("asked-to", "recommend", 0.7,  # the request the agent is serving: "the user asked me to X"
+        r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step|first thing)"
+        rf"(?: (?:is|will be|would be|should be|for now|here))?(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
+    _cue("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
+    _cue("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
+    _cue("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
+    _cue("therefore", "recommend", 0.8, before=r"(?: (?:so|therefore|thus|hence|ergo)|=>|->|→)"),
+    _cue("until", "recommend", 0.7, before=r" until(?: the| a| an)?"),  # "not X until Y": Y comes first
+    _cue("asked-to", "recommend", 0.7,  # the request the agent is serving: "the user asked me to X"
         before=r" (?:user|customer|client|caller|requester|owner|manager|boss|team|they|he|she) (?:\w+ )?"
         rf"(?:asked|asks|wants|wanted|needs|requested|told)(?: me| us)? to{_ADV}{_VERB}?{_DET}"),
-    _stance("says", "recommend", 0.75, before=r" (?:says|suggests|recommends|indicates|points to|calls for)"),
-    _stance("subject", "recommend", 0.8, before=r"(?:^| so| then| now| thus|,) (?:i|we)"),
-    _stance("using", "recommend", 0.75, before=r" (?:using|via|through|by calling|by running|with the help of)"),
+    _cue("says", "recommend", 0.75, before=r" (?:says|suggests|recommends|indicates|points to|calls for)"),
+    _cue("subject", "recommend", 0.8, before=r"(?:^| so| then| now| thus|,) (?:i|we)"),
+    _cue("using", "recommend", 0.75, before=r" (?:using|via|through|by calling|by running|with the help of)"),
     # "Serve A.", "Stick with arm_5", "Win at cell_7": a sentence that opens with a verb and then the mention
-    _stance("imperative-any", "recommend", 0.8,
+    _cue("imperative-any", "recommend", 0.8,
         before=rf"^ (?:please )?(?!(?:{_NOT_VERB})\b)(?![a-z]+(?:ed|ing)\b)[a-z]+{_PARTICLES}"),
     # -- after the mention
-    _stance("first", "recommend", 0.85,
+    _cue("first", "recommend", 0.85,
         after=r"(?: (?:goes|comes|has to go|must go|should go|needs to go|has to come|must come)(?: in)?)? first\b"),
-    _stance("it-is", "recommend", 0.85, after=r",? (?:it is|it's|it shall be|it'll be)(?:[.!]|$)"),
-    _stance("is-my-choice", "recommend", 0.85,
+    _cue("it-is", "recommend", 0.85, after=r",? (?:it is|it's|it shall be|it'll be)(?:[.!]|$)"),
+    _cue("is-my-choice", "recommend", 0.85,
         after=r" (?:is|will be|would be) (?:my|our|the) (?:choice|pick|move|answer|call|decision|next step|way to go)"),
-    _stance("is-the-best-option", "recommend", 0.8,
+    _cue("is-the-best-option", "recommend", 0.8,
         after=r"(?: [\w-]+){0,2}?(?:'s| is| would be| seems| looks like| remains)(?: clearly| probably| definitely"
         r"| still| really)? (?:the|my|our) (?:(?:best|right|optimal|smartest|ideal|obvious|correct|safest|strongest"
         r"|most promising|only|next|cleanest|fastest|simplest|quickest|first|logical|natural) )+(?:option|choice|move"
-        r"|pick|call|tool|arm|bet|action|step|play|candidate|one|way|path|route|fix|thing|place|bet)\b"),
-    _stance("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
-    _stance("untried", "recommend", 0.65,
+        r"|pick|call|tool|arm|bet|action|step|play|candidate|one|way|path|route|fix|thing|place)\b"),
+    _cue("for-this-round", "recommend", 0.85, after=r",? (?:for (?:this|the next) (?:round|turn|step|pull|move))"),
+    _cue("untried", "recommend", 0.65,
         after=rf"(?:'s| is| are| has| have| was| remains| stays)?(?: still| yet| so far| completely| totally)?"
         rf" (?:not been|never been|hasn't been|haven't been|not yet been|not|never|un)(?: yet)? ?{_TRIED}\b"
         r"|(?: is| remains| stays) (?:untried|unexplored|untested|unknown|unsampled)"),
-    _stance("is-bad", "reject", 0.0,  # "down", "out", "later" need a copula: bare, they are particles ("scroll down")
+    _cue("is-bad", "reject",  # "down", "out", "later" need a copula: bare, they are particles ("scroll down")
         after=rf"(?:{_COPULA}{_BAD_ADV} (?:down|out|later)\b|{_COPULA}?{_BAD_ADV}"
         r" (?:not|isn't|aren't|wasn't|won't|doesn't|didn't|never|a bad|bad|worse|worst|weak|weaker|poor|poorer"
         r"|useless|pointless|unhelpful|irrelevant|broken|failing|failed|fails|unavailable|stale|outdated"
         r"|deprecated|risky|dangerous|wrong|a dead end|off the table|overkill|unnecessary|premature|disappointing"
         r"|underperform\w*|too (?:slow|risky|early|expensive|broad|narrow)|can wait|could wait|should wait"
         r"|out of the question|a no-go|not an option|ruled out)\b)"),
-    _stance("beats", "recommend", 0.75,
+    _cue("beats", "recommend", 0.75,
         after=r" (?:clearly |easily |still |now |also |probably )?(?:beats|outperforms|dominates|trumps|edges out"
         r"|wins over|over|is (?:much |far |clearly |slightly |a lot |way )?(?:better|stronger|safer|faster|superior"
         r"|preferable)|looks (?:much )?better|seems (?:much )?better)\b"),
-    _stance("source", "recommend", 0.7,
+    _cue("source", "recommend", 0.7,
         after=r"(?: [\w-]+){0,3}?(?: (?:should|will|would|might|may|can|could|probably|likely|ought to|must|also))+"
-        r" (?:have|has|bring|find|get|reveal"
-        r"|contain|tell|show|list|include|give|explain|answer|know|hold|confirm|document|cover|point)\b"),
-    _stance("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
+        r" (?:have|has|bring|find|get|reveal|contain|tell|show|list|include|give|explain|answer|know|hold|confirm"
+        r"|document|cover|point)\b"),
+    _cue("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
     # "open file src/app.ts", "issue refund for line 2", "Red.": a short sentence that opens with the mention
-    _stance("opens-sentence", "recommend", 0.8,
-        before=r"^",
-        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))",
-        alone=True,
-    ),
-    _stance("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
+    _cue("opens-sentence", "recommend", 0.8, before=r"^",
+        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))", alone=True),
+    _cue("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
         after=rf"(?:[.!]?$|,? (?:and )?then\b| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
 )
 """The stance rows, in the order they are tried on each window."""
 # fmt: on
 
 
-ScopeEffect = Literal["doubt", "past", "later"]
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """One row of the scope table: a window pattern that drops the mention ("doubt", "past") or marks it "later"."""
-
-    name: str
-    effect: ScopeEffect
-    before: re.Pattern[str] | None
-    after: re.Pattern[str] | None
-
-
-def _scope(name: str, effect: ScopeEffect, *, before: str | None = None, after: str | None = None) -> Scope:
-    return Scope(
-        name,
-        effect,
-        re.compile(f"(?:{before})$") if before is not None else None,
-        re.compile(f"^(?:{after})") if after is not None else None,
-    )
-
-
 # fmt: off
-SCOPE: Final[tuple[Scope, ...]] = (
-    _scope("hedge", "doubt",
+SCOPE: Final[tuple[Cue, ...]] = (
+    _cue("hedge", "doubt",
         before=r" (?:maybe|perhaps|possibly|might|could|either|not sure|unsure|uncertain|torn|undecided|wondering"
         rf"|wonder|considering|consider|thinking about|between|or|vs|versus|alternatively|tempted|whether){_GAP}"),
-    _scope("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
-    _scope("list-after", "doubt", after=r"(?:,|,? and)(?: the)? @,? (?:and |or )?(?:the )?@"),  # "X, Y and Z"
-    _scope("condition", "doubt",  # "asked if" / "check if" is "whether": a question reported, not a condition
+    _cue("hedge-after", "doubt", after=r"(?:,? or\b|,? vs\b|,? versus\b| and/or\b|/@|,? maybe\b|,? perhaps\b)"),
+    _cue("list-after", "doubt", after=r"(?:,|,? and)(?: the)? @,? (?:and |or )?(?:the )?@"),  # "X, Y and Z"
+    _cue("condition", "doubt",  # "asked if" / "check if" is "whether": a question reported, not a condition
         before=r"(?<!ask)(?<!asks)(?<!asked)(?<!check)(?<!see)(?<!know)(?<!wonder)(?<!wondering)"
         r" (?:if|unless|in case|suppose|supposing|assuming|provided that|what if|should the|whenever)\b"
         r"(?![^;]*\b(?:so|therefore|thus|hence|otherwise)\b)[^;]*"),
-    _scope("condition-after", "doubt", after=r",? (?:only )?(?:if|unless|in case|whenever)\b"),
-    _scope("done", "past",
+    _cue("condition-after", "doubt", after=r",? (?:only )?(?:if|unless|in case|whenever)\b"),
+    _cue("done", "past",
         before=r" (?:i|we|you|agent|it)"
         r"(?: (?:have|'ve|had|'d|already|previously|just|also|first|initially|originally))*"
         rf" (?:{PAST}|ran|chose|took|sent|got|did|made|left|put|wrote|found|saw|built){_GAP}"
         rf"| (?:already|previously|earlier|last time|so far){_GAP}"),
-    _scope("done-after", "past",
+    _cue("done-after", "past",
         after=r" (?:was|were|has been|have been|had been) (?:already |just |previously )?(?:called|used|run|tried"
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
         r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d"),
-    _scope("later", "later",
-        before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
+    _cue("later", "later", before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
         rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third){_GAP}"),
-    _scope("later-after", "later",
+    _cue("later-after", "later",
         after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),
 )
 """The scope rows: every one is checked on both windows."""

@@ -9,73 +9,42 @@ or a weak match, grounds to nothing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from guardrail.actions import ActionSpace, Token, name_parts, stem
+from guardrail.actions import ActionSpace, name_parts, stem
 
 __all__ = ["Grounding", "Vocabulary", "ground", "vocabulary"]
 
-# Equivalent words, folded to the first of each row. Verbs first: an agent says "pull up" for a tool named get_*.
-_EQUIVALENT_ROWS = (
-    "search find look lookup seek query grep locate hunt check",
-    "get fetch retrieve pull read load obtain grab view see inspect review examine display access download show",
-    "send notify reply forward ping contact dm",
-    "ask clarify confirm inquire",
-    "create make add generate new",
-    "delete remove erase purge destroy",
-    "update edit modify change set patch amend adjust alter",
-    "run execute exec invoke launch trigger perform",
-    "restart reboot bounce recycle relaunch",
-    "escalate handoff transfer",
-    "schedule book reserve invite arrange",
-    "refund reimburse repay",
-    "summarize summarise summary recap digest",
-    "calculate compute calculator math arithmetic",
-    "navigate visit goto",
-    "backup back",
-    "write save persist",
-    "rollback revert undo roll",
-    "scale resize replica autoscale",
-    "cancel abort terminate kill",
-    "deploy release ship rollout",
-    "merge combine dedupe deduplicate",
-    "approve accept",
-    "reject deny decline",
-    "upload attach",
-    "export dump",
-    "comment annotate",
-    "plot chart graph visualize visualise",
-    "free available availability",
-    "meeting event invite invitation",
-    "stat statistic stats",
-    "doc docs documentation manual",
-    "ticket issue case",
-    "log logs",
-    "resolve close",
-    "command cmd",
-    "mute silence snooze suppress",
-    "redirect reroute divert",
-    "preview peek eyeball sample",
-    "sms text",
-    "status progress",
-    "balance remaining",
-    "reconcile tie",
-    "subscribe enroll signup",
-    "translate localize localise",
-    "cost spend expense",
+# Equivalent words, "/" between rows, each row folded to its first word. Verbs first: an agent says "pull up" for
+# a tool named get_*.
+_EQUIVALENTS = (
+    "search find look lookup seek query grep locate hunt check /"
+    " get fetch retrieve pull read load obtain grab view see inspect review examine display access download show /"
+    " send notify reply forward ping contact dm / ask clarify confirm inquire / create make add generate new /"
+    " delete remove erase purge destroy / update edit modify change set patch amend adjust alter /"
+    " run execute exec invoke launch trigger perform / restart reboot bounce recycle relaunch /"
+    " escalate handoff transfer / schedule book reserve arrange / refund reimburse repay /"
+    " summarize summarise summary recap digest / calculate compute calculator math arithmetic /"
+    " navigate visit goto / backup back / write save persist / rollback revert undo roll /"
+    " scale resize replica autoscale / cancel abort terminate kill / deploy release ship rollout /"
+    " merge combine dedupe deduplicate / approve accept / reject deny decline / upload attach / export dump /"
+    " comment annotate / plot chart graph visualize visualise / free available availability /"
+    " meeting event invite invitation / stat statistic stats / doc docs documentation manual / ticket issue case /"
+    " log logs / resolve close / command cmd / mute silence snooze suppress / redirect reroute divert /"
+    " preview peek eyeball sample / sms text / status progress / balance remaining / reconcile tie /"
+    " subscribe enroll signup / translate localize localise / cost spend expense"
 )
-_EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENT_ROWS for word in row.split()}
+_EQUIVALENT = {word: row.split()[0] for row in _EQUIVALENTS.split("/") for word in row.split()}
 
 _STOP = frozenset(
-    "a an the this that these those it its it's i i'm i'll i've we we'll let me us our my you your he she "
-    "they them their to of for with on in at by from into onto about as and or but so if then than is are "
-    "was were be been being am do does did done have has had will would shall should can could may might "
-    "must need needs want wants going gonna go use using call calling tool tools function step next first "
-    "now just also again here there what which who whom whose why how when where up out off over any some "
-    "all each every no not more most very really still only please okay ok yes sure well right thing "
-    "things way something anything one ll re ve d s t".split()
+    "a an the this that these those it its it's i i'm i'll i've we we'll let me us our my you your he she they them "
+    "their to of for with on in at by from into onto about as and or but so if then than is are was were be been "
+    "being am do does did done have has had will would shall should can could may might must need needs want wants "
+    "going gonna go use using call calling tool tools function step next first now just also again here there what "
+    "which who whom whose why how when where up out off over any some all each every no not more most very really "
+    "still only please okay ok yes sure well right thing things way something anything one ll re ve d s t".split()
 )
 
 
@@ -88,13 +57,7 @@ def _keys(word: str) -> tuple[str, str] | None:
     return stemmed, _EQUIVALENT.get(word) or _EQUIVALENT.get(stemmed, stemmed)
 
 
-def _concept(word: str) -> str | None:
-    keys = _keys(word)
-    return None if keys is None else keys[1]
-
-
-@dataclass(frozen=True, slots=True)
-class Grounding:
+class Grounding(NamedTuple):
     """A phrase grounded to ``action``: its matched words run from token ``first`` to token ``last``."""
 
     action: str
@@ -102,25 +65,22 @@ class Grounding:
     last: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Vocabulary:
-    """What the words of a space's names, aliases and descriptions tell apart (built once per space)."""
+    """What the words of a space's names, aliases and descriptions tell apart (built once per space, with its memos)."""
 
     exact: dict[str, dict[str, float]]  # stem -> action -> weight (2 a name part, 1 a description word)
     folded: dict[str, dict[str, float]]  # concept -> action -> weight: the same words, equivalents folded together
     name_concepts: dict[str, frozenset[str]]  # action -> the folded parts of its name
     telling: dict[str, frozenset[str]]  # action -> those of its name parts few actions share
     common: int  # a word more actions than this share tells them apart from nothing
-    words: dict[str, _Word] = field(default_factory=dict)  # a memo of what each word read so far earns
+    word: Callable[[str], _Word] = field(init=False)  # what a word earns here (see _read_word)
+    ground: Callable[[tuple[str, ...]], Grounding | None] = field(init=False)  # what a clause grounds to here
 
-    def word(self, word: str) -> _Word:
-        """What ``word`` means here (memoised: a rationale's words repeat, and so do an agent's rationales)."""
-        known = self.words.get(word)
-        if known is None:
-            if len(self.words) >= MEMO:
-                self.words.clear()  # bounded whatever text it is fed
-            known = self.words[word] = _read_word(self, word)
-        return known
+    def __post_init__(self) -> None:
+        # Memoised per space, so they go with it: a rationale's words repeat, and so does an agent's phrasing.
+        self.word = functools.lru_cache(maxsize=MEMO)(functools.partial(_read_word, self))
+        self.ground = functools.lru_cache(maxsize=MEMO)(functools.partial(ground, vocabulary=self))
 
 
 @functools.lru_cache(maxsize=256)
@@ -141,16 +101,12 @@ def vocabulary(space: ActionSpace) -> Vocabulary:
         add(action, name_parts(alias), 2.0)
     for action, description in space.descriptions.items():
         add(action, name_parts(description), 1.0)
-    names = {name: frozenset(c for c in map(_concept, name_parts(name)) if c is not None) for name in space.names}
-    common = _common(space)
+    names = {name: frozenset(keys[1] for keys in filter(None, map(_keys, name_parts(name)))) for name in space.names}
+    # A word more actions than this share tells them apart from nothing: a quarter of them, at least two, at most
+    # MAX_SHARING (so a word costs the same in a catalogue of 500 tools as in one of 40).
+    common = max(2, min(len(space) // 4, MAX_SHARING))
     telling = {name: frozenset(p for p in parts if len(folded.get(p, ())) <= common) for name, parts in names.items()}
     return Vocabulary(exact, folded, names, telling, common)
-
-
-def _common(space: ActionSpace) -> int:
-    """A word more actions than this share tells them apart from nothing: a quarter of them, at least two, at most
-    ``MAX_SHARING`` (so a word costs the same in a catalogue of 500 tools as in one of 40)."""
-    return max(2, min(len(space) // 4, MAX_SHARING))
 
 
 MAX_SHARING = 10
@@ -175,7 +131,7 @@ EQUIVALENT_CREDIT = 0.5
 
 
 MEMO = 1 << 14
-"""Words remembered per action space."""
+"""Words, and clauses, remembered per action space (the least recently read are forgotten first)."""
 
 
 class _Word(NamedTuple):
@@ -183,13 +139,13 @@ class _Word(NamedTuple):
     credits: tuple[tuple[str, float], ...]  # (action, credit) for each action the word scores for
 
 
-def ground(tokens: Sequence[Token], vocabulary: Vocabulary) -> Grounding | None:
+def ground(clause: tuple[str, ...], vocabulary: Vocabulary) -> Grounding | None:
     """The action that the words of one clause describe, or None when none fits well or two fit alike.
 
     Each distinct word scores for every action whose vocabulary has it (see :func:`_read_word`); a concept counts
     once per action. Linear in the clause whatever the size of the catalogue.
     """
-    words = [vocabulary.word(token.word) for token in tokens]
+    words = [vocabulary.word(word) for word in clause]
     credits: dict[tuple[str | None, str], float] = {}  # (concept, action): a concept counts once, at its best
     for word in words:
         for action, credit in word.credits:
@@ -219,9 +175,7 @@ def _dominant(near: Sequence[str], words: Sequence[_Word], vocabulary: Vocabular
     """Of actions that fit a phrase alike, the one whose vocabulary has every word of it any other's has and more,
     shared words counted ("open a new ticket with the helpdesk create tool": create_ticket, not create_incident);
     else, of two, the base tool (see :func:`_base`); else None."""
-    has = {
-        action: {w.concept for w in words if action in vocabulary.folded.get(w.concept or "", ())} for action in near
-    }
+    has = {a: {word.concept for word in words if a in vocabulary.folded.get(word.concept or "", ())} for a in near}
     for action in near:
         if all(has[other] < has[action] for other in near if other != action):
             return action

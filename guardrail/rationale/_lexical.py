@@ -11,17 +11,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
-from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Stance
-from guardrail.rationale._grounding import Vocabulary, ground, vocabulary
+from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Cue
+from guardrail.rationale._grounding import Vocabulary, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
 __all__ = ["LexicalReader"]
@@ -39,10 +41,9 @@ _CONJUNCTIONS = frozenset(
 # "2. Black door -> reward 0.7". An optional separator between spaces is "(?:\s*:)?\s*", never "\s*:?\s*": that
 # form tries every split of a long run of spaces, quadratic in the line ("#" and 4,000 spaces took 0.3 s).
 _HISTORY_LINE = re.compile(
-    r"^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)(?:\s*[=#:])?\s*\d+\b"
+    r"(?i)^\s*(?:[-*•>]\s*)?(?:(?:round|turn|trial|pull|t|time ?step|#)(?:\s*[=#:])?\s*\d+\b"
     r"|step(?:\s*[=#:])?\s*\d+\b.{0,200}?(?:reward|gave|got|→|->|=|returned|result|payoff|score|won|lost|\d\.\d)"
-    r"|\d{1,3}[.)]\s.{0,120}?(?:->|→|:|=)\s*(?:reward|payoff|score)(?:\s*[:=])?\s*-?\d)",
-    re.I,
+    r"|\d{1,3}[.)]\s.{0,120}?(?:->|→|:|=)\s*(?:reward|payoff|score)(?:\s*[:=])?\s*-?\d)"
 )
 # A heading names a topic ("**Checking the order status**", "## Options"), not a decision.
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*\n]{1,120}\*\*:?\s*$|__[^_\n]{1,120}__\s*$)")
@@ -52,10 +53,9 @@ _UNSURE = re.compile(
     r"|no idea|not certain|too close to call|indistinguishable)\b"
 )
 # "@" marks another mention in a window, so the text's own ("j.kim@example.org") becomes "(at)".
-_MARKUP = str.maketrans(
-    {"*": None, "`": None, '"': None, "“": None, "”": None, "’": "'", "‘": "'", "\t": " ", "@": "(at)"}
-)
+_MARKUP = str.maketrans({**dict.fromkeys('*`"“”'), "’": "'", "‘": "'", "\t": " ", "@": "(at)"})
 _SPACES = re.compile(r"\s+")
+_LINE = re.compile(r"[^\n]+")
 _PAST = re.compile(PAST)
 # The stance rows that read the window before the mention (some also check the one after), and those that read only
 # the window after it: each table speaks through its first matching row.
@@ -71,13 +71,16 @@ def _normal(text: str) -> str:
 MAX_MENTIONS = 200
 """Mentions read at most, the last ones: the cost of a read is bounded whatever the rationale's length."""
 
+MEMO = 1 << 14
+"""Windows whose reading is remembered (the least recently read are forgotten first)."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Read:
     """One mention that says something of its action: its stance and scope."""
 
     mention: Mention
-    stance: Stance
+    stance: Cue
     dropped: bool  # a hedge, question, condition or recap
     later: bool  # a later step of a plan
     item: int  # its line's number in a numbered list, or 0
@@ -117,13 +120,7 @@ class LexicalReader:
         if reading.action is None or reading.confidence < self.min_confidence:
             return NO_READING
         if offset and reading.span is not None:
-            start, end = reading.span
-            reading = RationaleReading(
-                action=reading.action,
-                confidence=reading.confidence,
-                evidence=reading.evidence,
-                span=(start + offset, end + offset),
-            )
+            reading = dataclasses.replace(reading, span=(reading.span[0] + offset, reading.span[1] + offset))
         return reading
 
     def _read(self, text: str, space: ActionSpace) -> RationaleReading:
@@ -155,17 +152,12 @@ class LexicalReader:
                 continue
             question = text[start:end].rstrip().endswith("?")
             for mention, before, after in _windows(text, start, end, mentions):
-                stance = _first_stance(before, after)
+                stance, scope = _judge(before, after)
                 if stance is None:
-                    continue  # says nothing of the action: its scope does not matter
-                dropped = question or history
-                later = line_number > 1
-                for scope in SCOPE:
-                    pattern, window = (scope.before, before) if scope.before is not None else (scope.after, after)
-                    if pattern is not None and pattern.search(window):
-                        past = scope.effect == "past" and stance.weight < DECISION  # a recap outweighs evidence only
-                        dropped = dropped or scope.effect == "doubt" or past
-                        later = later or scope.effect == "later"
+                    continue  # says nothing of the action
+                past = "past" in scope and stance.weight < DECISION  # a recap outweighs evidence only
+                dropped = question or history or "doubt" in scope or past
+                later = line_number > 1 or "later" in scope
                 reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
 
@@ -173,11 +165,7 @@ class LexicalReader:
         alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
         if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
             reads = [read for read in reads if not read.stance.alone]
-        decided = {
-            read.mention.action
-            for read in reads
-            if not (read.dropped or read.later) and read.stance.effect == "recommend" and read.stance.weight >= DECISION
-        }
+        decided = {r.mention.action for r in reads if r.stance.weight >= DECISION and not (r.dropped or r.later)}
         if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
             return NO_READING
         decision: _Read | None = None
@@ -197,27 +185,20 @@ class LexicalReader:
                     continue  # "first X, then Y", "2. Y": Y is not the next step
                 decision = read
                 rejected.discard(action)
-            elif action not in rejected and (
-                action not in evidence or read.stance.weight > evidence[action].stance.weight
-            ):
-                evidence[action] = read
-        chosen = decision
-        if chosen is None and self.use_evidence and len(evidence) == 1:
-            chosen = next(iter(evidence.values()))
-        if chosen is None:
-            return NO_READING
-        if any(start > chosen.mention.start for start in unsure_after):
-            return NO_READING  # "I'll pick blue. But honestly I'm not sure."
+            elif action not in rejected:  # the strongest evidence for it, the first of equals
+                evidence[action] = max(evidence.get(action, read), read, key=lambda read: read.stance.weight)
+        chosen = decision or (next(iter(evidence.values())) if self.use_evidence and len(evidence) == 1 else None)
+        if chosen is None or any(start > chosen.mention.start for start in unsure_after):
+            return NO_READING  # none; or "I'll pick blue. But honestly I'm not sure."
         start, end = chosen.sentence
-        while start < end and text[start] in " \t\n.;!?":
-            start += 1
-        while end > start and text[end - 1] in " \t\n":
-            end -= 1
+        said = text[start:end].lstrip(" \t\n.;!?")
+        start = end - len(said)
+        said = said.rstrip(" \t\n")
         return RationaleReading(
             action=chosen.mention.action,
             confidence=chosen.stance.weight,
-            evidence=text[start:end],
-            span=(start, end),
+            evidence=said,
+            span=(start, start + len(said)),
         )
 
 
@@ -227,26 +208,20 @@ def _degenerate(text: str) -> bool:
     return bool(lines) and max(lines.values()) >= 3
 
 
-def _sentences(text: str) -> list[tuple[int, int, bool, int]]:
+def _sentences(text: str) -> Iterator[tuple[int, int, bool, int]]:
     """Each sentence as ``(start, end, on a history line, its line's list number or 0)``; end punctuation included."""
-    spans = []
-    line_start = 0
-    for line in text.split("\n"):
-        line_end = line_start + len(line)
-        if not line or line.isspace():  # blank lines (a model that degenerates into them) cost one check each
-            line_start = line_end + 1
+    for found in _LINE.finditer(text):
+        line = found.group()
+        if line.isspace():  # blank lines (a model that degenerates into them) cost one check each
             continue
         history = _HISTORY_LINE.match(line) is not None or _HEADING.match(line) is not None
-        numbered = _NUMBERED.match(line)
-        number = int(numbered.group(1)) if numbered else 0
-        start = line_start
-        for match in _SENTENCE_END.finditer(text, line_start, line_end):
-            spans.append((start, match.end(), history, number))
+        number = int(numbered.group(1)) if (numbered := _NUMBERED.match(line)) else 0
+        start, line_end = found.span()
+        for match in _SENTENCE_END.finditer(text, start, line_end):
+            yield start, match.end(), history, number
             start = match.end()
         if text[start:line_end].strip():
-            spans.append((start, line_end, history, number))
-        line_start = line_end + 1
-    return spans
+            yield start, line_end, history, number
 
 
 def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon: Vocabulary) -> list[Mention]:
@@ -255,25 +230,23 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
     A clause that names an action whose name a described phrase extends ("search the docs" where both ``search`` and
     ``search_docs`` exist) refers to the longer name: that mention in ``names`` is replaced in place.
     """
-    if not tokens:
-        return []
     found: list[Mention] = []
     named = 0  # walks forwards with the clauses: linear in the sentence
     for clause in _clauses(text, tokens):
         clause = clause[:30]
+        grounding = lexicon.ground(tuple(token.word for token in clause))
+        if grounding is None:
+            continue
         while named < len(names) and names[named].end <= clause[0].start:
             named += 1
-        grounding = ground(clause, lexicon)
-        if grounding is not None:
-            inside = named < len(names) and names[named].start < clause[-1].end
-            if not inside:
-                # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in
-                # the window before the mention, which starts right after it
-                verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
-                first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
-                found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
-            elif _extends(grounding.action, names[named].action):
-                names[named] = Mention(grounding.action, names[named].start, names[named].end)
+        if named == len(names) or names[named].start >= clause[-1].end:  # the clause names no action
+            # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in the
+            # window before the mention, which starts right after it
+            verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
+            first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
+            found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
+        elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
+            names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
 
 
@@ -284,58 +257,43 @@ def _is_verb(clause: Sequence[Token], i: int) -> bool:
     return recap or VERB.match(" " + word) is not None
 
 
-def _clauses(text: str, tokens: Sequence[Token]) -> list[Sequence[Token]]:
+def _clauses(text: str, tokens: Sequence[Token]) -> Iterator[Sequence[Token]]:
     """The sentence's tokens cut into clauses: at punctuation between two tokens, and before a conjunction or a
     subject (``_CONJUNCTIONS``)."""
-    clauses: list[Sequence[Token]] = []
     first = 0
     for i in range(1, len(tokens)):
         gap = text[tokens[i - 1].end : tokens[i].start]
         if tokens[i].word in _CONJUNCTIONS or (gap != " " and _CLAUSE_PUNCTUATION.search(gap)):
-            clauses.append(tokens[first:i])
+            yield tokens[first:i]
             first = i
-    clauses.append(tokens[first:])
-    return clauses
+    yield tokens[first:]
 
 
-def _extends(longer: str, shorter: str) -> bool:
-    return set(name_parts(shorter)) < set(name_parts(longer))
-
-
-def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> list[tuple[Mention, str, str]]:
+def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> Iterator[tuple[Mention, str, str]]:
     """Each mention with its before and after windows: normalised, other mentions as ``@``, at most WINDOW long."""
-    pieces = [text[start : mentions[0].start]]
-    pieces += [text[a.end : b.start] for a, b in itertools.pairwise(mentions)]
-    pieces.append(text[mentions[-1].end : end])
-    normal = [_normal(piece) for piece in pieces]
-    windows = []
-    for i, mention in enumerate(mentions):
-        before, j = normal[i], i
-        while len(before) < WINDOW and j > 0:
-            j -= 1
-            before = normal[j] + "@" + before
-        after, j = normal[i + 1], i + 1
-        while len(after) < WINDOW and j < len(mentions):
-            j += 1
-            after = after + "@" + normal[j]
-        before = " " + _LIST_MARK.sub("", before[-WINDOW:]).rstrip(" '([#").strip()
-        after = after[:WINDOW]
+    cuts = [start, *itertools.chain.from_iterable((mention.start, mention.end) for mention in mentions), end]
+    normal = [_normal(text[a:b]) for a, b in zip(cuts[::2], cuts[1::2], strict=True)]  # around and between them
+    joined = "@".join(normal)
+    ats = list(itertools.accumulate(len(piece) + 1 for piece in normal[:-1]))  # just past each mention's "@"
+    for at, mention in zip(ats, mentions, strict=True):
+        before = " " + _LIST_MARK.sub("", joined[max(0, at - 1 - WINDOW) : at - 1]).rstrip(" '([#").strip()
+        after = joined[at : at + WINDOW]
         if not after.startswith("'s"):
             after = after.lstrip("')]")
             after = " " + after.lstrip() if after[:1] == " " or after.lstrip()[:1].isalnum() else after.lstrip()
-        windows.append((mention, before.rstrip(), after))
-    return windows
+        yield mention, before.rstrip(), after
 
 
-def _first_stance(before: str, after: str) -> Stance | None:
-    """The stance of a mention: the first row that matches each window; a rejection wins, else the stronger."""
-    rows = [row for table in (_BEFORE_ROWS, _AFTER_ROWS) if (row := _first_match(table, before, after)) is not None]
-    rejection = next((row for row in rows if row.effect == "reject"), None)
-    return rejection or max(rows, key=lambda row: row.weight, default=None)
+@functools.lru_cache(maxsize=MEMO)  # windows recur: "so i'll call @" in an agent's every step
+def _judge(before: str, after: str) -> tuple[Cue | None, frozenset[str]]:
+    """A mention's stance: the first row of each table that matches, a rejection before the stronger; and, if it has
+    one, the effects of the scope rows that match (the scope of a mention that says nothing does not matter)."""
+    firsts = (next((row for row in rows if _matches(row, before, after)), None) for rows in (_BEFORE_ROWS, _AFTER_ROWS))
+    stance = max(filter(None, firsts), key=lambda row: (row.effect == "reject", row.weight), default=None)
+    return stance, frozenset(cue.effect for cue in SCOPE if stance is not None and _matches(cue, before, after))
 
 
-def _first_match(rows: Sequence[Stance], before: str, after: str) -> Stance | None:
-    for row in rows:
-        if (row.before is None or row.before.search(before)) and (row.after is None or row.after.search(after)):
-            return row
-    return None
+def _matches(cue: Cue, before: str, after: str) -> bool:
+    return (cue.before is None or cue.before.search(before) is not None) and (
+        cue.after is None or cue.after.search(after) is not None
+    )
