@@ -540,8 +540,7 @@ def summarize_many(
     base: tuple[_Acc, ...] = () if derived else (total,)
     group_accs: dict[Any, tuple[_Acc, ...]] = {}
     episodes: dict[tuple[str, str], _Episode] = {}
-    key: tuple[str, str] = ("", "")
-    episode = _Episode()
+    key: tuple[str, str] | None = None  # the (run, episode) of the previous event
     seq = 0
     last_time = 0.0
     only = groupings[0] if len(groupings) == 1 else None
@@ -552,7 +551,7 @@ def summarize_many(
         get = data.get
         kind = get("type", "step")
         run_id, episode_id = get("run_id", ""), get("episode", "")
-        if episode_id != key[1] or run_id != key[0] or not episodes:  # an episode's events mostly come in a row
+        if key is None or episode_id != key[1] or run_id != key[0]:  # an episode's events mostly come in a row
             key = (run_id, episode_id)
             seen = episodes.get(key)
             if seen is None:
