@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -41,6 +42,9 @@ RATIONALE = (
 )
 
 
+Read = Literal["first", "cold", "repeated"]
+
+
 def forget(space: ActionSpace, *, words: bool) -> None:
     """Clear the reader's memos of phrases (the window readings, the space's clause groundings) and, with
     ``words``, of words (stems, concepts, what each word earns in the space); the space's vocabulary stays built.
@@ -54,7 +58,7 @@ def forget(space: ActionSpace, *, words: bool) -> None:
         actions.stem.cache_clear()
 
 
-def best_of(reader: LexicalReader, text: str, space: ActionSpace, repeat: int, *, read: str = "repeated") -> float:
+def best_of(reader: LexicalReader, text: str, space: ActionSpace, repeat: int, *, read: Read = "repeated") -> float:
     """The fastest of ``repeat`` reads, in microseconds: ``"first"`` and ``"cold"`` reads :func:`forget` before
     each, ``"repeated"`` reads the text again."""
     reader(text, space)  # build the space's vocabulary
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if line.strip()
     ]
     spaces = [ActionSpace(item["actions"], descriptions=item["descriptions"]) for item in items]
-    for read in ("first", "cold", "repeated"):
+    for read in get_args(Read):
         times = [
             best_of(reader, item["rationale"], space, args.repeat, read=read)
             for item, space in zip(items, spaces, strict=True)
