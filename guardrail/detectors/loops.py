@@ -12,9 +12,9 @@ Cline, Gemini CLI, deer-flow's LangChain middleware):
 
 A pattern is *established* by the outcome of the episode's latest call (so polling whose result changes, and
 paging whose arguments change, never meet it), and it is reported on the next step, whatever that step proposes;
-``data["continues"]`` says whether the proposed call carries the loop on, that is repeats one of the calls made
-since the loop's first repeated call (what :class:`~guardrail.policies.Escalation` answers). Calls since the
-episode's last user message only count.
+``data["continues"]`` says whether the proposed call carries the loop on, that is repeats one of the loop's
+calls or a call made at least twice since the loop's first repeated call (what
+:class:`~guardrail.policies.Escalation` answers). Calls since the episode's last user message only count.
 """
 
 from __future__ import annotations
@@ -157,14 +157,19 @@ class Loops:
 
 
 def _span(calls: Sequence[CallRecord], match: _Match) -> set[tuple[str, str]]:
-    """The calls made since the loop's first repeated call: a proposal of any of them carries the loop on (a
-    repeat interleaved with another repeated call, A-B-A-B-A whose first B failed, cycles through both)."""
+    """The calls that carry the loop on: its own repeated calls, and any call made at least twice since the
+    loop's first repeated call (A-B-A-B-A whose first B failed cycles through both). A call made there once is
+    a new attempt, such as the retry of a call that failed, and does not."""
     first = match.calls[0].step
-    keys = set()
+    keys = {call.key for call in match.calls}
+    seen: set[tuple[str, str]] = set()
     for index in range(len(calls) - 1, max(-1, len(calls) - 1 - MAX_CALL_WINDOW), -1):
         if calls[index].step < first:
             break
-        keys.add(calls[index].key)
+        key = calls[index].key
+        if key in seen:
+            keys.add(key)
+        seen.add(key)
     return keys
 
 

@@ -143,6 +143,22 @@ def test_the_other_call_of_a_cycle_carries_the_loop_on_but_a_new_call_does_not()
         assert finding.data["continues"] is expected
 
 
+def test_a_call_made_once_since_the_loop_began_is_a_new_attempt_not_the_loop() -> None:
+    """read x3, search (fails), read: retrying the search once is not the loop of reads; the read is."""
+    history = [("read", {"path": "/schema"}, "schema", None)] * 3 + [
+        ("search", {"q": "q"}, None, "503 timed out"),
+        ("read", {"path": "/schema"}, "schema", None),
+    ]
+    for proposed, args, expected in (("search", {"q": "q"}, False), ("read", {"path": "/schema"}, True)):
+        guard = _guard()
+        for tool, arguments, result, error in history:
+            _step(guard, tool, arguments)
+            guard.record_outcome("e", result=result, error=error)
+        (finding,) = _step(guard, proposed, args)
+        assert finding.data["pattern"] == "identical"
+        assert finding.data["continues"] is expected
+
+
 def test_identical_calls_count_only_within_the_window() -> None:
     guard = _guard(window=4)
     calls: list[tuple[str, dict[str, Any], str | None, str | None]] = []
