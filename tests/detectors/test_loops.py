@@ -123,6 +123,20 @@ def test_the_finding_says_whether_the_proposed_call_carries_the_loop_on() -> Non
     assert _step(guard, "read", {"path": "/other"})[0].data["continues"] is False
 
 
+def _identical_loop_continues(
+    history: list[tuple[str, dict[str, Any], str | None, str | None]], proposed: str, args: dict[str, Any]
+) -> bool:
+    """Play ``history`` (tool, arguments, result, error), then propose a call: whether the identical loop the
+    history makes is carried on by it."""
+    guard = _guard()
+    for tool, arguments, result, error in history:
+        _step(guard, tool, arguments)
+        guard.record_outcome("e", result=result, error=error)
+    (finding,) = _step(guard, proposed, args)
+    assert finding.data["pattern"] == "identical"
+    return bool(finding.data["continues"])
+
+
 def test_the_other_call_of_a_cycle_carries_the_loop_on_but_a_new_call_does_not() -> None:
     """read, search (fails), read, search, read: the reads are the loop, and proposing the search again carries
     it on, as the read would; a call not made since the loop began does not."""
@@ -133,14 +147,8 @@ def test_the_other_call_of_a_cycle_carries_the_loop_on_but_a_new_call_does_not()
         ("search", {"q": "q"}, "42", None),
         ("read", {"path": "/schema"}, "schema", None),
     ]
-    for proposed, args, expected in (("search", {"q": "q"}, True), ("final_answer", {}, False)):
-        guard = _guard()
-        for tool, arguments, result, error in history:
-            _step(guard, tool, arguments)
-            guard.record_outcome("e", result=result, error=error)
-        (finding,) = _step(guard, proposed, args)
-        assert finding.data["pattern"] == "identical"
-        assert finding.data["continues"] is expected
+    assert _identical_loop_continues(history, "search", {"q": "q"}) is True
+    assert _identical_loop_continues(history, "final_answer", {}) is False
 
 
 def test_a_call_made_once_since_the_loop_began_is_a_new_attempt_not_the_loop() -> None:
@@ -149,14 +157,8 @@ def test_a_call_made_once_since_the_loop_began_is_a_new_attempt_not_the_loop() -
         ("search", {"q": "q"}, None, "503 timed out"),
         ("read", {"path": "/schema"}, "schema", None),
     ]
-    for proposed, args, expected in (("search", {"q": "q"}, False), ("read", {"path": "/schema"}, True)):
-        guard = _guard()
-        for tool, arguments, result, error in history:
-            _step(guard, tool, arguments)
-            guard.record_outcome("e", result=result, error=error)
-        (finding,) = _step(guard, proposed, args)
-        assert finding.data["pattern"] == "identical"
-        assert finding.data["continues"] is expected
+    assert _identical_loop_continues(history, "search", {"q": "q"}) is False
+    assert _identical_loop_continues(history, "read", {"path": "/schema"}) is True
 
 
 def test_identical_calls_count_only_within_the_window() -> None:
