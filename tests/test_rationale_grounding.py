@@ -262,3 +262,10 @@ def test_a_recap_of_a_described_action_is_not_a_recommendation() -> None:
 def test_a_subject_starts_a_new_phrase_inside_a_sentence() -> None:
     """ "Before emailing the customer I'll pull up the billing record": two phrases, the second one the order."""
     assert action("Before emailing the customer I'll pull up their billing record.", SUPPORT) == "billing.get_customer"
+
+
+def test_a_described_phrase_ends_before_its_verb() -> None:
+    """ "Sending an email blindly could confuse them": what follows the verb is said of the phrase, not an order."""
+    text = "The wiki should have it. Sending an email to the customer blindly could confuse them."
+    assert action(text, SUPPORT) == "search_wiki"
+    assert action("Now sending an email to the customer, who will confirm the change.", SUPPORT) == "send_email"

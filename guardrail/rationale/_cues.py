@@ -84,7 +84,7 @@ _BEST = (
     r"|only (?:option|choice|move|tool|way)|way to go|best bet|safest bet)\b"
 )
 _GOOD = (
-    rf"(?:{_BEST}| (?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresh|fresher|faster|cheaper"
+    rf"(?:{_BEST}| (?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresher|faster|cheaper"
     r"|safer|appropriate|suitable|strong|stronger|ahead|leads|wins|dominates|outperforms|beats|the answer"
     r"|what we need|exactly what)\b)"
 )
@@ -118,6 +118,8 @@ _TRIED = (
 )
 _BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
 
+# What a verb's phrase is not followed by when it is an order: a verb of its own ("Sending it blindly could ...").
+_NOT_SUBJECT = rf"(?!(?: {_WORD}){{0,5}}? (?:is|was|could|would|will|might|may|can|must)\b)"
 
 Effect = Literal["recommend", "reject", "doubt", "past", "later"]
 
@@ -175,7 +177,7 @@ STANCE: Final[tuple[Cue, ...]] = (
         before=r" (?:(?:final|my|next|the|our) )?(?:action|answer|choice|decision|move|pick|selection|recommendation"
         r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step|first thing)"
         rf"(?: (?:is|will be|would be|should be|for now|here))?(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
-    _cue("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
+    _cue("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}", after=_NOT_SUBJECT),
     _cue("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _cue("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
     _cue("therefore", "recommend", 0.8, before=r"(?: (?:so|therefore|thus|hence|ergo)|=>|->|→)"),

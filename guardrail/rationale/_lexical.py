@@ -33,6 +33,7 @@ _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
 # A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction or a subject ("Before
 # recording the gift | I should merge the duplicates": two phrases, each grounded on its own).
 _CLAUSE_PUNCTUATION = re.compile(r"[,:()—–]| - ")
+_LINKS = frozenset("is are was were will would should could can may might must".split())
 _CONJUNCTIONS = frozenset(
     "and but so then because since while although though however or before after until unless if once when "
     "instead rather than i we let".split()
@@ -244,7 +245,11 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
             # window before the mention, which starts right after it
             verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
             first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
-            found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
+            # "Refunding blindly could reverse a charge": the phrase ends before its verb; the rest is said of it
+            last = next(
+                (i - 1 for i in range(first + 1, grounding.last + 1) if clause[i].word in _LINKS), grounding.last
+            )
+            found.append(Mention(grounding.action, clause[first].start, clause[last].end))
         elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
             names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
