@@ -269,3 +269,9 @@ def test_a_described_phrase_ends_before_its_verb() -> None:
     text = "The wiki should have it. Sending an email to the customer blindly could confuse them."
     assert action(text, SUPPORT) == "search_wiki"
     assert action("Now sending an email to the customer, who will confirm the change.", SUPPORT) == "send_email"
+
+
+def test_a_question_after_a_colon_asks_about_what_the_step_will_show() -> None:
+    """ "Let me see the summary: is it up?" decides the step; the question is what it will answer."""
+    assert action("Let me pull up their billing record: was the charge a duplicate?", SUPPORT) == "billing.get_customer"
+    assert action("Should I escalate this ticket?", SUPPORT) is None

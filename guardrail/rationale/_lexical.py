@@ -157,7 +157,9 @@ class LexicalReader:
                 if stance is None:
                     continue  # says nothing of the action
                 past = "past" in scope and stance.weight < DECISION  # a recap outweighs evidence only
-                dropped = question or history or "doubt" in scope or past
+                # "Let me see the summary: is it up?" asks about what it will show, not whether to look
+                asked = question and ":" not in text[mention.end : end]
+                dropped = asked or history or "doubt" in scope or past
                 later = line_number > 1 or "later" in scope
                 reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
