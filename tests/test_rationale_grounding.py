@@ -275,3 +275,16 @@ def test_a_question_after_a_colon_asks_about_what_the_step_will_show() -> None:
     """ "Let me see the summary: is it up?" decides the step; the question is what it will answer."""
     assert action("Let me pull up their billing record: was the charge a duplicate?", SUPPORT) == "billing.get_customer"
     assert action("Should I escalate this ticket?", SUPPORT) is None
+
+
+def test_a_verb_after_a_determiner_is_a_noun_not_the_order() -> None:
+    """ "I'll add each one to their reading list": "add" is the order, "reading" names the list."""
+    browse = ActionSpace(
+        ["save_bookmark", "fetch_url", "web_search"],
+        descriptions={
+            "save_bookmark": "Save a page to the user's reading list.",
+            "fetch_url": "Fetch a URL and return its text.",
+            "web_search": "Search the web.",
+        },
+    )
+    assert action("I'll add each one to their reading list.", browse) == "save_bookmark"

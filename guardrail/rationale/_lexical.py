@@ -33,6 +33,7 @@ _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
 # A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction or a subject ("Before
 # recording the gift | I should merge the duplicates": two phrases, each grounded on its own).
 _CLAUSE_PUNCTUATION = re.compile(r"[,:()—–]| - ")
+_DETERMINERS = frozenset("the a an this that these those my our your their its his her each every any".split())
 _LINKS = frozenset("is are was were will would should could can may might must".split())
 _CONJUNCTIONS = frozenset(
     "and but so then because since while although though however or before after until unless if once when "
@@ -259,9 +260,10 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
 
 def _is_verb(clause: Sequence[Token], i: int) -> bool:
     """Whether the clause's ``i``-th word is its verb: an order ("check"), or a recap of what was done ("I checked")."""
-    word = clause[i].word
-    recap = i > 0 and clause[i - 1].word in ("i", "we") and _PAST.fullmatch(word) is not None
-    return recap or VERB.match(" " + word) is not None
+    word, previous = clause[i].word, clause[i - 1].word if i else ""
+    recap = previous in ("i", "we") and _PAST.fullmatch(word) is not None
+    # after a determiner it is a noun ("their reading list", "the search results")
+    return recap or (previous not in _DETERMINERS and VERB.match(" " + word) is not None)
 
 
 def _clauses(text: str, tokens: Sequence[Token]) -> Iterator[Sequence[Token]]:
