@@ -288,3 +288,9 @@ def test_a_verb_after_a_determiner_is_a_noun_not_the_order() -> None:
         },
     )
     assert action("I'll add each one to their reading list.", browse) == "save_bookmark"
+
+
+def test_what_needs_to_be_done_is_the_recommendation() -> None:
+    """ "The package needs to be redirected", "it should be escalated": a necessity stated of the work itself."""
+    assert action("Nothing else matters now: it has to be escalated to a human.", SUPPORT) == "escalate"
+    assert action("The ticket should be escalated to a human agent.", SUPPORT) == "escalate"

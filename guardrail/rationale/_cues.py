@@ -169,6 +169,7 @@ STANCE: Final[tuple[Cue, ...]] = (
     _cue("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
     _cue("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
     _cue("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
+    _cue("needs-to-be", "recommend", 0.8, before=r" (?:needs|need|has|have|ought) to be| (?:must|should) be"),
     _cue("way-is-to", "recommend", 0.85,
         before=r" (?:best|fastest|quickest|simplest|safest|easiest|cleanest|cheapest|only|right|obvious|sensible"
         r"|smartest|surest|proper) (?:way|option|fix|move|approach|course|path|route|bet|remedy|thing to do)\b"
