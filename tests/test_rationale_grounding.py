@@ -294,3 +294,21 @@ def test_what_needs_to_be_done_is_the_recommendation() -> None:
     """ "The package needs to be redirected", "it should be escalated": a necessity stated of the work itself."""
     assert action("Nothing else matters now: it has to be escalated to a human.", SUPPORT) == "escalate"
     assert action("The ticket should be escalated to a human agent.", SUPPORT) == "escalate"
+
+
+def test_terse_sentences_on_one_line_are_steps_not_a_list() -> None:
+    """ "logs empty. events quiet. restart it": a terse log, whose last order counts; lines that each open with an
+    action are still a list ("- Send email.\\n- Escalate.")."""
+    assert action("logs empty. events quiet. restart it", DEVOPS) == "kubectl_rollout_restart"
+    assert action("Wiki searched. Escalate it.", SUPPORT) == "escalate"
+    assert action("- Send email.\n- Escalate.", SUPPORT) is None
+
+
+def test_a_name_with_a_participle_or_an_adjective_is_a_state_not_an_order() -> None:
+    """ "Coupon applied. Shipping free.": what is so, not what to do."""
+    shop = ActionSpace(
+        ["apply_coupon", "track_order", "checkout"],
+        descriptions={"apply_coupon": "Apply a coupon code to the cart.", "track_order": "Track an order's shipping."},
+    )
+    assert action("Coupon applied. Shipping free.", shop) is None
+    assert action("Coupon applied. Checkout now.", shop) == "checkout"

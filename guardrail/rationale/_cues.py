@@ -120,6 +120,8 @@ _BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consi
 
 # What a verb's phrase is not followed by when it is an order: a verb of its own ("Sending it blindly could ...").
 _NOT_SUBJECT = rf"(?!(?: {_WORD}){{0,5}}? (?:is|was|could|would|will|might|may|can|must)\b)"
+# "Shipping free.", "count high.": a name and one word is a state, not an order (but "Send it.", "Red now.")
+_NOT_STATE = r"(?! (?!(?:it|them|this|that|these|those|now|again|first|next|too|please|here|all|both)\b)[a-z]+\.$)"
 
 Effect = Literal["recommend", "reject", "doubt", "past", "later"]
 
@@ -226,7 +228,7 @@ STANCE: Final[tuple[Cue, ...]] = (
     _cue("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
     # "open file src/app.ts", "issue refund for line 2", "Red.": a short sentence that opens with the mention
     _cue("opens-sentence", "recommend", 0.8, before=r"^",
-        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))", alone=True),
+        after=rf"(?:[.!]|$|,? (?:and )?then\b|; |{_NOT_STATE} {_ORDER}(?:[.!,;]?$| then\b| and\b| @))", alone=True),
     _cue("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
         after=rf"(?:[.!]?$|,? (?:and )?then\b| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
 )

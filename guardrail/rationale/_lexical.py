@@ -166,8 +166,11 @@ class LexicalReader:
         return self._decide(text, reads, unsure_after)
 
     def _decide(self, text: str, reads: Sequence[_Read], unsure_after: Sequence[int]) -> RationaleReading:
-        alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
-        if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
+        alone = [read for read in reads if read.stance.alone and not read.later]
+        # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action (on one line: "count high.
+        # schedule it", terse steps, the last one the order)
+        lines = "\n" in text[alone[0].mention.start : alone[-1].mention.start] if alone else False
+        if lines and len({read.mention.action for read in alone}) > 1:
             reads = [read for read in reads if not read.stance.alone]
         decided = {r.mention.action for r in reads if r.stance.weight >= DECISION and not (r.dropped or r.later)}
         if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
@@ -248,10 +251,15 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
             # window before the mention, which starts right after it
             verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
             first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
-            # "Refunding blindly could reverse a charge": the phrase ends before its verb; the rest is said of it
-            last = next(
-                (i - 1 for i in range(first + 1, grounding.last + 1) if clause[i].word in _LINKS), grounding.last
-            )
+            # "Refunding blindly could reverse a charge", "Coupon applied.": the phrase ends before its verb (a link
+            # verb, or a participle that ends it); the rest is said of it
+            stop = grounding.last + 1
+            ends = [
+                i
+                for i in range(first + 1, stop)
+                if clause[i].word in _LINKS or (i + 1 == stop and _PAST.match(clause[i].word))
+            ]
+            last = ends[0] - 1 if ends else grounding.last
             found.append(Mention(grounding.action, clause[first].start, clause[last].end))
         elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
             names[named] = Mention(grounding.action, names[named].start, names[named].end)
