@@ -123,6 +123,8 @@ MIN_SCORE = 1.0
 MARGIN = 2.5
 """The best action must score this many times the next one: two that fit alike ground to neither."""
 
+NAME_MARGIN = 2.0
+
 MAX_ALIKE = 3
 """At most this many actions that fit a phrase alike are told apart by their words; more ground to nothing."""
 
@@ -162,6 +164,10 @@ def ground(clause: tuple[str, ...], vocabulary: Vocabulary) -> Grounding | None:
             scores[action] += COVERAGE_BONUS
     top = max(scores, key=scores.__getitem__)
     near = [action for action, value in scores.items() if action == top or scores[top] < MARGIN * value]
+    # a word in the top action's name, that the others near have in their descriptions only, tells them apart
+    named = [action for action in near if vocabulary.name_concepts[action] & said]
+    if named == [top] and all(scores[top] >= NAME_MARGIN * scores[a] for a in near if a != top):
+        near = [top]
     # one clear fit; or a few alike, told apart (see _dominant); many alike tell nothing
     best = top if len(near) == 1 else _dominant(near, words, vocabulary, said) if len(near) <= MAX_ALIKE else None
     if best is None or scores[best] < MIN_SCORE:
