@@ -312,3 +312,22 @@ def test_a_name_with_a_participle_or_an_adjective_is_a_state_not_an_order() -> N
     )
     assert action("Coupon applied. Shipping free.", shop) is None
     assert action("Coupon applied. Checkout now.", shop) == "checkout"
+
+
+def test_a_word_in_one_tools_name_tells_it_from_tools_that_have_it_only_in_their_description() -> None:
+    """ "export it" is ``export_report``, though ``email_report`` is described as sending an exported report."""
+    reports = ActionSpace(
+        ["export_report", "email_report"],
+        descriptions={"export_report": "Export the report as a PDF.", "email_report": "Email an exported report."},
+    )
+    assert action("I'll export it now.", reports) == "export_report"
+
+
+def test_a_number_word_does_not_open_an_order() -> None:
+    """ "Forty events since midnight": a count, not the verb of an imperative."""
+    assert action("Forty events since midnight, all harmless.", DEVOPS) is None
+
+
+def test_what_a_step_is_for_is_a_later_step() -> None:
+    """ "... so I can email the customer": the purpose comes after the step."""
+    assert action("I'll search the wiki so I can send the customer an email with the steps.", SUPPORT) == "search_wiki"

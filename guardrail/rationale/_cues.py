@@ -96,7 +96,8 @@ _COPULA = (
 _NOT_VERB = (
     rf"{_BLOCK}|is|are|was|were|the|a|an|this|these|those|it|its|i|we|you|they|he|she|my|our|their|with|for|of|in"
     r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too|nice|great|good"
-    r"|cool|awesome|perfect|excellent|ok|okay|thanks|wow|done|bad|sadly|luckily|fortunately|unfortunately"
+    r"|cool|awesome|perfect|excellent|ok|okay|thanks|wow|done|bad|sadly|luckily|fortunately|unfortunately|several"
+    r"|many|few|most|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred|hundreds"
 )
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
@@ -258,7 +259,7 @@ SCOPE: Final[tuple[Cue, ...]] = (
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
         r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d"),
     _cue("later", "later", before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
-        rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third){_GAP}"),
+        rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third|so(?: that)? (?:i|we) can){_GAP}"),
     _cue("later-after", "later",
         after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),
 )
