@@ -265,10 +265,12 @@ def test_a_subject_starts_a_new_phrase_inside_a_sentence() -> None:
 
 
 def test_a_described_phrase_ends_before_its_verb() -> None:
-    """ "Sending an email blindly could confuse them": what follows the verb is said of the phrase, not an order."""
-    text = "The wiki should have it. Sending an email to the customer blindly could confuse them."
+    """ "Backing up now could lock the table": what follows the verb is said of the phrase, not an order."""
+    assert action("The events will tell us why. Backing up now could lock the table for an hour.", DEVOPS) == (
+        "kubectl_get_events"
+    )
+    text = "The wiki should have it. Emailing blindly might send an email to the wrong recipient."
     assert action(text, SUPPORT) == "search_wiki"
-    assert action("Now sending an email to the customer, who will confirm the change.", SUPPORT) == "send_email"
 
 
 def test_a_question_after_a_colon_asks_about_what_the_step_will_show() -> None:

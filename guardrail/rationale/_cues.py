@@ -119,8 +119,6 @@ _TRIED = (
 )
 _BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
 
-# What a verb's phrase is not followed by when it is an order: a verb of its own ("Sending it blindly could ...").
-_NOT_SUBJECT = rf"(?!(?: {_WORD}){{0,5}}? (?:is|was|could|would|will|might|may|can|must)\b)"
 # "Shipping free.", "count high.": a name and one word is a state, not an order (but "Send it.", "Red now.")
 _NOT_STATE = r"(?! (?!(?:it|them|this|that|these|those|now|again|first|next|too|please|here|all|both)\b)[a-z]+\.$)"
 
@@ -181,7 +179,7 @@ STANCE: Final[tuple[Cue, ...]] = (
         before=r" (?:(?:final|my|next|the|our) )?(?:action|answer|choice|decision|move|pick|selection|recommendation"
         r"|tool|call|step|plan|verdict|conclusion|bet|go-to|next up|up next|step one|step 1|first step|first thing)"
         rf"(?: (?:is|will be|would be|should be|for now|here))?(?: ?[:=]| ->| →)?(?: to)?{_VERB}?{_DET}"),
-    _cue("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}", after=_NOT_SUBJECT),
+    _cue("imperative", "recommend", 0.8, before=rf"{_START}{_ADV}{_VERB}{_DET}"),
     _cue("intent-loose", "recommend", 0.8, before=rf"(?:{_WILL}|{_SHOULD}|{_CHOOSE}){_GAP}"),
     _cue("best-is", "recommend", 0.75, before=rf"{_BEST}[^.;!?]{{0,60}}(?:{_COPULA}|:|=|->|→)(?: \w+ly)?(?: the)?"),
     _cue("therefore", "recommend", 0.8, before=r"(?: (?:so|therefore|thus|hence|ergo)|=>|->|→)"),

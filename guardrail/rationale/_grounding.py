@@ -95,10 +95,9 @@ def vocabulary(space: ActionSpace) -> Vocabulary:
                 row = table.setdefault(key, {})
                 row[action] = max(row.get(action, 0.0), weight)
 
-    for name in space.names:
-        add(name, name_parts(name), 2.0)
-    for alias, action in space.aliases.items():
-        add(action, name_parts(alias), 2.0)
+    # names and aliases alike (parts weigh 2), descriptions' words (1)
+    for spelling, action in (*((name, name) for name in space.names), *space.aliases.items()):
+        add(action, name_parts(spelling), 2.0)
     for action, description in space.descriptions.items():
         add(action, name_parts(description), 1.0)
     names = {name: frozenset(keys[1] for keys in filter(None, map(_keys, name_parts(name)))) for name in space.names}
@@ -133,7 +132,7 @@ EQUIVALENT_CREDIT = 0.5
 
 
 MEMO = 1 << 14
-"""Words, and clauses, remembered per action space (the least recently read are forgotten first)."""
+"""Words and clauses remembered per action space, and windows read (the least recently read are forgotten first)."""
 
 
 class _Word(NamedTuple):
@@ -182,10 +181,8 @@ def _dominant(near: Sequence[str], words: Sequence[_Word], vocabulary: Vocabular
     shared words counted ("open a new ticket with the helpdesk create tool": create_ticket, not create_incident);
     else, of two, the base tool (see :func:`_base`); else None."""
     has = {a: {word.concept for word in words if a in vocabulary.folded.get(word.concept or "", ())} for a in near}
-    for action in near:
-        if all(has[other] < has[action] for other in near if other != action):
-            return action
-    return _base(near[0], near[1], vocabulary, said) if len(near) == 2 else None
+    widest = (action for action in near if all(has[other] < has[action] for other in near if other != action))
+    return next(widest, None) or (_base(near[0], near[1], vocabulary, said) if len(near) == 2 else None)
 
 
 def _base(one: str, other: str, vocabulary: Vocabulary, said: set[str | None]) -> str | None:

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import itertools
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Cue
-from guardrail.rationale._grounding import Vocabulary, vocabulary
+from guardrail.rationale._grounding import MEMO, Vocabulary, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
 __all__ = ["LexicalReader"]
@@ -72,9 +73,6 @@ def _normal(text: str) -> str:
 
 MAX_MENTIONS = 200
 """Mentions read at most, the last ones: the cost of a read is bounded whatever the rationale's length."""
-
-MEMO = 1 << 14
-"""Windows whose reading is remembered (the least recently read are forgotten first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +133,10 @@ class LexicalReader:
         read_from = names[-MAX_MENTIONS].start if len(names) > MAX_MENTIONS else 0
         reads: list[_Read] = []
         unsure_after: list[int] = []  # where a sentence of pure doubt ("But I'm not sure.") starts
-        token_index = mention_index = 0
+        token_index = mention_index = 0  # where the sentence's tokens and names start: both walk forwards
         for start, end, history, line_number in _sentences(text):
-            first_token = token_index
-            while token_index < len(tokens) and tokens[token_index].start < end:
-                token_index += 1
-            first_name = mention_index
-            while mention_index < len(names) and names[mention_index].start < end:
-                mention_index += 1
+            first_token, token_index = token_index, bisect_left(tokens, end, token_index, key=lambda t: t.start)
+            first_name, mention_index = mention_index, bisect_left(names, end, mention_index, key=lambda m: m.start)
             if end <= read_from:
                 continue
             mentions = names[first_name:mention_index]
@@ -159,8 +153,7 @@ class LexicalReader:
                     continue  # says nothing of the action
                 past = "past" in scope and stance.weight < DECISION  # a recap outweighs evidence only
                 # "Let me see the summary: is it up?" asks about what it will show, not whether to look
-                asked = question and ":" not in text[mention.end : end]
-                dropped = asked or history or "doubt" in scope or past
+                dropped = (question and ":" not in text[mention.end : end]) or history or "doubt" in scope or past
                 later = line_number > 1 or "later" in scope
                 reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
@@ -169,8 +162,8 @@ class LexicalReader:
         alone = [read for read in reads if read.stance.alone and not read.later]
         # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action (on one line: "count high.
         # schedule it", terse steps, the last one the order)
-        lines = "\n" in text[alone[0].mention.start : alone[-1].mention.start] if alone else False
-        if lines and len({read.mention.action for read in alone}) > 1:
+        several = len({read.mention.action for read in alone}) > 1
+        if several and "\n" in text[alone[0].mention.start : alone[-1].mention.start]:
             reads = [read for read in reads if not read.stance.alone]
         decided = {r.mention.action for r in reads if r.stance.weight >= DECISION and not (r.dropped or r.later)}
         if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
@@ -198,14 +191,10 @@ class LexicalReader:
         if chosen is None or any(start > chosen.mention.start for start in unsure_after):
             return NO_READING  # none; or "I'll pick blue. But honestly I'm not sure."
         start, end = chosen.sentence
-        said = text[start:end].lstrip(" \t\n.;!?")
-        start = end - len(said)
-        said = said.rstrip(" \t\n")
+        start = end - len(text[start:end].lstrip(" \t\n.;!?"))  # the sentence without the end of the one before
+        end = start + len(text[start:end].rstrip(" \t\n"))
         return RationaleReading(
-            action=chosen.mention.action,
-            confidence=chosen.stance.weight,
-            evidence=said,
-            span=(start, start + len(said)),
+            action=chosen.mention.action, confidence=chosen.stance.weight, evidence=text[start:end], span=(start, end)
         )
 
 
@@ -244,26 +233,26 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
         grounding = lexicon.ground(tuple(token.word for token in clause))
         if grounding is None:
             continue
-        while named < len(names) and names[named].end <= clause[0].start:
-            named += 1
+        named = bisect_right(names, clause[0].start, named, key=lambda m: m.end)
         if named == len(names) or names[named].start >= clause[-1].end:  # the clause names no action
             # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in the
             # window before the mention, which starts right after it
             verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
             first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
-            # "Refunding blindly could reverse a charge", "Coupon applied.": the phrase ends before its verb (a link
-            # verb, or a participle that ends it); the rest is said of it
-            stop = grounding.last + 1
-            ends = [
-                i
-                for i in range(first + 1, stop)
-                if clause[i].word in _LINKS or (i + 1 == stop and _PAST.match(clause[i].word))
-            ]
-            last = ends[0] - 1 if ends else grounding.last
+            last = _phrase_end(clause, first, grounding.last)
             found.append(Mention(grounding.action, clause[first].start, clause[last].end))
         elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
             names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
+
+
+def _phrase_end(clause: Sequence[Token], first: int, last: int) -> int:
+    """Where a described phrase from ``first`` to ``last`` ends: before its verb, which says something of it ("Refunding
+    blindly could reverse a charge"), or before a participle that ends it ("Coupon applied.")."""
+    for i in range(first + 1, last + 1):
+        if clause[i].word in _LINKS:
+            return i - 1
+    return last - 1 if last > first and _PAST.fullmatch(clause[last].word) else last
 
 
 def _is_verb(clause: Sequence[Token], i: int) -> bool:
