@@ -164,9 +164,8 @@ def ground(clause: tuple[str, ...], vocabulary: Vocabulary) -> Grounding | None:
     top = max(scores, key=scores.__getitem__)
     near = [action for action, value in scores.items() if action == top or scores[top] < MARGIN * value]
     # a word in the top action's name, that the others near have in their descriptions only, tells them apart
-    named = [action for action in near if vocabulary.name_concepts[action] & said]
-    if named == [top] and all(scores[top] >= NAME_MARGIN * scores[a] for a in near if a != top):
-        near = [top]
+    named = [action for action in near if vocabulary.name_concepts[action] & said] == [top]
+    near = [action for action in near if action == top or not (named and scores[top] >= NAME_MARGIN * scores[action])]
     # one clear fit; or a few alike, told apart (see _dominant); many alike tell nothing
     best = top if len(near) == 1 else _dominant(near, words, vocabulary, said) if len(near) <= MAX_ALIKE else None
     if best is None or scores[best] < MIN_SCORE:

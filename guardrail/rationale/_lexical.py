@@ -128,7 +128,6 @@ class LexicalReader:
             return NO_READING
         tokens = tokenize(text)
         names = space.find_mentions(text, tokens)
-        lexicon = vocabulary(space)
         # The conclusion is at the end: past MAX_MENTIONS names, only the sentences of the last ones are read.
         read_from = names[-MAX_MENTIONS].start if len(names) > MAX_MENTIONS else 0
         reads: list[_Read] = []
@@ -140,7 +139,7 @@ class LexicalReader:
             if end <= read_from:
                 continue
             mentions = names[first_name:mention_index]
-            mentions += _described(text, tokens[first_token:token_index], mentions, lexicon)
+            mentions += _described(text, tokens[first_token:token_index], mentions, vocabulary(space))
             mentions.sort(key=lambda m: m.start)
             if not mentions:
                 if _UNSURE.search(text[start:end].lower().replace("’", "'")):
@@ -280,8 +279,8 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> It
     cuts = [start, *itertools.chain.from_iterable((mention.start, mention.end) for mention in mentions), end]
     normal = [_normal(text[a:b]) for a, b in zip(cuts[::2], cuts[1::2], strict=True)]  # around and between them
     joined = "@".join(normal)
-    ats = list(itertools.accumulate(len(piece) + 1 for piece in normal[:-1]))  # just past each mention's "@"
-    for at, mention in zip(ats, mentions, strict=True):
+    # at: just past each mention's "@"
+    for at, mention in zip(itertools.accumulate(len(piece) + 1 for piece in normal[:-1]), mentions, strict=True):
         before = " " + _LIST_MARK.sub("", joined[max(0, at - 1 - WINDOW) : at - 1]).rstrip(" '([#").strip()
         after = joined[at : at + WINDOW]
         if not after.startswith("'s"):
