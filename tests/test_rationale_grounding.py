@@ -262,3 +262,74 @@ def test_a_recap_of_a_described_action_is_not_a_recommendation() -> None:
 def test_a_subject_starts_a_new_phrase_inside_a_sentence() -> None:
     """ "Before emailing the customer I'll pull up the billing record": two phrases, the second one the order."""
     assert action("Before emailing the customer I'll pull up their billing record.", SUPPORT) == "billing.get_customer"
+
+
+def test_a_described_phrase_ends_before_its_verb() -> None:
+    """ "Backing up now could lock the table": what follows the verb is said of the phrase, not an order."""
+    assert action("The events will tell us why. Backing up now could lock the table for an hour.", DEVOPS) == (
+        "kubectl_get_events"
+    )
+    text = "The wiki should have it. Emailing blindly might send an email to the wrong recipient."
+    assert action(text, SUPPORT) == "search_wiki"
+
+
+def test_a_question_after_a_colon_asks_about_what_the_step_will_show() -> None:
+    """ "Let me see the summary: is it up?" decides the step; the question is what it will answer."""
+    assert action("Let me pull up their billing record: was the charge a duplicate?", SUPPORT) == "billing.get_customer"
+    assert action("Should I escalate this ticket?", SUPPORT) is None
+
+
+def test_a_verb_after_a_determiner_is_a_noun_not_the_order() -> None:
+    """ "I'll add each one to their reading list": "add" is the order, "reading" names the list."""
+    browse = ActionSpace(
+        ["save_bookmark", "fetch_url", "web_search"],
+        descriptions={
+            "save_bookmark": "Save a page to the user's reading list.",
+            "fetch_url": "Fetch a URL and return its text.",
+            "web_search": "Search the web.",
+        },
+    )
+    assert action("I'll add each one to their reading list.", browse) == "save_bookmark"
+
+
+def test_what_needs_to_be_done_is_the_recommendation() -> None:
+    """ "The package needs to be redirected", "it should be escalated": a necessity stated of the work itself."""
+    assert action("Nothing else matters now: it has to be escalated to a human.", SUPPORT) == "escalate"
+    assert action("The ticket should be escalated to a human agent.", SUPPORT) == "escalate"
+
+
+def test_terse_sentences_on_one_line_are_steps_not_a_list() -> None:
+    """ "logs empty. events quiet. restart it": a terse log, whose last order counts; lines that each open with an
+    action are still a list ("- Send email.\\n- Escalate.")."""
+    assert action("logs empty. events quiet. restart it", DEVOPS) == "kubectl_rollout_restart"
+    assert action("Wiki searched. Escalate it.", SUPPORT) == "escalate"
+    assert action("- Send email.\n- Escalate.", SUPPORT) is None
+
+
+def test_a_name_with_a_participle_or_an_adjective_is_a_state_not_an_order() -> None:
+    """ "Coupon applied. Shipping free.": what is so, not what to do."""
+    shop = ActionSpace(
+        ["apply_coupon", "track_order", "checkout"],
+        descriptions={"apply_coupon": "Apply a coupon code to the cart.", "track_order": "Track an order's shipping."},
+    )
+    assert action("Coupon applied. Shipping free.", shop) is None
+    assert action("Coupon applied. Checkout now.", shop) == "checkout"
+
+
+def test_a_word_in_one_tools_name_tells_it_from_tools_that_have_it_only_in_their_description() -> None:
+    """ "export it" is ``export_report``, though ``email_report`` is described as sending an exported report."""
+    reports = ActionSpace(
+        ["export_report", "email_report"],
+        descriptions={"export_report": "Export the report as a PDF.", "email_report": "Email an exported report."},
+    )
+    assert action("I'll export it now.", reports) == "export_report"
+
+
+def test_a_number_word_does_not_open_an_order() -> None:
+    """ "Forty events since midnight": a count, not the verb of an imperative."""
+    assert action("Forty events since midnight, all harmless.", DEVOPS) is None
+
+
+def test_what_a_step_is_for_is_a_later_step() -> None:
+    """ "... so I can email the customer": the purpose comes after the step."""
+    assert action("I'll search the wiki so I can send the customer an email with the steps.", SUPPORT) == "search_wiki"

@@ -84,7 +84,7 @@ _BEST = (
     r"|only (?:option|choice|move|tool|way)|way to go|best bet|safest bet)\b"
 )
 _GOOD = (
-    rf"(?:{_BEST}| (?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresh|fresher|faster|cheaper"
+    rf"(?:{_BEST}| (?:good|great|promising|useful|helpful|relevant|reliable|accurate|fresher|faster|cheaper"
     r"|safer|appropriate|suitable|strong|stronger|ahead|leads|wins|dominates|outperforms|beats|the answer"
     r"|what we need|exactly what)\b)"
 )
@@ -96,7 +96,8 @@ _COPULA = (
 _NOT_VERB = (
     rf"{_BLOCK}|is|are|was|were|the|a|an|this|these|those|it|its|i|we|you|they|he|she|my|our|their|with|for|of|in"
     r"|on|at|to|by|as|also|maybe|perhaps|probably|all|both|each|every|some|any|only|just|very|too|nice|great|good"
-    r"|cool|awesome|perfect|excellent|ok|okay|thanks|wow|done|bad|sadly|luckily|fortunately|unfortunately"
+    r"|cool|awesome|perfect|excellent|ok|okay|thanks|wow|done|bad|sadly|luckily|fortunately|unfortunately|several"
+    r"|many|few|most|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred|hundreds"
 )
 _LINK = (  # words after a subject that make the sentence a statement about it, not an order
     r"is|are|was|were|has|had|have|looks|seems|gave|gives|got|returned|returns|yielded|paid|scored|did|does|will"
@@ -118,6 +119,8 @@ _TRIED = (
 )
 _BAD_ADV = r"(?: (?:clearly|probably|definitely|still|also|just|really|too|consistently|already|now))*"
 
+# "Shipping free.", "count high.": a name and one word is a state, not an order (but "Send it.", "Red now.")
+_NOT_STATE = r"(?! (?!(?:it|them|this|that|these|those|now|again|first|next|too|please|here|all|both)\b)[a-z]+\.$)"
 
 Effect = Literal["recommend", "reject", "doubt", "past", "later"]
 
@@ -167,6 +170,7 @@ STANCE: Final[tuple[Cue, ...]] = (
     _cue("intent", "recommend", 0.9, before=rf"{_WILL}{_ADV}{_VERB}?{_DET}"),
     _cue("choose", "recommend", 0.9, before=rf"{_CHOOSE}{_ADV}{_DET}"),
     _cue("should", "recommend", 0.85, before=rf"{_SHOULD}{_ADV}{_VERB}?{_DET}"),
+    _cue("needs-to-be", "recommend", 0.8, before=r" (?:needs|need|has|have|ought) to be| (?:must|should) be"),
     _cue("way-is-to", "recommend", 0.85,
         before=r" (?:best|fastest|quickest|simplest|safest|easiest|cleanest|cheapest|only|right|obvious|sensible"
         r"|smartest|surest|proper) (?:way|option|fix|move|approach|course|path|route|bet|remedy|thing to do)\b"
@@ -223,7 +227,7 @@ STANCE: Final[tuple[Cue, ...]] = (
     _cue("evaluative", "recommend", 0.7, after=rf"(?: [\w-]+){{0,2}}?{_COPULA}\b[^.;!?@]{{0,60}}?{_GOOD}"),
     # "open file src/app.ts", "issue refund for line 2", "Red.": a short sentence that opens with the mention
     _cue("opens-sentence", "recommend", 0.8, before=r"^",
-        after=rf"(?:[.!]|$|,? (?:and )?then\b|; | {_ORDER}(?:[.!,;]?$| then\b| and\b| @))", alone=True),
+        after=rf"(?:[.!]|$|,? (?:and )?then\b|; |{_NOT_STATE} {_ORDER}(?:[.!,;]?$| then\b| and\b| @))", alone=True),
     _cue("opens-clause", "recommend", 0.8, before=r"(?::|—|–| -)",
         after=rf"(?:[.!]?$|,? (?:and )?then\b| {_ORDER}(?:[.!]?$| (?:before|after|then|and|so|to)\b))", alone=True),
 )
@@ -253,7 +257,7 @@ SCOPE: Final[tuple[Cue, ...]] = (
         r"|pressed|pulled|played|chosen|picked|selected|taken|searched|checked|queried|done|sent|executed)"
         r"| (?:last time|earlier|previously)\b| (?:gave|returned|yielded|got|paid) -?\d"),
     _cue("later", "later", before=r" (?:then|after that|afterwards|after this|later|subsequently|eventually|finally"
-        rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third){_GAP}"),
+        rf"|followed by|before(?: finally)?|thereafter|lastly|second(?:ly)?|third|so(?: that)? (?:i|we) can){_GAP}"),
     _cue("later-after", "later",
         after=r"(?: [\w-]+){0,3}? (?:after|afterwards|later|after that|at the end)(?:[.!,;]|$)"),
 )

@@ -95,10 +95,9 @@ def vocabulary(space: ActionSpace) -> Vocabulary:
                 row = table.setdefault(key, {})
                 row[action] = max(row.get(action, 0.0), weight)
 
-    for name in space.names:
-        add(name, name_parts(name), 2.0)
-    for alias, action in space.aliases.items():
-        add(action, name_parts(alias), 2.0)
+    # names and aliases alike (parts weigh 2), descriptions' words (1)
+    for spelling, action in (*((name, name) for name in space.names), *space.aliases.items()):
+        add(action, name_parts(spelling), 2.0)
     for action, description in space.descriptions.items():
         add(action, name_parts(description), 1.0)
     names = {name: frozenset(keys[1] for keys in filter(None, map(_keys, name_parts(name)))) for name in space.names}
@@ -123,6 +122,8 @@ MIN_SCORE = 1.0
 MARGIN = 2.5
 """The best action must score this many times the next one: two that fit alike ground to neither."""
 
+NAME_MARGIN = 2.0
+
 MAX_ALIKE = 3
 """At most this many actions that fit a phrase alike are told apart by their words; more ground to nothing."""
 
@@ -131,7 +132,7 @@ EQUIVALENT_CREDIT = 0.5
 
 
 MEMO = 1 << 14
-"""Words, and clauses, remembered per action space (the least recently read are forgotten first)."""
+"""Words and clauses remembered per action space, and windows read (the least recently read are forgotten first)."""
 
 
 class _Word(NamedTuple):
@@ -162,6 +163,9 @@ def ground(clause: tuple[str, ...], vocabulary: Vocabulary) -> Grounding | None:
             scores[action] += COVERAGE_BONUS
     top = max(scores, key=scores.__getitem__)
     near = [action for action, value in scores.items() if action == top or scores[top] < MARGIN * value]
+    # a word in the top action's name, that the others near have in their descriptions only, tells them apart
+    named = [action for action in near if vocabulary.name_concepts[action] & said] == [top]
+    near = [action for action in near if action == top or not (named and scores[top] >= NAME_MARGIN * scores[action])]
     # one clear fit; or a few alike, told apart (see _dominant); many alike tell nothing
     best = top if len(near) == 1 else _dominant(near, words, vocabulary, said) if len(near) <= MAX_ALIKE else None
     if best is None or scores[best] < MIN_SCORE:
@@ -176,10 +180,8 @@ def _dominant(near: Sequence[str], words: Sequence[_Word], vocabulary: Vocabular
     shared words counted ("open a new ticket with the helpdesk create tool": create_ticket, not create_incident);
     else, of two, the base tool (see :func:`_base`); else None."""
     has = {a: {word.concept for word in words if a in vocabulary.folded.get(word.concept or "", ())} for a in near}
-    for action in near:
-        if all(has[other] < has[action] for other in near if other != action):
-            return action
-    return _base(near[0], near[1], vocabulary, said) if len(near) == 2 else None
+    widest = (action for action in near if all(has[other] < has[action] for other in near if other != action))
+    return next(widest, None) or (_base(near[0], near[1], vocabulary, said) if len(near) == 2 else None)
 
 
 def _base(one: str, other: str, vocabulary: Vocabulary, said: set[str | None]) -> str | None:

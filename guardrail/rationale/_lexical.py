@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import itertools
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from guardrail._checks import require_int, require_number
 from guardrail.actions import ActionSpace, Mention, Token, name_parts, tokenize
 from guardrail.exceptions import ConfigurationError
 from guardrail.rationale._cues import DECISION, PAST, SCOPE, STANCE, VERB, WINDOW, Cue
-from guardrail.rationale._grounding import Vocabulary, vocabulary
+from guardrail.rationale._grounding import MEMO, Vocabulary, vocabulary
 from guardrail.rationale._reading import NO_READING, RationaleReading
 
 __all__ = ["LexicalReader"]
@@ -33,6 +34,8 @@ _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
 # A clause inside a sentence ends at a comma, colon, bracket or dash, and before a conjunction or a subject ("Before
 # recording the gift | I should merge the duplicates": two phrases, each grounded on its own).
 _CLAUSE_PUNCTUATION = re.compile(r"[,:()—–]| - ")
+_DETERMINERS = frozenset("the a an this that these those my our your their its his her each every any".split())
+_LINKS = frozenset("is are was were will would should could can may might must".split())
 _CONJUNCTIONS = frozenset(
     "and but so then because since while although though however or before after until unless if once when "
     "instead rather than i we let".split()
@@ -70,9 +73,6 @@ def _normal(text: str) -> str:
 
 MAX_MENTIONS = 200
 """Mentions read at most, the last ones: the cost of a read is bounded whatever the rationale's length."""
-
-MEMO = 1 << 14
-"""Windows whose reading is remembered (the least recently read are forgotten first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,23 +128,18 @@ class LexicalReader:
             return NO_READING
         tokens = tokenize(text)
         names = space.find_mentions(text, tokens)
-        lexicon = vocabulary(space)
         # The conclusion is at the end: past MAX_MENTIONS names, only the sentences of the last ones are read.
         read_from = names[-MAX_MENTIONS].start if len(names) > MAX_MENTIONS else 0
         reads: list[_Read] = []
         unsure_after: list[int] = []  # where a sentence of pure doubt ("But I'm not sure.") starts
-        token_index = mention_index = 0
+        token_index = mention_index = 0  # where the sentence's tokens and names start: both walk forwards
         for start, end, history, line_number in _sentences(text):
-            first_token = token_index
-            while token_index < len(tokens) and tokens[token_index].start < end:
-                token_index += 1
-            first_name = mention_index
-            while mention_index < len(names) and names[mention_index].start < end:
-                mention_index += 1
+            first_token, token_index = token_index, bisect_left(tokens, end, token_index, key=lambda t: t.start)
+            first_name, mention_index = mention_index, bisect_left(names, end, mention_index, key=lambda m: m.start)
             if end <= read_from:
                 continue
             mentions = names[first_name:mention_index]
-            mentions += _described(text, tokens[first_token:token_index], mentions, lexicon)
+            mentions += _described(text, tokens[first_token:token_index], mentions, vocabulary(space))
             mentions.sort(key=lambda m: m.start)
             if not mentions:
                 if _UNSURE.search(text[start:end].lower().replace("’", "'")):
@@ -156,14 +151,18 @@ class LexicalReader:
                 if stance is None:
                     continue  # says nothing of the action
                 past = "past" in scope and stance.weight < DECISION  # a recap outweighs evidence only
-                dropped = question or history or "doubt" in scope or past
+                # "Let me see the summary: is it up?" asks about what it will show, not whether to look
+                dropped = (question and ":" not in text[mention.end : end]) or history or "doubt" in scope or past
                 later = line_number > 1 or "later" in scope
                 reads.append(_Read(mention, stance, dropped, later, line_number, (start, end)))
         return self._decide(text, reads, unsure_after)
 
     def _decide(self, text: str, reads: Sequence[_Read], unsure_after: Sequence[int]) -> RationaleReading:
-        alone = {read.mention.action for read in reads if read.stance.alone and not read.later}
-        if len(alone) > 1:  # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action
+        alone = [read for read in reads if read.stance.alone and not read.later]
+        # "- Send email.\n- CreateEvent.": a list of lines, each opening with an action (on one line: "count high.
+        # schedule it", terse steps, the last one the order)
+        several = len({read.mention.action for read in alone}) > 1
+        if several and "\n" in text[alone[0].mention.start : alone[-1].mention.start]:
             reads = [read for read in reads if not read.stance.alone]
         decided = {r.mention.action for r in reads if r.stance.weight >= DECISION and not (r.dropped or r.later)}
         if len(decided) > 3:  # "A is the best one to pull... B is the best one... C... D": a degenerate loop
@@ -191,14 +190,10 @@ class LexicalReader:
         if chosen is None or any(start > chosen.mention.start for start in unsure_after):
             return NO_READING  # none; or "I'll pick blue. But honestly I'm not sure."
         start, end = chosen.sentence
-        said = text[start:end].lstrip(" \t\n.;!?")
-        start = end - len(said)
-        said = said.rstrip(" \t\n")
+        start = end - len(text[start:end].lstrip(" \t\n.;!?"))  # the sentence without the end of the one before
+        end = start + len(text[start:end].rstrip(" \t\n"))
         return RationaleReading(
-            action=chosen.mention.action,
-            confidence=chosen.stance.weight,
-            evidence=said,
-            span=(start, start + len(said)),
+            action=chosen.mention.action, confidence=chosen.stance.weight, evidence=text[start:end], span=(start, end)
         )
 
 
@@ -237,24 +232,34 @@ def _described(text: str, tokens: Sequence[Token], names: list[Mention], lexicon
         grounding = lexicon.ground(tuple(token.word for token in clause))
         if grounding is None:
             continue
-        while named < len(names) and names[named].end <= clause[0].start:
-            named += 1
+        named = bisect_right(names, clause[0].start, named, key=lambda m: m.end)
         if named == len(names) or names[named].start >= clause[-1].end:  # the clause names no action
             # "check the airspace", "I'm checking which indexes exist": the clause's verb is the order, read in the
             # window before the mention, which starts right after it
             verbs = [i for i in range(grounding.first + 1) if _is_verb(clause, i)]
             first = verbs[-1] + 1 if verbs and verbs[-1] < grounding.last else grounding.first
-            found.append(Mention(grounding.action, clause[first].start, clause[grounding.last].end))
+            last = _phrase_end(clause, first, grounding.last)
+            found.append(Mention(grounding.action, clause[first].start, clause[last].end))
         elif set(name_parts(names[named].action)) < set(name_parts(grounding.action)):
             names[named] = Mention(grounding.action, names[named].start, names[named].end)
     return found
 
 
+def _phrase_end(clause: Sequence[Token], first: int, last: int) -> int:
+    """Where a described phrase from ``first`` to ``last`` ends: before its verb, which says something of it ("Refunding
+    blindly could reverse a charge"), or before a participle that ends it ("Coupon applied.")."""
+    for i in range(first + 1, last + 1):
+        if clause[i].word in _LINKS:
+            return i - 1
+    return last - 1 if last > first and _PAST.fullmatch(clause[last].word) else last
+
+
 def _is_verb(clause: Sequence[Token], i: int) -> bool:
     """Whether the clause's ``i``-th word is its verb: an order ("check"), or a recap of what was done ("I checked")."""
-    word = clause[i].word
-    recap = i > 0 and clause[i - 1].word in ("i", "we") and _PAST.fullmatch(word) is not None
-    return recap or VERB.match(" " + word) is not None
+    word, previous = clause[i].word, clause[i - 1].word if i else ""
+    recap = previous in ("i", "we") and _PAST.fullmatch(word) is not None
+    # after a determiner it is a noun ("their reading list", "the search results")
+    return recap or (previous not in _DETERMINERS and VERB.match(" " + word) is not None)
 
 
 def _clauses(text: str, tokens: Sequence[Token]) -> Iterator[Sequence[Token]]:
@@ -274,8 +279,8 @@ def _windows(text: str, start: int, end: int, mentions: Sequence[Mention]) -> It
     cuts = [start, *itertools.chain.from_iterable((mention.start, mention.end) for mention in mentions), end]
     normal = [_normal(text[a:b]) for a, b in zip(cuts[::2], cuts[1::2], strict=True)]  # around and between them
     joined = "@".join(normal)
-    ats = list(itertools.accumulate(len(piece) + 1 for piece in normal[:-1]))  # just past each mention's "@"
-    for at, mention in zip(ats, mentions, strict=True):
+    # at: just past each mention's "@"
+    for at, mention in zip(itertools.accumulate(len(piece) + 1 for piece in normal[:-1]), mentions, strict=True):
         before = " " + _LIST_MARK.sub("", joined[max(0, at - 1 - WINDOW) : at - 1]).rstrip(" '([#").strip()
         after = joined[at : at + WINDOW]
         if not after.startswith("'s"):
