@@ -123,6 +123,8 @@ MARGIN = 2.5
 """The best action must score this many times the next one: two that fit alike ground to neither."""
 
 NAME_MARGIN = 2.0
+"""An action whose name has a word of the phrase that the others near it have in their descriptions only is told
+apart from each of them it scores this many times."""
 
 MAX_ALIKE = 3
 """At most this many actions that fit a phrase alike are told apart by their words; more ground to nothing."""
